@@ -1,0 +1,108 @@
+"""The `schemahub` command line (also `python -m schemahub_lib.cli`).
+
+Each subcommand lives in `schemahub_lib/commands/<module>.py` with `register(subparsers)`;
+its handler gets the parsed args and the resolved `Settings` and returns an exit code.
+Config flows one way: flags here -> `load_settings` -> library functions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from schemahub_lib.errors import SchemaHubError
+from schemahub_lib.settings import DEFAULT_EXCHANGE_URLS, load_settings
+
+# Subcommand modules under schemahub_lib.commands, in `schemahub --help` order.
+COMMAND_MODULES = (
+    "init",
+    "seed",
+    "ingest",
+    "backfill",
+    "unify",
+    "status",
+    "audit",
+    "maintain",
+    "sim",
+    "deploy",
+)
+
+# The seeds' spelling: `schemahub run ingest binance coinbase`, `schemahub run unify trades_unified`.
+RUN_ALIASES = {"ingest", "unify", "pipeline", "backfill"}
+UNIFIED_TABLE = "trades_unified"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="schemahub",
+        description="Complete, deduplicated crypto trade history in an Apache Iceberg lakehouse.",
+    )
+    parser.add_argument("--config", help="YAML config file (default: $SCHEMAHUB_CONFIG)")
+    parser.add_argument("--profile", choices=["local", "aws"], help="catalog profile (default local)")
+    parser.add_argument("--warehouse", help="local folder or s3:// warehouse (default ./warehouse)")
+    for exchange in DEFAULT_EXCHANGE_URLS:
+        parser.add_argument(
+            f"--{exchange}-url",
+            dest=f"{exchange}_url",
+            metavar="URL",
+            help=f"{exchange} API base URL (default: the real public endpoint)",
+        )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"schemahub_lib.commands.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"schemahub_lib.commands.{name}":
+                continue  # command not built yet
+            raise
+        module.register(sub)
+    return parser
+
+
+def _rewrite_run_alias(argv: list[str]) -> list[str]:
+    """`run ingest a b` -> `ingest a b`; `run unify trades_unified` -> `unify`."""
+    if "run" not in argv:
+        return argv
+    i = argv.index("run")
+    rest = argv[i + 1 :]
+    if not rest or rest[0] not in RUN_ALIASES:
+        return argv
+    verb, args = rest[0], rest[1:]
+    if verb in ("unify", "pipeline") and args[:1] == [UNIFIED_TABLE]:
+        args = args[1:]
+    return argv[:i] + [verb] + args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = _rewrite_run_alias(list(sys.argv[1:] if argv is None else argv))
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(message)s",
+        stream=sys.stderr,
+    )
+    urls = {x: getattr(args, f"{x}_url") for x in DEFAULT_EXCHANGE_URLS if getattr(args, f"{x}_url")}
+    try:
+        settings = load_settings(
+            args.config,
+            profile=args.profile,
+            warehouse=args.warehouse,
+            exchange_urls=urls or None,
+        )
+        return int(args.handler(args, settings) or 0)
+    except SchemaHubError as exc:
+        print(f"schemahub {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"schemahub {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
