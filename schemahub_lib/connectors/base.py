@@ -88,6 +88,8 @@ class Product:
     exchange_symbol: str  # as the exchange names it, e.g. XBTUSD, BTCUSDT, BTC-USD
     base: str
     quote: str
+    # Other names the exchange uses for it, e.g. Kraken answers pair=XBTUSD with key XXBTZUSD.
+    aliases: tuple[str, ...] = ()
 
 
 class Connector(Protocol):

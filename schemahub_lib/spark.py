@@ -1,0 +1,156 @@
+"""The Spark session factory: Iceberg SQL extensions and the `schemahub` catalog.
+
+Local: Iceberg's JdbcCatalog over the same SQLite file PyIceberg uses (`jdbc.schema-version=V1`
+because Spark 3.5's view-aware code paths refuse a V0 JDBC catalog). AWS: GlueCatalog with
+S3FileIO, endpoints overridable for a local emulator. Inside a Glue job the session Glue built
+from the job's `--conf` parameters is used as is.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from schemahub_lib.catalog import ensure_local_warehouse
+from schemahub_lib.errors import SetupError
+from schemahub_lib.settings import Settings
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+ICEBERG_VERSION = "1.7.1"
+REQUIRED_JARS = (
+    f"iceberg-spark-runtime-3.5_2.12-{ICEBERG_VERSION}.jar",
+    f"iceberg-aws-bundle-{ICEBERG_VERSION}.jar",
+    "sqlite-jdbc-*.jar",
+)
+EXTENSIONS = "org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions"
+
+
+def load_spark(settings: Settings, app_name: str = "schemahub") -> SparkSession:
+    """A Spark session with the `schemahub` Iceberg catalog configured for `settings`."""
+    from pyspark.sql import SparkSession
+
+    if settings.in_glue:
+        return SparkSession.builder.getOrCreate()
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        register_catalog(active, settings)
+        return active
+
+    # PySpark turns timestamps into naive datetimes in the Python process's zone: make it UTC.
+    os.environ["TZ"] = "UTC"
+    time.tzset()
+    check_java()
+    jars = find_jars(Path(settings.jars_dir))
+    builder = (
+        SparkSession.builder.master(settings.spark_master)
+        .appName(app_name)
+        .config("spark.jars", ",".join(str(j) for j in jars))
+        .config("spark.sql.extensions", EXTENSIONS)
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.driver.extraJavaOptions", "-Duser.timezone=UTC")
+        .config("spark.sql.shuffle.partitions", os.environ.get("SCHEMAHUB_SHUFFLE_PARTITIONS", "4"))
+        .config("spark.sql.adaptive.enabled", "true")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.catalogImplementation", "in-memory")
+    )
+    for key, value in catalog_conf(settings).items():
+        builder = builder.config(key, value)
+    try:
+        spark = builder.getOrCreate()
+    except Exception as exc:  # py4j/JVM start-up failures arrive untyped
+        raise SetupError(
+            f"Spark could not start ({type(exc).__name__}: {str(exc).splitlines()[0][:200]}). "
+            "Check that Java 17 is installed and run `make setup` to fetch the Iceberg jars."
+        ) from exc
+    spark.sparkContext.setLogLevel("ERROR")
+    logging.getLogger("py4j").setLevel(logging.WARNING)
+    return spark
+
+
+def register_catalog(spark: SparkSession, settings: Settings) -> None:
+    """Point a running session at `settings`' catalog (catalog settings are runtime confs).
+
+    A catalog is initialised on first use, so a name must not be re-pointed once used; tests
+    give every warehouse its own catalog name.
+    """
+    if settings.in_glue:
+        return
+    for key, value in catalog_conf(settings).items():
+        if spark.conf.get(key, None) != value:
+            spark.conf.set(key, value)
+
+
+def catalog_conf(settings: Settings) -> dict[str, str]:
+    """`spark.sql.catalog.schemahub.*` settings for the profile (also used for Glue `--conf`)."""
+    prefix = f"spark.sql.catalog.{settings.catalog_name}"
+    conf = {prefix: "org.apache.iceberg.spark.SparkCatalog"}
+    if settings.is_local:
+        ensure_local_warehouse(settings)
+        conf.update(
+            {
+                f"{prefix}.type": "jdbc",
+                f"{prefix}.uri": f"jdbc:sqlite:{settings.catalog_db_path}",
+                f"{prefix}.warehouse": settings.warehouse_path.as_uri(),
+                f"{prefix}.jdbc.schema-version": "V1",
+            }
+        )
+        return conf
+    conf.update(
+        {
+            f"{prefix}.catalog-impl": "org.apache.iceberg.aws.glue.GlueCatalog",
+            f"{prefix}.io-impl": "org.apache.iceberg.aws.s3.S3FileIO",
+            f"{prefix}.warehouse": settings.warehouse.rstrip("/") + "/",
+            f"{prefix}.client.region": settings.aws_region,
+        }
+    )
+    if settings.glue_endpoint:
+        conf[f"{prefix}.glue.endpoint"] = settings.glue_endpoint
+    if settings.s3_endpoint:
+        conf[f"{prefix}.s3.endpoint"] = settings.s3_endpoint
+    if settings.s3_path_style:
+        conf[f"{prefix}.s3.path-style-access"] = "true"
+    return conf
+
+
+def check_java() -> None:
+    """Fail with a readable paragraph, not a JVM stack trace, when Java is missing."""
+    java_home = os.environ.get("JAVA_HOME")
+    java = str(Path(java_home) / "bin" / "java") if java_home else shutil.which("java")
+    if not java or not Path(java).exists():
+        raise SetupError(
+            "Java was not found (no JAVA_HOME and no `java` on PATH). Spark needs Java 17: "
+            "install OpenJDK 17 (e.g. `apt-get install openjdk-17-jre-headless`) and run the "
+            "command again."
+        )
+    try:
+        out = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise SetupError(f"Java at {java} could not be run ({exc}). Spark needs Java 17.") from exc
+    if out.returncode != 0:
+        raise SetupError(f"`{java} -version` failed: {out.stderr.strip()[:200]}. Spark needs Java 17.")
+
+
+def find_jars(jars_dir: Path) -> list[Path]:
+    """The Iceberg runtime, AWS bundle and SQLite JDBC jars, or a message naming the missing ones."""
+    found: list[Path] = []
+    missing: list[str] = []
+    for pattern in REQUIRED_JARS:
+        matches = sorted(jars_dir.glob(pattern))
+        if matches:
+            found.append(matches[-1].resolve())
+        else:
+            missing.append(pattern)
+    if missing:
+        raise SetupError(
+            f"missing jars in {jars_dir}: {', '.join(missing)}. Run `make setup` to fetch them "
+            "from Maven Central (or set SCHEMAHUB_JARS_DIR to the folder that has them)."
+        )
+    return found

@@ -1,0 +1,78 @@
+from pathlib import Path
+
+import pytest
+
+from schemahub_lib.errors import ConfigError
+from schemahub_lib.settings import DEFAULT_EXCHANGE_URLS, load_settings
+
+
+def test_defaults_need_no_configuration():
+    s = load_settings(env={})
+    assert s.profile == "local"
+    assert s.catalog_name == "schemahub" and s.namespace == "schemahub"
+    assert s.warehouse == "./warehouse"
+    assert s.catalog_db_path == Path("./warehouse").resolve() / "catalog.db"
+    assert dict(s.exchange_urls) == dict(DEFAULT_EXCHANGE_URLS)
+    assert s.cold_start_minutes == 90
+
+
+def test_precedence_defaults_file_env_flags(tmp_path):
+    config = tmp_path / "schemahub.yaml"
+    config.write_text(
+        "warehouse: /from/file\ncold_start_minutes: 30\nspark_master: local[1]\n"
+        "exchange_urls: {kraken: http://file-kraken}\n"
+    )
+    env = {
+        "SCHEMAHUB_CONFIG": str(config),
+        "SCHEMAHUB_COLD_START_MINUTES": "45",
+        "SCHEMAHUB_BINANCE_URL": "http://env-binance",
+        "SCHEMAHUB_KRAKEN_URL": "http://env-kraken",
+    }
+    s = load_settings(env=env, cold_start_minutes=None, exchange_urls={"binance": "http://flag-binance"})
+    assert s.warehouse == "/from/file"  # file beats default
+    assert s.spark_master == "local[1]"
+    assert s.cold_start_minutes == 45  # env beats file; a None flag is ignored
+    assert s.exchange_url("kraken") == "http://env-kraken"  # env beats file
+    assert s.exchange_url("binance") == "http://flag-binance"  # flag beats env
+    assert s.exchange_url("coinbase") == DEFAULT_EXCHANGE_URLS["coinbase"]
+
+
+def test_settings_are_frozen():
+    s = load_settings(env={})
+    with pytest.raises(AttributeError):
+        s.warehouse = "/elsewhere"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("warehous: /x\n", "unknown settings warehous"),
+        ("- a\n- b\n", "expected a mapping of settings"),
+        ("cold_start_minutes: soon\n", "cold_start_minutes must be int, got 'soon'"),
+        ("warehouse: [unclosed\n", "not valid YAML"),
+    ],
+)
+def test_bad_config_file_names_file_and_key(tmp_path, content, message):
+    config = tmp_path / "bad.yaml"
+    config.write_text(content)
+    with pytest.raises(ConfigError) as err:
+        load_settings(config, env={})
+    assert str(config) in str(err.value)
+    assert message in str(err.value)
+
+
+def test_bad_environment_value_names_variable():
+    with pytest.raises(ConfigError, match="SCHEMAHUB_S3_PATH_STYLE: s3_path_style must be bool"):
+        load_settings(env={"SCHEMAHUB_S3_PATH_STYLE": "maybe"})
+
+
+def test_aws_profile_needs_s3_warehouse():
+    with pytest.raises(ConfigError, match="needs an s3:// warehouse"):
+        load_settings(env={"SCHEMAHUB_PROFILE": "aws"})
+    s = load_settings(env={"SCHEMAHUB_PROFILE": "aws", "SCHEMAHUB_WAREHOUSE": "s3://b/wh"})
+    assert s.profile == "aws" and not s.is_local
+
+
+def test_unknown_exchange_lists_valid_ones():
+    with pytest.raises(ConfigError, match="unknown exchange 'ftx'; valid: binance, coinbase, kraken"):
+        load_settings(env={}).exchange_url("ftx")
