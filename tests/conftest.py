@@ -12,6 +12,18 @@ import pytest
 from schemahub_lib.settings import Settings, load_settings
 
 REPO = Path(__file__).resolve().parent.parent
+
+# Tests talk only to loopback emulators. Dummy credentials, set before any JVM starts (the AWS
+# SDK in Spark reads the environment once), also keep a developer's real ones out of reach.
+for _var, _value in {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_REGION": "us-east-1",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}.items():
+    os.environ[_var] = _value
+os.environ.pop("AWS_PROFILE", None)
 _catalog_numbers = itertools.count(1)
 
 
