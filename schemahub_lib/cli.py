@@ -75,7 +75,7 @@ def _rewrite_run_alias(argv: list[str]) -> list[str]:
     verb, args = rest[0], rest[1:]
     if verb in ("unify", "pipeline") and args[:1] == [UNIFIED_TABLE]:
         args = args[1:]
-    return argv[:i] + [verb] + args
+    return [*argv[:i], verb, *args]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

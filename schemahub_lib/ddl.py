@@ -10,6 +10,7 @@ COMMENT, PARTITIONED BY transforms, TBLPROPERTIES, and ALTER TABLE ... WRITE ORD
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,7 +57,7 @@ TYPES: dict[str, IcebergType] = {
     "TIMESTAMP": TimestamptzType(),
     "TIMESTAMP_NTZ": TimestampType(),
 }
-TIME_TRANSFORMS: dict[str, type[Transform]] = {  # type: ignore[type-arg]
+TIME_TRANSFORMS: dict[str, Callable[[], Transform]] = {  # type: ignore[type-arg]
     "years": YearTransform,
     "months": MonthTransform,
     "days": DayTransform,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 from pyiceberg.catalog import Catalog
@@ -21,10 +22,8 @@ class InitResult:
 
 def init_tables(catalog: Catalog, settings: Settings) -> list[InitResult]:
     """Create what is missing; leave existing tables untouched (a second run writes nothing)."""
-    try:
+    with contextlib.suppress(NamespaceAlreadyExistsError):
         catalog.create_namespace(settings.namespace)
-    except NamespaceAlreadyExistsError:
-        pass
     results = []
     for name, table_def in load_table_defs(settings.ddl_dir).items():
         identifier = settings.table_id(name)

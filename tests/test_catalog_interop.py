@@ -97,8 +97,9 @@ def test_spark_writes_pyiceberg_reads(spark, settings):
 def test_ddl_creates_the_same_table_through_spark_and_pyiceberg(spark, settings, tmp_path):
     """The ddl/ files are Spark SQL; running them in Spark matches what init makes via PyIceberg."""
     init_tables(load_catalog(settings), settings)
+    catalog = load_catalog(settings)
     pyiceberg_tables = {
-        name: load_catalog(settings).load_table(settings.table_id(name)) for name in load_table_defs(REPO / "ddl")
+        name: catalog.load_table(settings.table_id(name)) for name in load_table_defs(REPO / "ddl")
     }
     spark.sql(f"CREATE NAMESPACE IF NOT EXISTS {settings.catalog_name}.spark_side")
     for name, table_def in load_table_defs(REPO / "ddl").items():

@@ -8,9 +8,7 @@ from tests.test_ddl import EXPECTED_TABLES
 
 
 def _metadata_state(catalog, settings):
-    return {
-        name: catalog.load_table(settings.table_id(name)).metadata_location for name in EXPECTED_TABLES
-    }
+    return {name: catalog.load_table(settings.table_id(name)).metadata_location for name in EXPECTED_TABLES}
 
 
 def _metadata_files(settings):
