@@ -25,10 +25,15 @@ class Cursor:
     Coinbase: `after` (older, exclusive) / `before` (newer, exclusive), trade ids.
     Binance: `fromId` (inclusive trade id).
     Kraken: `since` (nanosecond timestamp string, as returned in `last`).
+
+    `seen_through_id`: trades with an id at or below it were already delivered; the connector
+    leaves them out of the page. Kraken needs it because `since` cannot say "strictly after
+    trade N" (several trades share one timestamp); the other exchanges leave it None.
     """
 
     param: str
     value: str
+    seen_through_id: int | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.value, str):
@@ -40,8 +45,10 @@ class RawTrade:
     """One trade as the exchange sent it.
 
     `record` holds the raw table's exchange columns (names as in ddl/raw_<exchange>_trades.sql,
-    numeric strings already converted to float, times to ns) without the `_`-prefixed
-    metadata columns that landing adds. `payload` is the trade's exact JSON text.
+    numeric strings already converted to float, TIMESTAMP columns as integer microseconds since
+    the epoch UTC, Kraken's `time_ns` as integer ns) without the `_`-prefixed metadata columns
+    that landing adds. `time_ns` is the trade time in exact integer nanoseconds. `payload` is
+    the trade's exact JSON text.
     """
 
     trade_id: int
@@ -65,8 +72,9 @@ class Page:
 
     `trades` are in ascending trade-id order whatever order the exchange used, so callers
     never depend on an exchange's sort. `older`/`newer` are the cursors to continue in each
-    direction; `older is None` means the exchange has no older history, `newer is None`
-    means this page reached the newest trade the exchange had at request time.
+    direction; `older is None` means the exchange has no older history (or, like Kraken,
+    cannot page backwards), `newer is None` means this page reached the newest trade the
+    exchange had at request time.
     """
 
     exchange: str

@@ -1,0 +1,209 @@
+"""Binance Spot public trades: GET /api/v3/trades and /api/v3/historicalTrades.
+
+API: https://developers.binance.com/docs/binance-spot-api-docs/rest-api
+(market data endpoints; limits and the 418 ban under "LIMITS").
+
+Cursor: `fromId`, a trade id, inclusive, ascending (`historicalTrades`).
+* `fromId=F` -> trades with id >= F, oldest first. `cursor_after(watermark)` is `fromId=<id+1>`;
+  the next newer page is `fromId=<max id + 1>`.
+* Older history: there is no "before" parameter, so the older cursor is
+  `fromId=<min id - page_limit>` (ids are dense per symbol); None once id 0 is reached.
+* No cursor -> GET /api/v3/trades, the most recent trades; `Page.newer` is None then.
+
+Pacing is by request weight (6000 per minute per IP; trades and historicalTrades weigh 25,
+exchangeInfo 20) and re-synced from the `X-MBX-USED-WEIGHT-1M` header on every response.
+429/418 carry Retry-After; a 418 is a ban recorded in the client's BanStore (see http.py).
+
+Records follow ddl/raw_binance_trades.sql: id, symbol, price, qty, quote_qty, time (int
+microseconds UTC, from epoch milliseconds), is_buyer_maker (true: the taker sold), is_best_match.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from schemahub_lib.connectors.base import Cursor, Page, Product, RawTrade, Reject
+from schemahub_lib.connectors.records import (
+    RecordError,
+    dumps_exact,
+    epoch_ms_to_ns,
+    loads_exact,
+    now_ns,
+    require_bool,
+    require_positive,
+    require_trade_id,
+)
+from schemahub_lib.connectors.responses import decode_json, ids_of, malformed
+from schemahub_lib.errors import TerminalExchangeError
+from schemahub_lib.http import HttpClient, HttpResponse, RateLimit
+
+NAME = "binance"
+
+
+class BinanceConnector:
+    """Binance Spot trades, paged forward by `fromId`, paced by request weight."""
+
+    name: ClassVar[str] = NAME
+    default_base_url: ClassVar[str] = "https://api.binance.com"
+    recent_path: ClassVar[str] = "/api/v3/trades"
+    history_path: ClassVar[str] = "/api/v3/historicalTrades"
+    products_path: ClassVar[str] = "/api/v3/exchangeInfo"
+    page_limit: ClassVar[int] = 1000  # default 500, max 1000
+    # REQUEST_WEIGHT 6000/min since 2023-08-25 (was 1200); weights per the endpoint docs.
+    weight_per_minute: ClassVar[int] = 6000
+    weights: ClassVar[dict[str, int]] = {recent_path: 25, history_path: 25, products_path: 20}
+    weight_header: ClassVar[str] = "X-MBX-USED-WEIGHT-1M"
+    # In trade requests: 6000 weight/min / 60 s / 25 weight = 4 requests/s.
+    requests_per_second: ClassVar[float] = weight_per_minute / 60 / 25
+
+    def __init__(self, client: HttpClient) -> None:
+        self.client = client
+
+    @classmethod
+    def pacing(cls, configured: float | None = None) -> RateLimit:
+        """Pace request weight at 95% of the limit. `configured` is in trade requests/s
+        (x25 weight); <= 0 means unpaced. A burst of 250 weight keeps any 60 s window under
+        6000 even when the server counts in fixed minutes."""
+        per_second: float | None = cls.requests_per_second * 0.95 * 25
+        if configured is not None:
+            per_second = configured * 25 if 0 < configured < float("inf") else None
+        if per_second is None:
+            return RateLimit(None)
+        return RateLimit(
+            per_second, burst=250.0, used_header=cls.weight_header, window_limit=cls.weight_per_minute
+        )
+
+    def fetch_page(self, product: str, cursor: Cursor | None = None) -> Page:
+        """One request. `product` is the Binance symbol, e.g. BTCUSDT."""
+        params: dict[str, str | int] = {"symbol": product, "limit": self.page_limit}
+        path = self.recent_path
+        if cursor is not None:
+            if cursor.param != "fromId" or not cursor.value.isdigit():
+                raise ValueError(f"binance cursor must be fromId=<id>, got {cursor}")
+            path = self.history_path
+            params["fromId"] = cursor.value
+        return self.client.get(
+            path,
+            params,
+            lambda r: parse_page(r, product=product, cursor=cursor, page_limit=self.page_limit),
+            cost=self.weights[path],
+        )
+
+    def cursor_after(self, trade_id: int, time_ns: int, last_cursor: str | None) -> Cursor:
+        """`fromId=<trade_id + 1>`: fromId is inclusive."""
+        return Cursor("fromId", str(trade_id + 1))
+
+    def list_products(self) -> list[Product]:
+        return self.client.get(
+            self.products_path, None, parse_products, cost=self.weights[self.products_path]
+        )
+
+
+def parse_trade(obj: Any, symbol: str, now: int) -> RawTrade:
+    """One trade object -> RawTrade; raises RecordError with the reason it is invalid."""
+    if type(obj) is not dict:
+        raise RecordError("trade is not a JSON object")
+    trade_id = require_trade_id(obj.get("id"), "id")
+    time_ns = epoch_ms_to_ns(obj.get("time"), "time", now)
+    quote_qty = obj.get("quoteQty")
+    best = obj.get("isBestMatch")
+    record = {
+        "id": trade_id,
+        "symbol": symbol,
+        "price": require_positive(obj.get("price"), "price"),
+        "qty": require_positive(obj.get("qty"), "qty"),
+        "quote_qty": None if quote_qty is None else require_positive(quote_qty, "quoteQty"),
+        "time": time_ns // 1000,
+        "is_buyer_maker": require_bool(obj.get("isBuyerMaker"), "isBuyerMaker"),
+        "is_best_match": None if best is None else require_bool(best, "isBestMatch"),
+    }
+    return RawTrade(trade_id=trade_id, time_ns=time_ns, record=record, payload=dumps_exact(obj))
+
+
+def parse_trades(
+    body: bytes, *, symbol: str, url: str, now: int | None = None
+) -> tuple[list[RawTrade], list[Reject]]:
+    """A trades/historicalTrades body -> (trades ascending by id, rejects)."""
+    data = decode_json(NAME, url, body, loads_exact)
+    if isinstance(data, dict) and "code" in data and "msg" in data:
+        # Binance errors are {code, msg}; on a 2xx this is not a page and a retry will not fix it.
+        raise TerminalExchangeError(NAME, url, f"error {data['code']}: {data['msg']}", body=body)
+    if not isinstance(data, list):
+        raise malformed(NAME, url, "expected a JSON array of trades", body)
+    now = now_ns() if now is None else now
+    trades: list[RawTrade] = []
+    rejects: list[Reject] = []
+    for obj in data:
+        try:
+            trades.append(parse_trade(obj, symbol, now))
+        except RecordError as exc:
+            tid = obj.get("id") if type(obj) is dict else None
+            rejects.append(Reject(str(exc), dumps_exact(obj), None if tid is None else str(tid)))
+    trades.sort(key=lambda t: t.trade_id)
+    return trades, rejects
+
+
+def older_cursor(min_id: int, page_limit: int, cursor: Cursor | None) -> Cursor | None:
+    """fromId for the page just below `min_id`; None when no id below it can exist."""
+    start = max(0, min_id - page_limit)
+    if min_id <= 0 or (cursor is not None and start >= int(cursor.value)):
+        return None
+    return Cursor("fromId", str(start))
+
+
+def parse_page(
+    response: HttpResponse,
+    *,
+    product: str,
+    cursor: Cursor | None,
+    page_limit: int = BinanceConnector.page_limit,
+    now: int | None = None,
+) -> Page:
+    """A trades response -> Page with `older`/`newer` cursors (see the module docstring)."""
+    trades, rejects = parse_trades(response.body, symbol=product, url=response.url, now=now)
+    ids = ids_of(trades, rejects)
+    older: Cursor | None
+    newer: Cursor | None
+    if ids:
+        older = older_cursor(min(ids), page_limit, cursor)
+        newer = None if cursor is None else Cursor("fromId", str(max(ids) + 1))
+    elif cursor is None:
+        older = newer = None
+    else:
+        # Nothing at or after fromId yet: the newest trade is below it.
+        older, newer = older_cursor(int(cursor.value), page_limit, None), None
+    return Page(
+        exchange=NAME,
+        product=product,
+        url=response.url,
+        trades=tuple(trades),
+        older=older,
+        newer=newer,
+        rejects=tuple(rejects),
+        headers=dict(response.headers),
+    )
+
+
+def parse_products(response: HttpResponse) -> list[Product]:
+    """GET /api/v3/exchangeInfo -> symbols with status TRADING, split by baseAsset/quoteAsset."""
+    data = decode_json(NAME, response.url, response.body, loads_exact)
+    symbols = data.get("symbols") if isinstance(data, dict) else None
+    if not isinstance(symbols, list):
+        raise malformed(NAME, response.url, "expected an object with a 'symbols' array", response.body)
+    products = []
+    for item in symbols:
+        if not isinstance(item, dict):
+            raise malformed(NAME, response.url, "a symbol is not a JSON object", response.body)
+        if item.get("status") != "TRADING":
+            continue  # delisted symbols stay listed with status BREAK
+        symbol, base, quote = item.get("symbol"), item.get("baseAsset"), item.get("quoteAsset")
+        if not (isinstance(symbol, str) and isinstance(base, str) and isinstance(quote, str)):
+            raise malformed(
+                NAME,
+                response.url,
+                f"symbol without symbol/baseAsset/quoteAsset: {item.get('symbol')!r}",
+                response.body,
+            )
+        # BTCUSDT has no separator; only baseAsset/quoteAsset split it reliably.
+        products.append(Product(NAME, f"{base}-{quote}", symbol, base, quote))
+    return sorted(products, key=lambda p: p.symbol)
