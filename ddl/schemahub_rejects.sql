@@ -13,6 +13,9 @@ USING iceberg
 PARTITIONED BY (days(rejected_at))
 TBLPROPERTIES (
   'format-version' = '2',
+  -- Iceberg 1.7.1 (Glue 5.0) vectorized reads of dictionary-encoded strings can write out of
+  -- bounds and crash the JVM (fixed upstream by apache/iceberg#11247); read row by row.
+  'read.parquet.vectorization.enabled' = 'false',
   'write.parquet.compression-codec' = 'zstd',
   'write.metadata.delete-after-commit.enabled' = 'true',
   'write.metadata.previous-versions-max' = '50'

@@ -40,6 +40,8 @@ ENV_FIELDS: Mapping[str, str] = {
     "SCHEMAHUB_DDL_DIR": "ddl_dir",
     "SCHEMAHUB_JARS_DIR": "jars_dir",
     "SCHEMAHUB_SPARK_MASTER": "spark_master",
+    "SCHEMAHUB_SPARK_DRIVER_MEMORY": "spark_driver_memory",
+    "SCHEMAHUB_SHUFFLE_PARTITIONS": "spark_shuffle_partitions",
     "SCHEMAHUB_COLD_START_MINUTES": "cold_start_minutes",
     "SCHEMAHUB_AWS_REGION": "aws_region",
     "SCHEMAHUB_GLUE_ENDPOINT": "glue_endpoint",
@@ -63,6 +65,8 @@ class Settings:
     ddl_dir: str = str(REPO_ROOT / "ddl")
     jars_dir: str = str(REPO_ROOT / ".jars")
     spark_master: str = "local[*]"
+    spark_driver_memory: str = "2g"  # local sessions only; Glue sizes its own workers
+    spark_shuffle_partitions: int = 4  # small: local batches are millions of rows, not billions
     cold_start_minutes: int = 90
     exchange_urls: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_EXCHANGE_URLS))
     # Requests per second per exchange; empty means each connector's documented limit.

@@ -30,6 +30,7 @@ REQUIRED_JARS = (
     "sqlite-jdbc-*.jar",
 )
 EXTENSIONS = "org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions"
+DRIVER_JAVA_OPTIONS = ("-Duser.timezone=UTC",)
 
 
 def load_spark(settings: Settings, app_name: str = "schemahub") -> SparkSession:
@@ -54,9 +55,14 @@ def load_spark(settings: Settings, app_name: str = "schemahub") -> SparkSession:
         .config("spark.jars", ",".join(str(j) for j in jars))
         .config("spark.sql.extensions", EXTENSIONS)
         .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.driver.extraJavaOptions", "-Duser.timezone=UTC")
-        .config("spark.sql.shuffle.partitions", os.environ.get("SCHEMAHUB_SHUFFLE_PARTITIONS", "4"))
+        .config("spark.driver.extraJavaOptions", " ".join(DRIVER_JAVA_OPTIONS))
+        .config("spark.driver.memory", settings.spark_driver_memory)
+        .config("spark.sql.shuffle.partitions", str(settings.spark_shuffle_partitions))
         .config("spark.sql.adaptive.enabled", "true")
+        # Tables made by ddl/ carry read.parquet.vectorization.enabled=false (Iceberg 1.7.1's
+        # vectorized dictionary reader can corrupt memory, apache/iceberg#11247); this covers
+        # any other Iceberg table the session reads.
+        .config("spark.sql.iceberg.vectorization.enabled", "false")
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.catalogImplementation", "in-memory")
