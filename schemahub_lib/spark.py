@@ -59,9 +59,9 @@ def load_spark(settings: Settings, app_name: str = "schemahub") -> SparkSession:
         .config("spark.driver.memory", settings.spark_driver_memory)
         .config("spark.sql.shuffle.partitions", str(settings.spark_shuffle_partitions))
         .config("spark.sql.adaptive.enabled", "true")
-        # Tables made by ddl/ carry read.parquet.vectorization.enabled=false (Iceberg 1.7.1's
-        # vectorized dictionary reader can corrupt memory, apache/iceberg#11247); this covers
-        # any other Iceberg table the session reads.
+        # Tables made by ddl/ carry read.parquet.vectorization.enabled=false: Spark 3.5.4 frees
+        # column vectors (SPARK-50235) that Iceberg 1.7.1's vectorized reader reuses, a
+        # use-after-free that crashes the JVM (apache/iceberg#11802). This covers other tables.
         .config("spark.sql.iceberg.vectorization.enabled", "false")
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
