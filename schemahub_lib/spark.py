@@ -12,6 +12,7 @@ import logging
 import os
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -57,6 +58,10 @@ def load_spark(settings: Settings, app_name: str = "schemahub") -> SparkSession:
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.driver.extraJavaOptions", " ".join(DRIVER_JAVA_OPTIONS))
         .config("spark.driver.memory", settings.spark_driver_memory)
+        # Python workers run this interpreter (the virtualenv's), not whatever `python3` is first
+        # on PATH, which may lack pyarrow and pandas.
+        .config("spark.pyspark.python", sys.executable)
+        .config("spark.pyspark.driver.python", sys.executable)
         .config("spark.sql.shuffle.partitions", str(settings.spark_shuffle_partitions))
         .config("spark.sql.adaptive.enabled", "true")
         # Tables made by ddl/ carry read.parquet.vectorization.enabled=false: Spark 3.5.4 frees
