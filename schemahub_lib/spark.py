@@ -48,6 +48,9 @@ def load_spark(settings: Settings, app_name: str = "schemahub") -> SparkSession:
     # PySpark turns timestamps into naive datetimes in the Python process's zone: make it UTC.
     os.environ["TZ"] = "UTC"
     time.tzset()
+    # Python workers run this interpreter (the virtualenv's), not whatever `python3` is first on
+    # PATH, which may lack pyarrow and pandas. SparkContext reads it from the environment.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     check_java()
     jars = find_jars(Path(settings.jars_dir))
     builder = (
@@ -58,10 +61,6 @@ def load_spark(settings: Settings, app_name: str = "schemahub") -> SparkSession:
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.driver.extraJavaOptions", " ".join(DRIVER_JAVA_OPTIONS))
         .config("spark.driver.memory", settings.spark_driver_memory)
-        # Python workers run this interpreter (the virtualenv's), not whatever `python3` is first
-        # on PATH, which may lack pyarrow and pandas.
-        .config("spark.pyspark.python", sys.executable)
-        .config("spark.pyspark.driver.python", sys.executable)
         .config("spark.sql.shuffle.partitions", str(settings.spark_shuffle_partitions))
         .config("spark.sql.adaptive.enabled", "true")
         # Tables made by ddl/ carry read.parquet.vectorization.enabled=false: Spark 3.5.4 frees
