@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from schemahub_lib.catalog import ensure_local_warehouse
+from schemahub_lib.catalog import load_catalog
 from schemahub_lib.errors import SetupError
 from schemahub_lib.settings import Settings
 
@@ -103,13 +103,17 @@ def catalog_conf(settings: Settings) -> dict[str, str]:
     prefix = f"spark.sql.catalog.{settings.catalog_name}"
     conf = {prefix: "org.apache.iceberg.spark.SparkCatalog"}
     if settings.is_local:
-        ensure_local_warehouse(settings)
+        # PyIceberg's SqlCatalog creates the catalog tables; Spark must not initialise them: on
+        # that first use Iceberg 1.7.1's JdbcCatalog leaves a read open on a pooled SQLite
+        # connection, and that connection never sees later PyIceberg commits, REFRESH or not.
+        load_catalog(settings)
         conf.update(
             {
                 f"{prefix}.type": "jdbc",
                 f"{prefix}.uri": f"jdbc:sqlite:{settings.catalog_db_path}",
                 f"{prefix}.warehouse": settings.warehouse_path.as_uri(),
                 f"{prefix}.jdbc.schema-version": "V1",
+                f"{prefix}.jdbc.init-catalog-tables": "false",
             }
         )
         return conf
