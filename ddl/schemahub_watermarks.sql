@@ -9,11 +9,18 @@ CREATE TABLE IF NOT EXISTS schemahub.schemahub.schemahub_watermarks (
   cursor          STRING             COMMENT 'exact exchange cursor to resume from',
   raw_snapshot_id BIGINT             COMMENT 'raw table snapshot that committed the advance',
   run_id          STRING    NOT NULL COMMENT 'run that advanced it',
-  updated_at      TIMESTAMP NOT NULL COMMENT 'when'
+  updated_at      TIMESTAMP NOT NULL COMMENT 'when',
+  first_trade_id  BIGINT             COMMENT 'lowest trade id of the contiguous landed range (backfill low-water mark)',
+  first_trade_ts  TIMESTAMP          COMMENT 'time of that trade',
+  state           STRING             COMMENT 'the full stream state JSON as the raw snapshot carries it'
 )
 USING iceberg
 TBLPROPERTIES (
   'format-version' = '2',
+  -- Spark 3.5.4 frees column vectors after each batch (SPARK-50235) that Iceberg 1.7.1's
+  -- vectorized reader reuses (fixed in 1.7.2, apache/iceberg#11802): the JVM crashes. Glue 5.0
+  -- pairs the same versions, so these tables are read row by row.
+  'read.parquet.vectorization.enabled' = 'false',
   'write.parquet.compression-codec' = 'zstd',
   'write.metadata.delete-after-commit.enabled' = 'true',
   'write.metadata.previous-versions-max' = '50'

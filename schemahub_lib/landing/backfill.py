@@ -1,0 +1,188 @@
+"""Backfill: walk each stream's history below what is landed, down to `--since` or the start.
+
+* Coinbase and Binance walk newest-first below the stream's lowest landed trade (its
+  low-water mark); with nothing landed they start from the newest trade (or below `--until`),
+  which also sets the watermark ingest continues from.
+* Kraken only pages forward: from `--since` (default: the start of its history) up to the
+  lowest landed trade; with nothing landed, forward from `--since` to the newest trade
+  (or `--until`).
+* Memory stays bounded: each stream flushes every `flush_trades` trades or `flush_seconds`,
+  each flush one raw snapshot carrying the walk's progress. A killed backfill resumes with
+  `--resume` from the last flush; without it an unfinished walk is an error, so two
+  backfills with different bounds are never mixed.
+* `workers` streams run at once; streams of one exchange share its pacer.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from schemahub_lib.connectors.base import Cursor
+from schemahub_lib.errors import ConfigError
+from schemahub_lib.landing.backward import walk_down
+from schemahub_lib.landing.context import LandingContext, iso, pid_alive, select_products
+from schemahub_lib.landing.execute import StreamResult, finish, run_streams
+from schemahub_lib.landing.forward import walk_below, walk_forward
+from schemahub_lib.landing.plan import plan_backfill
+from schemahub_lib.landing.progress import Progress
+from schemahub_lib.landing.runs import ALL, RunLog, RunRow, options_json, repair_interrupted
+from schemahub_lib.landing.state import History
+from schemahub_lib.landing.stream import BACKWARD, StreamRun, StreamSkipped
+from schemahub_lib.landing.watermarks import WatermarkLog
+from schemahub_lib.landing.writer import raw_table_name
+from schemahub_lib.logs import log_event
+from schemahub_lib.settings import Settings
+
+
+@dataclass(frozen=True)
+class BackfillOptions:
+    """What one backfill run does. Empty `exchanges`/`products`: everything in the seed."""
+
+    exchanges: tuple[str, ...] = ()
+    products: tuple[str, ...] = ()
+    seed_path: str | None = None
+    limit: int | None = None
+    workers: int = 1
+    resume: bool = False
+    dry_run: bool = False
+    since_ns: int | None = None  # oldest trade time to reach; None: the start of history
+    until_ns: int | None = None  # newest trade time to land when nothing is landed yet
+    flush_trades: int = 100_000
+    flush_seconds: float = 120.0
+    progress: bool | None = None  # progress bars; None: when stderr is a terminal
+    http_timeout_s: float | None = None  # per-request read timeout; None: the HTTP layer's default
+
+
+@dataclass
+class BackfillReport:
+    run_id: str
+    streams: list[StreamResult] = field(default_factory=list)
+    plan: list[dict[str, Any]] = field(default_factory=list)
+    dry_run: bool = False
+
+    @property
+    def failed(self) -> list[StreamResult]:
+        return [s for s in self.streams if s.status == "failed"]
+
+    @property
+    def trades(self) -> int:
+        return sum(s.trades for s in self.streams)
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.failed else 0
+
+
+def backfill_stream(run: StreamRun, options: BackfillOptions) -> None:
+    state, exchange = run.state, run.exchange
+    since = options.since_ns
+    if state.down is not None and state.down.owner == "ingest":
+        raise StreamSkipped(
+            "an ingest cold start is still walking this stream; run ingest to finish it first"
+        )
+    unfinished = state.below is not None or (state.down is not None and state.down.owner == "backfill")
+    if unfinished and not options.resume:
+        raise ConfigError(
+            f"{exchange} {run.product.symbol} has an unfinished backfill ({state.describe()}); "
+            "pass --resume to continue it"
+        )
+    if unfinished and since is None:  # resume with the bounds it started with
+        since = (
+            state.down.floor_ns if state.down is not None else (state.below.since_ns if state.below else None)
+        )
+    history = state.history
+    if (
+        not unfinished
+        and history is not None
+        and history.complete
+        and (history.since_ns is None or (since is not None and history.since_ns <= since))
+    ):
+        raise StreamSkipped(f"already backfilled to {iso(history.since_ns) or 'the start of history'}")
+    if state.has_block and options.until_ns is not None:
+        log_event("backfill.until_ignored", exchange=exchange, product=run.product.symbol,
+                  note="the stream has landed trades; backfill continues below them")  # fmt: skip
+    if exchange in BACKWARD:
+        ceiling = None if state.has_block else options.until_ns
+        walk_down(run, owner="backfill", floor_ns=since, ceiling_ns=ceiling)
+    elif state.has_block:
+        walk_below(run, since)
+    else:
+        start = Cursor("since", str(since or 0))
+        walk_forward(run, start, stop_ns=options.until_ns, history=History(since, True))
+
+
+def stream_span(run: StreamRun, options: BackfillOptions, now_ns: int) -> tuple[int, int] | None:
+    """The trade-time span the stream walks, for the ETA."""
+    state = run.state
+    since = options.since_ns
+    if state.down is not None and since is None:
+        since = state.down.floor_ns
+    if since is None:
+        return None
+    if run.exchange in BACKWARD:
+        return ((state.first.time_ns if state.first else options.until_ns or now_ns), since)
+    return (since, state.first.time_ns if state.first else options.until_ns or now_ns)
+
+
+def run_backfill(settings: Settings, options: BackfillOptions) -> BackfillReport:
+    """Walk history for the chosen streams; one raw snapshot per flush per stream.
+
+    Returns a report; `report.exit_code` is 1 when a stream failed (others still landed).
+    """
+    if options.workers < 1 or options.flush_trades < 1 or options.flush_seconds <= 0:
+        raise ConfigError("--workers and --flush-trades must be >= 1 and --flush-seconds > 0")
+    if options.since_ns is not None and options.until_ns is not None and options.since_ns >= options.until_ns:
+        raise ConfigError(f"--since {iso(options.since_ns)} is not before --until {iso(options.until_ns)}")
+    products = select_products(settings, options.seed_path, options.exchanges, options.products)
+    if options.dry_run:
+        return BackfillReport("dry-run", plan=plan_backfill(settings, products, options), dry_run=True)
+    ctx = LandingContext(settings, "backfill", options.http_timeout_s)
+    exchanges = sorted({p.exchange for p in products})
+    ctx.ensure_tables(exchanges)
+    started, now_ns = time.monotonic(), time.time_ns()
+    runs = RunLog(ctx.catalog, settings)
+    started_us, pid = now_ns // 1000, os.getpid()
+    runs.append(
+        [
+            RunRow(
+                ctx.run_id,
+                "backfill",
+                ALL,
+                ALL,
+                "running",
+                started_us,
+                pid=pid,
+                options=options_json(options),
+            )
+        ]
+    )
+    repair_interrupted(runs, ctx.catalog, settings, [raw_table_name(e) for e in exchanges], pid_alive)
+    for exchange in exchanges:
+        WatermarkLog(ctx.catalog, settings).repair(exchange, ctx.committer(exchange).load_state(), ctx.run_id)
+    log_event("backfill.start", run_id=ctx.run_id, streams=[f"{p.exchange}:{p.symbol}" for p in products],
+              since=iso(options.since_ns), until=iso(options.until_ns), workers=options.workers)  # fmt: skip
+    progress = Progress("backfill", bars=options.progress)
+    try:
+        results = run_streams(
+            ctx,
+            products,
+            lambda run: backfill_stream(run, options),
+            workers=options.workers,
+            flush_trades=options.flush_trades,
+            flush_seconds=options.flush_seconds,
+            page_limit=options.limit,
+            now_ns=now_ns,
+            progress=progress,
+            span=lambda run: stream_span(run, options, now_ns),
+        )
+    finally:
+        progress.close()
+    report = BackfillReport(ctx.run_id, results)
+    finish(ctx, runs, report.streams, started, started_us, pid)
+    if sys.stderr.isatty():
+        print(f"backfill {ctx.run_id}: {report.trades:,} trades landed", file=sys.stderr)
+    return report

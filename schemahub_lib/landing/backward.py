@@ -1,0 +1,206 @@
+"""Newest-first walks: `up` (catch-up above the watermark) and `down` (below the block).
+
+Both page towards older trades (Coinbase `after`, Binance `fromId = min - limit`) and stop at
+a floor: a trade id at or below `floor_id`, a trade older than `floor_ns`, or the start of
+the exchange's history. Progress is the lowest trade landed, so a walk that stops early (a
+crash, a failed page, a flush) resumes from the state alone.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from schemahub_lib.connectors.base import Cursor, Page, RawTrade
+from schemahub_lib.landing.commit import ALL_FIELDS, FORWARD_FIELDS, Change
+from schemahub_lib.landing.state import DownWalk, History, Position, StreamState, UpWalk
+from schemahub_lib.landing.stream import MAX_IDLE_PAGES, Batch, StreamRun, older_than, pos
+
+DOWN_FIELDS = frozenset({"first", "down", "history"})
+
+
+def take_down(
+    page: Page, below_id: int | None, floor_id: int | None, floor_ns: int | None, ceiling_ns: int | None
+) -> tuple[list[RawTrade], bool, bool]:
+    """The page's trades a newest-first walk still needs (newest first), whether the walk
+    reached its floor, and whether it reached it by time."""
+    fresh: list[RawTrade] = []
+    for t in reversed(page.trades):
+        if below_id is not None and t.trade_id >= below_id:
+            continue  # landed already, or above where this walk started
+        if floor_id is not None and t.trade_id <= floor_id:
+            return fresh, True, False
+        if floor_ns is not None and t.time_ns < floor_ns:
+            return fresh, True, True
+        if ceiling_ns is not None and t.time_ns >= ceiling_ns:
+            continue
+        fresh.append(t)
+    return fresh, False, False
+
+
+class _Walker:
+    """The page loop both walks share."""
+
+    def __init__(self, run: StreamRun, cursor: Cursor | None, low: Position | None) -> None:
+        self.run = run
+        self.cursor = cursor
+        self.low = low
+        self.seen = low.trade_id if low else None
+        self.idle = 0
+
+    def step(
+        self, batch: Batch, floor_id: int | None, floor_ns: int | None, ceiling_ns: int | None
+    ) -> tuple[list[RawTrade], bool, bool, bool]:
+        """Fetch one page: (new trades newest first, reached floor, by time, give up idle).
+        `cursor` is None afterwards when the exchange has nothing older."""
+        page = self.run.fetch(self.cursor, batch)
+        below = self.low.trade_id if self.low else None
+        fresh, reached, by_time = take_down(page, below, floor_id, floor_ns, ceiling_ns)
+        if fresh:
+            self.low = pos(fresh[-1])
+            self.run.take(batch, fresh[::-1])
+            self.run.report(fresh[-1:])
+        page_low = min((t.trade_id for t in page.trades), default=None)
+        moved = page_low is not None and (self.seen is None or page_low < self.seen)
+        self.idle = 0 if moved else self.idle + 1
+        if moved:
+            self.seen = page_low
+        self.cursor = page.older
+        # Idle pages (a repeated page) stop the walk unfinished; it resumes next run.
+        return fresh, reached, by_time, self.idle >= MAX_IDLE_PAGES
+
+
+def walk_up(run: StreamRun, *, floor_id: int | None, floor_ns: int | None, start: Cursor | None) -> None:
+    """From `start` (None: the newest trade) down to the watermark, or resume `state.up`."""
+    try:
+        _walk_up(run, floor_id=floor_id, floor_ns=floor_ns, start=start)
+    finally:
+        run.drain()
+
+
+def _walk_up(run: StreamRun, *, floor_id: int | None, floor_ns: int | None, start: Cursor | None) -> None:
+    walk = run.state.up
+    top: Position | None = None
+    if walk is not None:
+        top, floor_id, floor_ns = walk.top, walk.floor_id, walk.floor_ns
+        walker = _Walker(run, older_than(run.exchange, walk.low.trade_id, run.connector.page_limit), walk.low)
+    else:
+        walker = _Walker(run, start, None)
+    batch = Batch()
+    while True:
+        if walker.cursor is None and top is not None:  # no older history
+            _flush_up(run, batch, top, floor_id, floor_ns, complete=True, by_time=False)
+            return
+        try:
+            fresh, reached, by_time, idle = walker.step(batch, floor_id, floor_ns, None)
+        except Exception:
+            _flush_up(run, batch, top, floor_id, floor_ns, complete=False, by_time=False)
+            raise
+        if fresh and top is None:
+            top = pos(fresh[0])
+        # The watermark trade exists below, so "nothing older" before reaching it is an
+        # exchange glitch, not the end: stop unfinished and resume next run.
+        stop = reached or idle or (walker.cursor is None and floor_id is not None)
+        if stop or run.due(batch):
+            _flush_up(run, batch, top, floor_id, floor_ns, complete=reached, by_time=by_time)
+            batch = Batch()
+        if stop:
+            return
+
+
+def _flush_up(
+    run: StreamRun,
+    batch: Batch,
+    top: Position | None,
+    floor_id: int | None,
+    floor_ns: int | None,
+    *,
+    complete: bool,
+    by_time: bool,
+) -> None:
+    expected = run.state
+    assert expected.last is not None
+    if top is None:  # nothing newer than the watermark
+        run.commit_rejects(batch)
+        return
+    arrow = batch.arrow()
+    low = batch.low or (expected.up.low if expected.up else top)
+    if not complete:
+        target = expected.replace(up=UpWalk(top, low, floor_id, floor_ns))
+        run.commit(Change(run.product.symbol, expected, target, FORWARD_FIELDS, arrow, batch.rejects))
+        return
+    skipped = expected.skipped
+    gap_to = low.trade_id - 1 if by_time else (floor_id or 0)
+    if gap_to > expected.last.trade_id:
+        skipped = (*skipped, (expected.last.trade_id + 1, gap_to))
+    target = expected.replace(last=top, cursor=None, up=None, skipped=skipped)
+    # A walk done in one flush is a plain forward batch: mergeable with another run's progress.
+    mergeable = expected.up is None and skipped == expected.skipped
+    merge_from = expected.last.trade_id + 1 if mergeable else None
+    run.commit(Change(run.product.symbol, expected, target, FORWARD_FIELDS, arrow, batch.rejects, merge_from))
+
+
+def walk_down(run: StreamRun, *, owner: str, floor_ns: int | None, **bounds: Any) -> None:
+    """Below the block down to `floor_ns` (or `floor_id`, or the start of history); see `_walk_down`."""
+    try:
+        _walk_down(run, owner=owner, floor_ns=floor_ns, **bounds)
+    finally:
+        run.drain()
+
+
+def _walk_down(
+    run: StreamRun,
+    *,
+    owner: str,
+    floor_ns: int | None,
+    floor_id: int | None = None,
+    start: Cursor | None = None,
+    ceiling_ns: int | None = None,
+) -> None:
+    """Below the block down to `floor_ns`/`floor_id` or the start of history. Without a block,
+    from `start` (None: the newest trade), skipping trades at or after `ceiling_ns`."""
+    first = run.state.first
+    if first is not None:
+        walker = _Walker(run, older_than(run.exchange, first.trade_id, run.connector.page_limit), first)
+        if walker.cursor is None:  # the block starts at the first possible id
+            _flush_down(run, Batch(), None, owner, floor_ns, complete=True)
+            return
+    else:
+        walker = _Walker(run, start, None)
+    top: Position | None = None
+    batch = Batch()
+    while True:
+        try:
+            fresh, reached, _, idle = walker.step(batch, floor_id, floor_ns, ceiling_ns)
+            reached = reached or walker.cursor is None  # the start of the exchange's history
+        except Exception:
+            _flush_down(run, batch, top, owner, floor_ns, complete=False)
+            raise
+        if fresh and top is None and first is None:
+            top = pos(fresh[0])
+        if reached or idle or run.due(batch):
+            _flush_down(run, batch, top, owner, floor_ns, complete=reached)
+            batch = Batch()
+        if reached or idle:
+            return
+
+
+def _flush_down(
+    run: StreamRun, batch: Batch, top: Position | None, owner: str, floor_ns: int | None, *, complete: bool
+) -> None:
+    expected = run.state
+    arrow = batch.arrow()
+    history = History(floor_ns, True) if complete and owner == "backfill" else expected.history
+    down = None if complete else DownWalk(owner, floor_ns)
+    if expected.has_block:
+        if batch.low is None and expected.down == down and expected.history == history:
+            run.commit_rejects(batch)
+            return
+        target = expected.replace(first=batch.low or expected.first, down=down, history=history)
+        run.commit(Change(run.product.symbol, expected, target, DOWN_FIELDS, arrow, batch.rejects))
+        return
+    if batch.low is None:  # nothing landed and no block to create
+        run.commit_rejects(batch)
+        return
+    assert top is not None
+    target = StreamState(first=batch.low, last=top, down=down, history=history)
+    run.commit(Change(run.product.symbol, expected, target, ALL_FIELDS, arrow, batch.rejects))

@@ -1,0 +1,185 @@
+"""Running a set of streams on worker threads, with one result and one log line per stream.
+
+A stream that fails stops alone: its error is recorded, the others go on, and the run's exit
+code says so. Streams of one exchange share that exchange's pacer (http.py), so `workers`
+bounds concurrency, not the request rate.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+
+from schemahub_lib.connectors.base import Product
+from schemahub_lib.errors import SchemaHubError
+from schemahub_lib.http import HttpCounters
+from schemahub_lib.landing.context import LandingContext
+from schemahub_lib.landing.progress import Progress
+from schemahub_lib.landing.runs import ALL, RunLog, RunRow
+from schemahub_lib.landing.stream import StreamRun, StreamSkipped, StreamStopped
+from schemahub_lib.logs import log_event
+from schemahub_lib.ops.metrics import load_metrics_sink, run_metrics, stream_metrics
+
+_log = logging.getLogger("schemahub")
+
+
+@dataclass
+class StreamResult:
+    """What one stream did in one run."""
+
+    exchange: str
+    product: str
+    status: str  # ok | failed | conflict | superseded | skipped
+    pages: int = 0
+    trades: int = 0
+    rejects: int = 0
+    retries: int = 0
+    requests: int = 0
+    throttled: int = 0
+    commits: int = 0
+    seconds: float = 0.0
+    lag_seconds: float | None = None
+    first_trade_id: int | None = None
+    last_trade_id: int | None = None
+    error: str | None = None
+
+    def to_run_row(self, ctx: LandingContext, started_us: int, finished_us: int, pid: int) -> RunRow:
+        return RunRow(
+            ctx.run_id, ctx.kind, self.exchange, self.product, self.status, started_us,
+            pages=self.pages, trades=self.trades, rejects=self.rejects, retries=self.retries,
+            commits=self.commits, seconds=self.seconds, lag_seconds=self.lag_seconds,
+            first_trade_id=self.first_trade_id, last_trade_id=self.last_trade_id, error=self.error,
+            finished_at_us=finished_us, pid=pid,
+        )  # fmt: skip
+
+
+StreamBody = Callable[[StreamRun], None]
+
+
+def run_streams(
+    ctx: LandingContext,
+    products: Sequence[Product],
+    body: StreamBody,
+    *,
+    workers: int,
+    flush_trades: int,
+    flush_seconds: float,
+    page_limit: int | None,
+    now_ns: int,
+    progress: Progress | None = None,
+    span: Callable[[StreamRun], tuple[int, int] | None] | None = None,
+) -> list[StreamResult]:
+    """Run `body` for every product's stream, `workers` at a time; results in product order."""
+
+    def one(product: Product) -> StreamResult:
+        counters = HttpCounters()
+        started = time.monotonic()
+        key = f"{product.exchange}:{product.symbol}"
+        result = StreamResult(product.exchange, product.symbol, "ok")
+        run: StreamRun | None = None
+        try:
+            committer = ctx.committer(product.exchange)
+            state = committer.load_state().get(product.symbol)
+            run = StreamRun(
+                product,
+                ctx.connector(product.exchange, counters, page_limit),
+                committer,
+                state,
+                flush_trades=flush_trades,
+                flush_seconds=flush_seconds,
+                on_progress=None if progress is None else lambda r, n: progress.update(key, n, r.position_ns),
+            )
+            if progress is not None:
+                progress.start(key, span(run) if span else None)
+            body(run)
+        except StreamSkipped as skip:
+            result.status, result.error = "skipped", str(skip)
+        except StreamStopped as stop:
+            result.status = stop.outcome.status
+            result.error = stop.outcome.detail
+        except SchemaHubError as exc:
+            result.status, result.error = "failed", _message(exc)
+        except Exception as exc:  # a bug in one stream must not stop the others
+            _log.debug("stream %s failed", key, exc_info=True)
+            result.status, result.error = "failed", f"{type(exc).__name__}: {exc}"
+        finally:
+            if progress is not None and run is not None:
+                progress.finish(key)
+            if run is not None:
+                try:
+                    run.close()
+                    run.committer.watermarks.flush(force=True)
+                except Exception as exc:  # raw commits stand; the next run repairs the watermark log
+                    result.status, result.error = "failed", f"finishing the stream failed: {exc}"
+        http = counters.snapshot()
+        result.seconds = round(time.monotonic() - started, 3)
+        result.requests, result.retries, result.throttled = (
+            int(http["requests"]),
+            int(http["retries"]),
+            int(http["throttled"]),
+        )
+        if run is not None:
+            stats, state = run.stats, run.state
+            result.pages, result.trades, result.rejects, result.commits = (
+                stats.pages,
+                stats.trades,
+                stats.rejects,
+                stats.commits,
+            )
+            result.first_trade_id = state.first.trade_id if state.first else None
+            result.last_trade_id = state.last.trade_id if state.last else None
+            if state.last is not None:
+                result.lag_seconds = round((now_ns - state.last.time_ns) / 1e9, 3)
+        log_event(f"{ctx.kind}.stream", run_id=ctx.run_id, **asdict(result))
+        return result
+
+    if workers <= 1 or len(products) <= 1:
+        return [one(p) for p in products]
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"{ctx.kind}") as pool:
+        return list(pool.map(one, products))
+
+
+def _message(exc: BaseException) -> str:
+    notes = getattr(exc, "__notes__", None) or []
+    return "; ".join([str(exc), *notes])
+
+
+def finish(
+    ctx: LandingContext, runs: RunLog, results: list[StreamResult], started: float, started_us: int, pid: int
+) -> None:
+    """Runs rows, metrics and the summary line every landing run ends with."""
+    seconds = round(time.monotonic() - started, 3)
+    failed = [r for r in results if r.status == "failed"]
+    finished_us = time.time_ns() // 1000
+    rows = [r.to_run_row(ctx, started_us, finished_us, pid) for r in results]
+    rows.append(
+        RunRow(ctx.run_id, ctx.kind, ALL, ALL, "failed" if failed else "ok", started_us,
+               pages=sum(r.pages for r in results), trades=sum(r.trades for r in results),
+               rejects=sum(r.rejects for r in results), retries=sum(r.retries for r in results),
+               commits=sum(r.commits for r in results), seconds=seconds, finished_at_us=finished_us, pid=pid,
+               error="; ".join(f"{r.exchange}:{r.product}: {r.error}" for r in failed) or None)
+    )  # fmt: skip
+    runs.append(rows)
+    sink = load_metrics_sink(ctx.settings)
+    metrics = [
+        m
+        for r in results
+        for m in stream_metrics(
+            r.exchange, r.product, landed=r.trades, rejects=r.rejects, lag_s=r.lag_seconds
+        )
+    ]
+    sink.put([*metrics, *run_metrics(ctx.kind, seconds, not failed)])
+    log_event(
+        f"{ctx.kind}.summary", run_id=ctx.run_id, streams=len(results), failed=len(failed),
+        conflicts=sum(r.status in ("conflict", "superseded") for r in results),
+        trades=sum(r.trades for r in results), rejects=sum(r.rejects for r in results),
+        pages=sum(r.pages for r in results), seconds=seconds,
+    )  # fmt: skip
+    if failed:
+        print(f"schemahub {ctx.kind}: {len(failed)} stream(s) failed:", file=sys.stderr)
+        for r in failed:
+            print(f"  {r.exchange} {r.product}: {r.error}", file=sys.stderr)

@@ -1,0 +1,164 @@
+"""Forward walks: `walk_forward` (towards the newest trade) and `walk_below` (Kraken backfills,
+from `--since` up to the block's first trade). Both commit whole pages; the newest-first walks
+are in backward.py.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from schemahub_lib.connectors.base import Cursor
+from schemahub_lib.landing.commit import ALL_FIELDS, FORWARD_FIELDS, Change
+from schemahub_lib.landing.state import BelowBlock, History, StreamState
+from schemahub_lib.landing.stream import MAX_IDLE_PAGES, Batch, StreamRun
+
+
+def walk_forward(run: StreamRun, cursor: Cursor | None, **bounds: Any) -> None:
+    """Ascending from `cursor` to the newest trade (see `_forward`); commits are drained."""
+    try:
+        _forward(run, cursor, **bounds)
+    finally:
+        run.drain()
+
+
+def _forward(
+    run: StreamRun,
+    cursor: Cursor | None,
+    *,
+    floor_ns: int | None = None,
+    stop_id: int | None = None,
+    stop_ns: int | None = None,
+    history: History | None = None,
+    gap: bool = False,
+) -> None:
+    """Ascending from `cursor` to the newest trade (or `stop_id`/`stop_ns`, exclusive).
+
+    `gap`: the cursor starts above the watermark on purpose (a capped catch-up); the ids
+    between are recorded as skipped."""
+    batch, seen = Batch(), -1
+    high = run.state.last.trade_id if run.state.last else None
+    gap_from = high + 1 if gap and high is not None else None
+    idle = 0
+    while True:
+        try:
+            page = run.fetch(cursor, batch)
+        except Exception:
+            _flush_forward(run, batch, None, history, gap_from)
+            raise
+        fresh = [
+            t
+            for t in page.trades
+            if (high is None or t.trade_id > high)
+            and (floor_ns is None or t.time_ns >= floor_ns)
+            and (stop_id is None or t.trade_id < stop_id)
+            and (stop_ns is None or t.time_ns < stop_ns)
+        ]
+        stopped = any(
+            (stop_id is not None and t.trade_id >= stop_id) or (stop_ns is not None and t.time_ns >= stop_ns)
+            for t in page.trades
+        )
+        if fresh:
+            high = fresh[-1].trade_id
+            run.take(batch, fresh)
+            run.report(fresh)
+        page_high = max((t.trade_id for t in page.trades), default=-1)
+        idle = 0 if page_high > seen else idle + 1
+        seen = max(seen, page_high)
+        end = stopped or page.newer is None or idle >= MAX_IDLE_PAGES
+        if end or run.due(batch):
+            resume = None if stopped or page.newer is None else page.newer.value
+            _flush_forward(run, batch, resume, history, gap_from)
+            if batch.count:
+                gap_from = None
+            batch = Batch()
+        if end:
+            return
+        cursor = page.newer
+
+
+def _flush_forward(
+    run: StreamRun, batch: Batch, resume: str | None, history: History | None, gap_from: int | None
+) -> None:
+    if batch.low is None or batch.high is None:
+        run.commit_rejects(batch)
+        return
+    expected, low, high = run.state, batch.low, batch.high
+    if expected.has_block:
+        assert expected.last is not None
+        skipped = expected.skipped
+        if gap_from is not None and low.trade_id > gap_from:
+            skipped = (*skipped, (gap_from, low.trade_id - 1))
+        target = expected.replace(last=high, cursor=resume, skipped=skipped)
+        touches = FORWARD_FIELDS
+        merge_from = expected.last.trade_id + 1 if skipped == expected.skipped else None
+    else:
+        target = StreamState(first=low, last=high, cursor=resume, history=history)
+        touches, merge_from = ALL_FIELDS, low.trade_id
+    run.commit(
+        Change(run.product.symbol, expected, target, touches, batch.arrow(), batch.rejects, merge_from)
+    )
+
+
+def walk_below(run: StreamRun, since_ns: int | None) -> None:
+    """Forward from `since_ns` (or the recorded `below` block) up to the block's first trade."""
+    try:
+        _below(run, since_ns)
+    finally:
+        run.drain()
+
+
+def _below(run: StreamRun, since_ns: int | None) -> None:
+    assert run.state.first is not None
+    block = run.state.below
+    cursor: Cursor | None
+    if block is not None:
+        cursor = run.connector.cursor_after(block.last.trade_id, block.last.time_ns, block.cursor)
+    else:
+        cursor = Cursor("since", str(since_ns or 0))
+    stop_id = run.state.first.trade_id
+    high = block.last.trade_id if block else None
+    batch, seen, idle = Batch(), -1, 0
+    while True:
+        try:
+            page = run.fetch(cursor, batch)
+        except Exception:
+            _flush_below(run, batch, None, since_ns, complete=False)
+            raise
+        fresh = [t for t in page.trades if (high is None or t.trade_id > high) and t.trade_id < stop_id]
+        # Only a trade at or above the block's first proves the walk met it; a last page
+        # without one (an exchange answering short) stops the walk unfinished instead.
+        reached = any(t.trade_id >= stop_id for t in page.trades)
+        if fresh:
+            high = fresh[-1].trade_id
+            run.take(batch, fresh)
+            run.report(fresh)
+        page_high = max((t.trade_id for t in page.trades), default=-1)
+        idle = 0 if page_high > seen else idle + 1
+        seen = max(seen, page_high)
+        stop = reached or page.newer is None or idle >= MAX_IDLE_PAGES
+        if stop or run.due(batch):
+            _flush_below(
+                run, batch, None if page.newer is None else page.newer.value, since_ns, complete=reached
+            )
+            batch = Batch()
+        if stop:
+            return
+        cursor = page.newer
+
+
+def _flush_below(
+    run: StreamRun, batch: Batch, resume: str | None, since_ns: int | None, *, complete: bool
+) -> None:
+    expected, low, high = run.state, batch.low, batch.high
+    block = expected.below
+    if (low is None or high is None) and not complete:
+        run.commit_rejects(batch)
+        return
+    touches = frozenset({"first", "below", "history"})
+    if complete:
+        first = block.first if block else (low or expected.first)
+        target = expected.replace(first=first, below=None, history=History(since_ns, True))
+    else:
+        assert low is not None and high is not None
+        target = expected.replace(below=BelowBlock(block.first if block else low, high, resume, since_ns))
+    run.commit(Change(run.product.symbol, expected, target, touches, batch.arrow(), batch.rejects))

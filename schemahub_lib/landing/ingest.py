@@ -1,0 +1,199 @@
+"""The scheduled micro-batch: land every trade after each stream's watermark.
+
+Per stream (see stream.py and backward.py for the walks):
+
+* No watermark (cold start): land the last `cold_start_minutes` (default 90) and no further:
+  newest-first down to `now - window` on Coinbase and Binance, forward from it on Kraken.
+  An interrupted cold start is finished first.
+* A watermark: land everything after it, however old (a warning says when the catch-up is
+  longer than the cold-start window). Binance and Kraken page forward from it; Coinbase walks
+  newest-first down to it. `max_catch_up_minutes` caps it on purpose: the skipped ids are
+  recorded in the stream state, and audit reports them.
+* `skip_checkpoint`: do not resume from an old watermark: same as capping the catch-up at the
+  cold-start window. Trades already landed are never landed again.
+* `before_id`/`after_id` bound the trade ids landed this run (`after_id` above the watermark
+  skips the ids between on purpose, like a cap).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+
+from schemahub_lib.connectors.base import Cursor
+from schemahub_lib.errors import ConfigError
+from schemahub_lib.landing.backward import walk_down, walk_up
+from schemahub_lib.landing.context import LandingContext, iso, pid_alive, select_products
+from schemahub_lib.landing.execute import StreamResult, finish, run_streams
+from schemahub_lib.landing.forward import walk_forward
+from schemahub_lib.landing.plan import plan_ingest
+from schemahub_lib.landing.runs import ALL, RunLog, RunRow, options_json, repair_interrupted
+from schemahub_lib.landing.stream import BACKWARD, StreamRun, older_than
+from schemahub_lib.landing.watermarks import WatermarkLog
+from schemahub_lib.landing.writer import raw_table_name
+from schemahub_lib.logs import log_event
+from schemahub_lib.settings import Settings
+
+NS_PER_MIN = 60 * 10**9
+_log = logging.getLogger("schemahub")
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    """What one ingest run does. Empty `exchanges`/`products`: everything in the seed."""
+
+    exchanges: tuple[str, ...] = ()
+    products: tuple[str, ...] = ()
+    seed_path: str | None = None
+    limit: int | None = None  # trades per request (the exchange's maximum by default)
+    before_id: int | None = None  # land only trade ids below this
+    after_id: int | None = None  # land only trade ids above this
+    skip_checkpoint: bool = False
+    dry_run: bool = False
+    max_catch_up_minutes: float | None = None
+    cold_start_minutes: float | None = None  # default: settings.cold_start_minutes
+    workers: int = 4
+    flush_trades: int = 100_000
+    flush_seconds: float = 60.0
+    as_of_ns: int | None = None  # "now" for the cold-start window and lag; default the clock
+    http_timeout_s: float | None = None  # per-request read timeout; None: the HTTP layer's default
+
+
+@dataclass
+class IngestReport:
+    run_id: str
+    streams: list[StreamResult] = field(default_factory=list)
+    plan: list[dict[str, object]] = field(default_factory=list)
+    dry_run: bool = False
+
+    @property
+    def failed(self) -> list[StreamResult]:
+        return [s for s in self.streams if s.status == "failed"]
+
+    @property
+    def trades(self) -> int:
+        return sum(s.trades for s in self.streams)
+
+    @property
+    def rejects(self) -> int:
+        return sum(s.rejects for s in self.streams)
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.failed else 0
+
+
+def ingest_stream(run: StreamRun, options: IngestOptions, now_ns: int, window_min: float) -> None:
+    """One stream's micro-batch (see the module docstring)."""
+    state, exchange, limit = run.state, run.exchange, run.connector.page_limit
+    before, after = options.before_id, options.after_id
+    start = older_than(exchange, before, limit) if before is not None and exchange in BACKWARD else None
+    # Finish what a killed or failed run left half done, then go on as usual.
+    if state.down is not None and state.down.owner == "ingest":
+        walk_down(run, owner="ingest", floor_ns=state.down.floor_ns)
+    if run.state.up is not None:
+        walk_up(run, floor_id=None, floor_ns=None, start=None)
+        if run.state.up is not None:
+            return  # stopped early again; the next run resumes it
+    state = run.state
+    if not state.has_block:
+        floor_ns = now_ns - int(window_min * NS_PER_MIN)
+        if exchange in BACKWARD:
+            if after is not None:
+                walk_down(run, owner="ingest", floor_ns=None, floor_id=after, start=start)
+            else:
+                walk_down(run, owner="ingest", floor_ns=floor_ns, start=start)
+        elif after is not None:
+            raise ConfigError(f"{exchange} pages by time; --after TRADE_ID needs a watermark to start from")
+        else:
+            walk_forward(run, Cursor("since", str(floor_ns)), floor_ns=floor_ns, stop_id=before)
+        return
+    assert state.last is not None
+    if before is not None and before <= state.last.trade_id + 1:
+        return  # everything below `before` is landed
+    lag_min = (now_ns - state.last.time_ns) / NS_PER_MIN
+    cap = options.max_catch_up_minutes
+    if options.skip_checkpoint:
+        cap = min(cap, window_min) if cap is not None else window_min
+    capped = cap is not None and lag_min > cap
+    if lag_min > window_min and not capped:
+        line = {
+            "ts": round(time.time(), 3), "event": "ingest.long_catch_up", "level": "warning",
+            "exchange": exchange, "product": run.product.symbol, "behind_minutes": round(lag_min, 1),
+            "watermark": state.last.trade_id, "watermark_time": iso(state.last.time_ns),
+            "note": "fetching everything after the watermark; pass --max-catch-up MINUTES to cap it",
+        }  # fmt: skip
+        _log.warning(json.dumps(line, separators=(",", ":")))  # log_event's shape, at WARNING
+    cap_ns = now_ns - int(cap * NS_PER_MIN) if capped and cap is not None else None
+    skip_to = after if after is not None and after > state.last.trade_id else None
+    if exchange == "coinbase" or (capped and exchange in BACKWARD):
+        floor_id = skip_to if skip_to is not None else state.last.trade_id
+        walk_up(run, floor_id=floor_id, floor_ns=cap_ns, start=start)
+    elif cap_ns is not None:
+        walk_forward(run, Cursor("since", str(cap_ns)), stop_id=before, gap=True)
+    elif skip_to is not None:
+        if exchange not in BACKWARD:  # no cursor reaches a trade id on a venue paged by time
+            raise ConfigError(
+                f"{exchange} pages by time: --after {skip_to} above the watermark {state.last.trade_id} "
+                "cannot be reached by id; use --max-catch-up MINUTES to skip ahead"
+            )
+        walk_forward(run, run.connector.cursor_after(skip_to, 0, None), stop_id=before, gap=True)
+    else:
+        last = state.last
+        walk_forward(
+            run, run.connector.cursor_after(last.trade_id, last.time_ns, state.cursor), stop_id=before
+        )
+
+
+def run_ingest(settings: Settings, options: IngestOptions) -> IngestReport:
+    """Land new trades for the chosen streams; one raw snapshot per flush per stream.
+
+    Returns a report; `report.exit_code` is 1 when a stream failed (others still landed).
+    """
+    if options.workers < 1 or options.flush_trades < 1 or options.flush_seconds <= 0:
+        raise ConfigError("--workers and --flush-trades must be >= 1 and --flush-seconds > 0")
+    products = select_products(settings, options.seed_path, options.exchanges, options.products)
+    window = (
+        options.cold_start_minutes if options.cold_start_minutes is not None else settings.cold_start_minutes
+    )
+    if window <= 0:
+        raise ConfigError(f"the cold-start window must be positive minutes, got {window}")
+    now_ns = options.as_of_ns if options.as_of_ns is not None else time.time_ns()
+    if options.dry_run:
+        report = IngestReport("dry-run", dry_run=True)
+        report.plan = plan_ingest(settings, products, options, now_ns, window)
+        return report
+    ctx = LandingContext(settings, "ingest", options.http_timeout_s)
+    exchanges = sorted({p.exchange for p in products})
+    ctx.ensure_tables(exchanges)
+    started = time.monotonic()
+    runs = RunLog(ctx.catalog, settings)
+    started_us, pid = time.time_ns() // 1000, os.getpid()
+    runs.append(
+        [
+            RunRow(
+                ctx.run_id, "ingest", ALL, ALL, "running", started_us, pid=pid, options=options_json(options)
+            )
+        ]
+    )
+    repair_interrupted(runs, ctx.catalog, settings, [raw_table_name(e) for e in exchanges], pid_alive)
+    for exchange in exchanges:
+        WatermarkLog(ctx.catalog, settings).repair(exchange, ctx.committer(exchange).load_state(), ctx.run_id)
+    log_event("ingest.start", run_id=ctx.run_id, streams=[f"{p.exchange}:{p.symbol}" for p in products],
+              as_of=iso(now_ns), cold_start_minutes=window)  # fmt: skip
+    results = run_streams(
+        ctx,
+        products,
+        lambda run: ingest_stream(run, options, now_ns, window),
+        workers=options.workers,
+        flush_trades=options.flush_trades,
+        flush_seconds=options.flush_seconds,
+        page_limit=options.limit,
+        now_ns=now_ns,
+    )
+    report = IngestReport(ctx.run_id, results)
+    finish(ctx, runs, report.streams, started, started_us, pid)
+    return report

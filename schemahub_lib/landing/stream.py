@@ -1,0 +1,197 @@
+"""One stream's run: fetching pages, batching them as Arrow, committing each flush.
+
+`StreamRun` is the plumbing the walks share; the walks themselves are in forward.py
+(`forward`, `below`) and backward.py (`up`, `down`). Four walks, each landing a complete id
+range (state.py names them):
+
+* `forward`: from a cursor towards the newest trade (Binance `fromId`, Kraken `since`).
+  Extends the block up, or creates it (a Kraken cold start from `now - window`).
+* `up`: newest-first from the newest trade down to the watermark (Coinbase, whose `before`
+  cursor cannot be trusted to return the trades just above it; capped Binance catch-ups).
+  A walk longer than one flush keeps its progress in `up`, so a crash resumes it.
+* `down`: below the block, newest-first (a Coinbase/Binance cold start reaching back over its
+  window; backfills). Creates the block on its first flush when there is none.
+* `below`: Kraken backfills, forward from `--since` up to the block's first trade.
+
+Every walk filters each page to the ids it still needs, so overlapping, repeated or out-of-
+order pages never land a trade twice, and commits whole pages only. A fetch error ends the
+walk after committing what it already holds (a complete range), never past the failed page.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+
+from schemahub_lib.connectors.base import Connector, Cursor, Page, Product, RawTrade
+from schemahub_lib.connectors.binance import older_cursor
+from schemahub_lib.errors import ConfigError
+from schemahub_lib.landing.commit import Change, Committer, Outcome
+from schemahub_lib.landing.state import Position, StreamState
+from schemahub_lib.landing.writer import RejectRow
+
+# Which exchanges can page towards older trades from a trade id.
+BACKWARD = frozenset({"coinbase", "binance"})
+MAX_IDLE_PAGES = 3  # pages in a row with nothing new before a walk gives up (repeated pages)
+
+
+def older_than(exchange: str, trade_id: int, page_limit: int) -> Cursor | None:
+    """The cursor for the trades just below `trade_id`; None when none can exist."""
+    if exchange == "coinbase":
+        return Cursor("after", str(trade_id)) if trade_id > 1 else None
+    if exchange == "binance":
+        return older_cursor(trade_id, page_limit, None)
+    raise ConfigError(f"{exchange} cannot page towards older trades; valid: {', '.join(sorted(BACKWARD))}")
+
+
+def pos(t: RawTrade) -> Position:
+    return Position(t.trade_id, t.time_ns)
+
+
+class StreamStopped(Exception):
+    """Another run holds this stream (a conflict) or landed our batch: stop the walk."""
+
+    def __init__(self, outcome: Outcome) -> None:
+        super().__init__(outcome.detail)
+        self.outcome = outcome
+
+
+class StreamSkipped(Exception):
+    """Nothing to do for this stream in this run, for the reason given."""
+
+
+@dataclass
+class StreamStats:
+    pages: int = 0
+    trades: int = 0
+    rejects: int = 0
+    commits: int = 0
+    merged: int = 0
+    status: str = "ok"
+    detail: str = ""
+
+
+@dataclass
+class Batch:
+    """What a stream fetched since its last flush: each page's new trades as Arrow (so no
+    Python object outlives its page), their id range, and the rejects."""
+
+    pages: list[tuple[int, pa.Table]] = field(default_factory=list)
+    count: int = 0
+    low: Position | None = None  # the batch's lowest trade
+    high: Position | None = None  # and highest
+    rejects: list[RejectRow] = field(default_factory=list)
+    started: float = field(default_factory=time.monotonic)
+
+    def add(self, trades: list[RawTrade], table: pa.Table) -> None:
+        """`trades` ascending by id, `table` the same trades as Arrow."""
+        low, high = pos(trades[0]), pos(trades[-1])
+        self.pages.append((low.trade_id, table))
+        self.count += len(trades)
+        self.low = low if self.low is None or low < self.low else self.low
+        self.high = high if self.high is None or high > self.high else self.high
+
+    def arrow(self) -> pa.Table | None:
+        """The batch ascending by trade id, whichever direction it was fetched in."""
+        if not self.pages:
+            return None
+        return pa.concat_tables([t for _, t in sorted(self.pages, key=lambda p: p[0])])
+
+
+class StreamRun:
+    """One (exchange, product) stream of one run: fetches, flushes, commits."""
+
+    def __init__(
+        self,
+        product: Product,
+        connector: Connector,
+        committer: Committer,
+        state: StreamState,
+        *,
+        flush_trades: int,
+        flush_seconds: float,
+        on_progress: Callable[[StreamRun, int], None] | None = None,
+    ) -> None:
+        self.product = product
+        self.exchange = product.exchange
+        self.connector = connector
+        self.committer = committer
+        self.state = state
+        self.flush_trades = flush_trades
+        self.flush_seconds = flush_seconds
+        self.on_progress = on_progress
+        self.stats = StreamStats()
+        self.position_ns: int | None = None  # time of the latest trade handled (for progress)
+        self._pool: ThreadPoolExecutor | None = None
+        self._pending: Future[Outcome] | None = None
+
+    # ---- plumbing ------------------------------------------------------------------------
+
+    def fetch(self, cursor: Cursor | None, batch: Batch) -> Page:
+        page = self.connector.fetch_page(self.product.exchange_symbol, cursor)
+        self.stats.pages += 1
+        batch.rejects.extend(
+            RejectRow(self.exchange, self.product.symbol, r.trade_id, r.reason, r.payload, page.url)
+            for r in page.rejects
+        )
+        return page
+
+    def take(self, batch: Batch, trades: list[RawTrade]) -> None:
+        """Add a page's new trades (ascending) to the batch, converted to Arrow at once."""
+        if trades:
+            batch.add(trades, self.committer.builder().page(trades))
+
+    def due(self, batch: Batch) -> bool:
+        return batch.count >= self.flush_trades or time.monotonic() - batch.started >= self.flush_seconds
+
+    def commit(self, change: Change) -> None:
+        """Commit in the background while the next pages are fetched (one commit in flight).
+
+        `state` moves to where the change takes the stream at once; `drain` replaces it with
+        what the table says, and raises what the commit raised."""
+        self.drain()
+        self.state = self.state.overlay(change.target, change.touches)
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"commit-{self.exchange}")
+        self._pending = self._pool.submit(self.committer.commit, change)
+
+    def drain(self) -> None:
+        """Wait for the commit in flight and take in its outcome."""
+        if self._pending is None:
+            return
+        pending, self._pending = self._pending, None
+        self._settle(pending.result())
+
+    def close(self) -> None:
+        try:
+            self.drain()
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
+
+    def _settle(self, outcome: Outcome) -> None:
+        self.stats.rejects += outcome.rejects_written
+        if outcome.status in ("conflict", "superseded"):
+            self.state = outcome.state
+            raise StreamStopped(outcome)
+        if outcome.status != "noop":
+            self.stats.commits += 1
+            self.stats.trades += outcome.landed
+            self.stats.merged += outcome.status == "merged"
+            self.state = outcome.state
+            if self.on_progress is not None:
+                self.on_progress(self, outcome.landed)
+
+    def report(self, trades: list[RawTrade]) -> None:
+        if trades:
+            self.position_ns = trades[-1].time_ns
+
+    def commit_rejects(self, batch: Batch) -> None:
+        if batch.rejects:
+            self.commit(
+                Change(self.product.symbol, self.state, self.state, frozenset(), rejects=batch.rejects)
+            )
