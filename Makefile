@@ -51,7 +51,7 @@ test-fast: setup ## Run the tests that need no JVM
 	$(PY) -m pytest -m "not spark and not aws"
 
 demo: setup ## Run the pipeline end to end on the embedded catalog and print a first query
-	$(PY) -m schemahub_lib.demo
+	$(PY) -m schemahub_lib.demo $(ARGS)
 
 lint: setup ## ruff (lint + format check) and mypy on schemahub_lib
 	$(VENV)/bin/ruff check schemahub_lib jobs tests glue_deploy bench

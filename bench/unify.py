@@ -1,0 +1,399 @@
+"""Unify benchmarks against the SPEC budgets (measured here, never in tests).
+
+* throughput: `run_unify` over a 1M-trade batch in the three raw tables, written by PyIceberg
+  as landing writes them, with the simulator's market model (its ids, prices, sizes, sides
+  and rates; 1% of the batch re-landed). Measured after a warm-up run on the same session:
+  rows/s of the whole run (incremental read, map, dedup, anti-join, write, commit).
+* storage: bytes per trade in the Parquet files of trades_unified after that run.
+* growth: two consecutive 200k-trade batches (5% re-landed each) unified into a table of 1M
+  rows and into one of 20M rows. Both histories end where the batches start and are laid out
+  as unify writes them (one sorted file per run and day); ratio of the times.
+
+Sizes: SCHEMAHUB_BENCH_UNIFY_BATCH (default 1,000,000), SCHEMAHUB_BENCH_UNIFY_BIG (20,000,000).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench.result import Result
+
+ROWS_BUDGET = 200_000
+GROWTH_BUDGET = 1.5
+BYTES_BUDGET = 16.0
+END = datetime(2026, 6, 3, 18, 0, tzinfo=UTC)  # where both growth histories end
+
+# ---- data -------------------------------------------------------------------------------
+
+
+def _products() -> list[Any]:
+    from schemahub_lib.sim.catalog import PRODUCTS
+
+    return [p for p in PRODUCTS if p.tradable]
+
+
+def seed_products() -> dict[str, list[Any]]:
+    """The simulated markets as a product seed (Kraken answers under its AssetPairs key)."""
+    from schemahub_lib.connectors.base import Product
+
+    seed: dict[str, list[Any]] = {}
+    for p in _products():
+        aliases = (p.key,) if p.key != p.symbol else ()
+        seed.setdefault(p.exchange, []).append(
+            Product(p.exchange, p.canonical, p.symbol, p.base, p.quote, aliases)
+        )
+    return seed
+
+
+def sim_trades(n: int) -> list[Any]:
+    """About `n` trades of every simulated product (the simulator's own generator), per product."""
+    from schemahub_lib.sim.config import SimConfig
+    from schemahub_lib.sim.server import SimServer
+
+    rate = sum(p.rate for p in _products())
+    sim = SimServer(SimConfig.for_tests(history_s=n / rate * 1.01, spike_offset_s=-300.0))
+    return [sim.truth(p.exchange, p.symbol) for p in _products()]
+
+
+def _raw_arrow(table: Any, exchange: str, parts: list[tuple[Any, int, int]], ingest_us: int) -> Any:
+    """Raw rows in `table`'s schema for the [lo, hi) slices of simulator truths."""
+    import numpy as np
+    import pyarrow as pa
+
+    ids = np.concatenate([t.trade_id[lo:hi] for t, lo, hi in parts]).astype(np.int64)
+    ns = np.concatenate([t.time_ns[lo:hi] for t, lo, hi in parts]).astype(np.int64)
+    price = [x for t, lo, hi in parts for x in t.price[lo:hi]]
+    size = [x for t, lo, hi in parts for x in t.size[lo:hi]]
+    buy = np.concatenate([np.array(t.taker_side[lo:hi]) == "buy" for t, lo, hi in parts])
+    symbol = [t.key if exchange == "kraken" else t.product for t, lo, hi in parts for _ in range(hi - lo)]
+    n = len(ids)
+    us = ns // 1000
+    payload = [
+        f'{{"trade_id":{i},"price":"{p}","size":"{q}","time_ns":{t}}}'
+        for i, p, q, t in zip(ids, price, size, ns, strict=True)
+    ]
+    columns: dict[str, Any] = {
+        "price": np.array(price, dtype=float),
+        "_source": [exchange] * n,
+        "_source_ingest_ts": np.full(n, ingest_us),
+        "_raw_payload": payload,
+        "_run_id": ["bench"] * n,
+    }
+    if exchange == "coinbase":
+        maker = np.where(buy, "sell", "buy")  # Coinbase reports the maker's side
+        columns.update(trade_id=ids, product_id=symbol, size=np.array(size, dtype=float), time=us, side=maker)
+    elif exchange == "binance":
+        qty = np.array(size, dtype=float)
+        columns.update(
+            id=ids, symbol=symbol, qty=qty, quote_qty=qty * columns["price"], time=us // 1000 * 1000
+        )
+        columns.update(is_buyer_maker=~buy, is_best_match=np.ones(n, dtype=bool))
+    else:
+        columns.update(trade_id=ids, pair=symbol, volume=np.array(size, dtype=float), time=us, time_ns=ns)
+        columns.update(side=np.where(buy, "b", "s"), order_type=["l"] * n, misc=[""] * n)
+    schema = table.schema().as_arrow()
+    arrays = []
+    for field in schema:
+        values = columns[field.name]
+        if pa.types.is_timestamp(field.type):
+            arrays.append(pa.array(values, pa.int64()).cast(field.type))
+        else:
+            arrays.append(pa.array(values, field.type))
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def land_sim_trades(settings: Any, truths: list[Any], lo: float, hi: float, relanded: int) -> None:
+    """Append each product's [lo, hi) share of its trades, plus `relanded` earlier trades in
+    all, to the raw tables through PyIceberg (one snapshot per exchange, as a landing flush)."""
+    from schemahub_lib.catalog import load_catalog
+
+    catalog = load_catalog(settings)
+    total = sum(len(t) for t in truths)
+    ingest_us = time.time_ns() // 1000
+    for exchange in ("coinbase", "binance", "kraken"):
+        parts = []
+        for t in truths:
+            if t.exchange == exchange:
+                start, stop = int(lo * len(t)), int(hi * len(t))
+                parts.append((t, max(0, start - relanded * len(t) // total), stop))
+        table = catalog.load_table(settings.table_id(f"raw_{exchange}_trades"))
+        table.append(_raw_arrow(table, exchange, parts, ingest_us))
+
+
+# Growth: Spark-generated trades with the simulator's rates, ids, ticks and lots; each
+# product's position p has one deterministic trade, so history and batches share keys.
+RUN_TRADES = 200_000  # a unify run's worth: one file per run and day, as unify writes them
+
+
+def _rate() -> float:
+    return sum(p.rate for p in _products())
+
+
+def _synthetic(spark: Any, index: int, lo: int, hi: int, end_us: int, n_before_end: int) -> Any:
+    """Trades at positions [lo, hi) of product `index`; position `n_before_end` is at `end_us`."""
+    from pyspark.sql import functions as F
+
+    from schemahub_lib.sim.catalog import ASSETS
+
+    p = _products()[index]
+    asset = ASSETS[p.base]
+    spacing = 1e6 / p.rate
+
+    def u(k: int) -> Any:  # uniform [0, 1) from the position, the same in every query
+        return (F.xxhash64(F.lit(index), F.col("id"), F.lit(k)).bitwiseAND(0xFFFFFF)) / float(1 << 24)
+
+    ts = F.lit(end_us) + F.floor((F.col("id") - n_before_end) * spacing + u(1) * spacing * 0.9).cast("long")
+    if p.exchange == "binance":
+        ts = ts - ts % 1000  # Binance times are milliseconds
+    tick, lot = 10.0**-p.price_decimals, 10.0**-p.size_decimals
+    wave = F.lit(asset.start_price) * (1 + 0.02 * F.sin(F.col("id") / 40000.0))
+    price = F.round(wave + (u(2) - 0.5) * 20 * tick, p.price_decimals)
+    size = F.lit(asset.size_median) * F.exp((u(3) * 2 - 1) * asset.size_sigma * 1.7)
+    qty = F.greatest(F.round(size, p.size_decimals), F.lit(lot))
+    return spark.range(lo, hi).select(
+        (F.lit(p.first_id) + F.col("id")).alias("tid"),
+        ts.alias("ts_us"),
+        price.alias("px"),
+        qty.alias("qty"),
+        (u(4) < 0.5).alias("buy"),
+        (u(5) * 1000).cast("long").alias("sub_us"),
+    )
+
+
+def _counts(total: int) -> list[int]:
+    return [round(total * p.rate / _rate()) for p in _products()]
+
+
+def write_history(spark: Any, settings: Any, rows: int, end: datetime, pre: dict[str, int]) -> None:
+    """`rows` trades ending at `end` into trades_unified, one sorted file per 200k-trade run and
+    day, in one commit whose record says the raw snapshots in `pre` were consumed."""
+    from pyspark.sql import functions as F
+
+    end_us = int(end.timestamp() * 1e6)
+    start_us = end_us - int(rows / _rate() * 1e6)
+    parts = []
+    for i, (p, n) in enumerate(zip(_products(), _counts(rows), strict=True)):
+        t = _synthetic(spark, i, 0, n, end_us, n)
+        run_us = RUN_TRADES / _rate() * 1e6
+        columns = {
+            "exchange": F.lit(p.exchange.upper()),
+            "symbol": F.lit(p.canonical),
+            "trade_id": F.col("tid").cast("string"),
+            "side": F.when(F.col("buy"), "BUY").otherwise("SELL"),
+            "price": F.col("px"),
+            "quantity": F.col("qty"),
+            "trade_ts": F.timestamp_micros("ts_us"),
+            "ingest_ts": F.timestamp_micros(F.col("ts_us") - F.col("ts_us") % 2_000_000_000),
+            "base_asset": F.lit(p.base),
+            "quote_asset": F.lit(p.quote),
+            "run": F.floor((F.col("ts_us") - start_us) / run_us),
+        }
+        parts.append(t.select(*[c.alias(name) for name, c in columns.items()]))
+    history = parts[0]
+    for part in parts[1:]:
+        history = history.unionByName(part)
+    runs = max(1, rows // RUN_TRADES)
+    history = history.repartitionByRange(runs, "run").sortWithinPartitions(
+        F.to_date("trade_ts"), "exchange", "symbol", "trade_ts"
+    )
+    writer = (
+        history.drop("run")
+        .writeTo(settings.spark_table("trades_unified"))
+        .option("distribution-mode", "none")
+    )
+    for table, snapshot in pre.items():
+        writer = writer.option(f"snapshot-property.schemahub.unify.consumed.{table}", str(snapshot))
+    writer.append()
+
+
+def _raw_columns(t: Any, p: Any) -> dict[str, Any]:
+    """The raw table's columns (landing's conventions) for synthetic trades of product `p`."""
+    from pyspark.sql import functions as F
+
+    ts, buy = F.timestamp_micros("ts_us"), F.col("buy")
+    common = {
+        "price": F.col("px"),
+        "_source": F.lit(p.exchange),
+        "_source_ingest_ts": F.current_timestamp(),
+        "_raw_payload": F.lit("{}"),
+        "_run_id": F.lit("bench"),
+    }
+    if p.exchange == "coinbase":
+        return {
+            "trade_id": F.col("tid"),
+            "product_id": F.lit(p.symbol),
+            "size": F.col("qty"),
+            "time": ts,
+            "side": F.when(buy, "sell").otherwise("buy"),  # the maker's side
+            **common,
+        }
+    if p.exchange == "binance":
+        return {
+            "id": F.col("tid"),
+            "symbol": F.lit(p.symbol),
+            "qty": F.col("qty"),
+            "quote_qty": F.col("px") * F.col("qty"),
+            "time": ts,
+            "is_buyer_maker": ~buy,
+            "is_best_match": F.lit(True),
+            **common,
+        }
+    return {
+        "trade_id": F.col("tid"),
+        "pair": F.lit(p.key),
+        "volume": F.col("qty"),
+        "time": ts,
+        "time_ns": F.col("ts_us") * 1000 + F.col("sub_us"),
+        "side": F.when(buy, "b").otherwise("s"),
+        "order_type": F.lit("l"),
+        "misc": F.lit(""),
+        **common,
+    }
+
+
+def land_synthetic_batch(
+    spark: Any, settings: Any, history: int, end: datetime, k: int, size: int, overlap: float
+) -> int:
+    """Batch `k` of `size` trades after a history of `history` trades (a share `overlap` of it
+    re-landed from before) into the raw tables with Spark appends; k=-1 lands only the part
+    batch 0 re-lands. Returns how many of its trades are new."""
+    end_us = int(end.timestamp() * 1e6)
+    new_total = 0
+    by_exchange: dict[str, list[Any]] = {}
+    for i, (p, n, b) in enumerate(zip(_products(), _counts(history), _counts(size), strict=True)):
+        old = round(b * overlap)
+        fresh = b - old
+        first = n + max(k, 0) * fresh
+        hi = first if k < 0 else first + fresh
+        new_total += hi - first
+        t = _synthetic(spark, i, first - old, hi, end_us, n)
+        columns = _raw_columns(t, p)
+        by_exchange.setdefault(p.exchange, []).append(
+            t.select(*[c.alias(name) for name, c in columns.items()])
+        )
+    for exchange, frames in by_exchange.items():
+        frame = frames[0]
+        for other in frames[1:]:
+            frame = frame.unionByName(other)
+        frame.writeTo(settings.spark_table(f"raw_{exchange}_trades")).append()
+    return new_total
+
+
+def _raw_heads(spark: Any, settings: Any) -> dict[str, int]:
+    heads = {}
+    for exchange in ("coinbase", "binance", "kraken"):
+        table = settings.spark_table(f"raw_{exchange}_trades")
+        heads[f"raw_{exchange}_trades"] = spark.sql(
+            f"SELECT snapshot_id FROM {table}.refs WHERE name = 'main'"
+        ).first()[0]
+    return heads
+
+
+def _settings(workdir: Path, name: str) -> Any:
+    from schemahub_lib.catalog import load_catalog
+    from schemahub_lib.settings import load_settings
+    from schemahub_lib.tables import init_tables
+
+    settings = load_settings(env={}, warehouse=str(workdir / name), catalog_name=f"bench_{name}")
+    init_tables(load_catalog(settings), settings)
+    return settings
+
+
+def _timed_unify(settings: Any, spark: Any) -> tuple[float, Any]:
+    from schemahub_lib.unify import run_unify
+
+    started = time.perf_counter()
+    report = run_unify(settings, spark, products=seed_products())
+    return time.perf_counter() - started, report
+
+
+def _bytes_per_trade(spark: Any, settings: Any) -> tuple[float, int]:
+    row = spark.sql(
+        f"SELECT sum(file_size_in_bytes) AS b, sum(record_count) AS n, count(*) AS f "
+        f"FROM {settings.spark_table('trades_unified')}.files"
+    ).collect()[0]
+    return row.b / row.n, row.f
+
+
+def run(workdir: Path) -> list[Result]:
+    from schemahub_lib.settings import load_settings
+    from schemahub_lib.spark import load_spark, register_catalog
+
+    batch = int(os.environ.get("SCHEMAHUB_BENCH_UNIFY_BATCH", 1_000_000))
+    big = int(os.environ.get("SCHEMAHUB_BENCH_UNIFY_BIG", 20_000_000))
+    spark = load_spark(
+        load_settings(env={}, warehouse=str(workdir / "boot")), app_name="schemahub-bench-unify"
+    )
+    results = []
+
+    # Throughput: warm up on the first 5% of the simulated trades, then the 1M batch.
+    tp = _settings(workdir, "tp")
+    register_catalog(spark, tp)
+    warm_share = 1 / 21
+    truths = sim_trades(int(batch / (1 - warm_share)))
+    land_sim_trades(tp, truths, 0.0, warm_share, relanded=0)
+    _timed_unify(tp, spark)
+    land_sim_trades(tp, truths, warm_share, 1.0, relanded=batch // 100)
+    seconds, report = _timed_unify(tp, spark)
+    rate = report.rows_read / seconds
+    results.append(
+        Result(
+            f"unify throughput, {report.rows_read:,}-row batch ({report.rows_inserted:,} new)",
+            rate,
+            "rows/s",
+            f">= {ROWS_BUDGET:,} rows/s",
+            rate >= ROWS_BUDGET,
+            f"{seconds:.1f}s, {report.duplicates_dropped:,} duplicates dropped",
+        )
+    )
+    per_trade, files = _bytes_per_trade(spark, tp)
+    results.append(
+        Result(
+            "storage in trades_unified (simulated market data)",
+            per_trade,
+            "bytes/trade",
+            f"<= {BYTES_BUDGET:.0f}",
+            per_trade <= BYTES_BUDGET,
+            f"{files} files",
+        )
+    )
+
+    # Growth: the same two 200k batches into a 1M-row and a 20M-row table.
+    times: dict[str, list[float]] = {}
+    for label, history in (("1M", 1_000_000), ("big", big)):
+        settings = _settings(workdir, f"g{label.lower()}")
+        register_catalog(spark, settings)
+        land_synthetic_batch(spark, settings, history, END, -1, 200_000, overlap=0.05)
+        write_history(spark, settings, history, END, _raw_heads(spark, settings))
+        times[label] = []
+        for k in range(2):
+            new = land_synthetic_batch(spark, settings, history, END, k, 200_000, overlap=0.05)
+            seconds, report = _timed_unify(settings, spark)
+            if report.rows_inserted != new or report.sources[0].mode != "incremental":
+                raise RuntimeError(f"growth batch {k} into {label}: expected {new} new rows, got {report}")
+            times[label].append(seconds)
+        if label == "big":
+            per_trade, files = _bytes_per_trade(spark, settings)
+            note = f"{files} files; Spark-generated values, for comparison only"
+            results.append(
+                Result(f"storage, {history:,}-row synthetic history", per_trade, "bytes/trade", note=note)
+            )
+    ratio = sum(times["big"]) / sum(times["1M"])
+    results.append(
+        Result(
+            f"unify 200k batch into {big:,} rows vs into 1,000,000 rows",
+            ratio,
+            "x",
+            f"<= {GROWTH_BUDGET}x",
+            ratio <= GROWTH_BUDGET,
+            "per batch: "
+            + ", ".join(f"{x:.1f}s" for x in times["1M"])
+            + " vs "
+            + ", ".join(f"{x:.1f}s" for x in times["big"]),
+        )
+    )
+    return results

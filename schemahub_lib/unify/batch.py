@@ -1,0 +1,115 @@
+"""The batch: what the raw reads hold (symbols, days, counts), dedup, and the anti-join.
+
+`new_rows` is the plan Spark itself builds for `MERGE INTO t USING batch ON <key and the
+batch's days> WHEN NOT MATCHED THEN INSERT *` (RewriteMergeIntoTable turns an insert-only
+MERGE into a left-anti join + append); run.py appends its result so the snapshot can carry
+properties (see commit.py and the README).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from functools import reduce
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+
+from schemahub_lib.mapping.spec import KEY_COLUMNS, ORDER_COLUMN, MappingSpec
+from schemahub_lib.unify.compile import compile_rule, day_of
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# Ties on the ingest time are the same trade landed twice in one flush; the rest of the row
+# only makes the choice deterministic.
+TIE_BREAK = ("trade_ts", "price", "quantity", "side")
+
+
+# A key's trade time is the same in every copy the mapping produces; the margin only absorbs
+# a representation change (e.g. a mapping that once floored to ms) across runs.
+RANGE_MARGIN_US = 60_000_000
+
+
+@dataclass
+class SourceStats:
+    rows: int = 0
+    symbols: set[str | None] = field(default_factory=set)
+    days: dict[int, tuple[int, int]] = field(default_factory=dict)  # day -> (min, max) trade_ts µs
+
+
+def batch_stats(raws: Sequence[tuple[MappingSpec, DataFrame]]) -> list[SourceStats]:
+    """Per source: row count, distinct exchange symbols and trade days, in ONE Spark job.
+
+    Reads only the symbol and time columns. The trade time goes through the mapping's own
+    expression, so a value in the wrong unit stops the run here, before anything is written.
+    """
+    parts = []
+    for i, (spec, raw) in enumerate(raws):
+        symbol = raw[spec.symbol_source] if spec.symbol_source else F.lit(None)
+        ts = compile_rule(spec, spec.rule("trade_ts"), {}, raw)
+        parts.append(raw.select(F.lit(i).alias("src"), symbol.cast("string").alias("sym"), ts.alias("ts")))
+    union = reduce(DataFrame.unionByName, parts)
+    grouped = union.groupBy("src", "sym", day_of(F.col("ts")).alias("day")).agg(
+        F.count(F.lit(1)).alias("n"),
+        F.unix_micros(F.min("ts")).alias("lo"),
+        F.unix_micros(F.max("ts")).alias("hi"),
+    )
+    stats = [SourceStats() for _ in raws]
+    for row in grouped.collect():
+        s = stats[row.src]
+        s.rows += row.n
+        s.symbols.add(row.sym)
+        lo, hi = s.days.get(row.day, (row.lo, row.hi))
+        s.days[row.day] = (min(lo, row.lo), max(hi, row.hi))
+    return stats
+
+
+def dedup_earliest(batch: DataFrame) -> DataFrame:
+    """One row per (exchange, symbol, trade_id): the one that landed first. Drops ORDER_COLUMN."""
+    order = [F.col(ORDER_COLUMN).asc(), *(F.col(c).asc() for c in TIE_BREAK)]
+    w = Window.partitionBy(*KEY_COLUMNS).orderBy(*order)
+    return (
+        batch.withColumn("_rank", F.row_number().over(w))
+        .where(F.col("_rank") == 1)
+        .drop("_rank", ORDER_COLUMN)
+    )
+
+
+def time_ranges(stats: Iterable[SourceStats], margin_us: int = RANGE_MARGIN_US) -> list[tuple[int, int]]:
+    """The batch's trade times as [lo, hi] µs ranges: one per run of consecutive days, from the
+    earliest to the latest trade in it (plus a margin). Narrower than whole days, so Iceberg
+    prunes the files of earlier runs within a day too, not only other days' partitions."""
+    days: dict[int, tuple[int, int]] = {}
+    for s in stats:
+        for day, (lo, hi) in s.days.items():
+            known = days.get(day, (lo, hi))
+            days[day] = (min(known[0], lo), max(known[1], hi))
+    ranges: list[tuple[int, int, int]] = []  # (last day of the run, lo, hi)
+    for day in sorted(days):
+        lo, hi = days[day]
+        if ranges and ranges[-1][0] == day - 1:
+            ranges[-1] = (day, ranges[-1][1], hi)
+        else:
+            ranges.append((day, lo, hi))
+    return [(lo - margin_us, hi + margin_us) for _, lo, hi in ranges]
+
+
+def in_ranges(ranges: Sequence[tuple[int, int]], column: str = "trade_ts") -> Column:
+    """`column` within the [lo, hi] µs ranges, as literal comparisons Iceberg uses to prune
+    partitions (days(trade_ts)), files and row groups (min/max stats)."""
+    ts = F.col(column)
+    terms = [(ts >= F.lit(_instant(lo))) & (ts <= F.lit(_instant(hi))) for lo, hi in ranges]
+    return reduce(lambda a, b: a | b, terms) if terms else F.lit(False)
+
+
+def _instant(micros: int) -> datetime:
+    return EPOCH + timedelta(microseconds=micros)
+
+
+def new_rows(batch: DataFrame, target: DataFrame | None, ranges: Sequence[tuple[int, int]]) -> DataFrame:
+    """Batch rows whose key is not in `target` (None: an empty table), which is read only within
+    the batch's time ranges (`time_ranges`): a key's trade time is the same in every copy."""
+    if target is None:
+        return batch
+    existing = target.where(in_ranges(ranges)).select(*KEY_COLUMNS)
+    return batch.join(existing, list(KEY_COLUMNS), "left_anti")

@@ -1,0 +1,147 @@
+"""Publishing a unify run: one append snapshot on main, or nothing, decided atomically.
+
+Two unify runs started at once must not both insert the same keys. An insert-only MERGE is
+executed by Spark as an unconditional append (no conflict check), so each run instead:
+
+1. reads main's head M and the consumed record in its history (reads.target_state);
+2. creates its own branch at M and appends its rows to that branch, with the consumed
+   record as snapshot properties (`snapshot-property.*` write options);
+3. fast-forwards main to the branch (`CALL <catalog>.system.fast_forward`). Iceberg commits
+   that only if main is still an ancestor of the branch, i.e. nobody committed to main since
+   M: a compare-and-set on main, checked again on every commit retry against the catalog's
+   current metadata (JDBC `UPDATE ... WHERE metadata_location = ...`, Glue `VersionId`);
+4. drops the branch. Main gains exactly one snapshot: the branch's append, parent M.
+
+If main moved, the run drops its branch and starts over from the new head (run.py): the
+winner's record then says what was consumed, so the loser reads only what is left.
+On a table without snapshots, CREATE BRANCH adds an empty snapshot as the branch's root, and
+the fast-forward creates main; a second run's fast-forward then fails the same way.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+import uuid
+from collections.abc import Iterable
+
+from pyspark.sql import DataFrame, SparkSession
+
+from schemahub_lib.errors import CommitConflictError
+
+BRANCH_PREFIX = "schemahub_unify_"
+BRANCH_PROPERTY = "schemahub.unify.branch"  # on the run's snapshot: the branch it was written on
+STALE_BRANCH_MS = 6 * 3600 * 1000  # a run's branch older than this belongs to a dead run
+MAIN_MOVED = ("is not an ancestor", "Ref does not exist")
+# Another commit to the table won the catalog's compare-and-set more often than Iceberg's own
+# retries allowed; branch create/drop (ManageSnapshots) give up with "Table metadata refresh is
+# required" when a concurrent run commits in between.
+RACED = ("CommitFailedException", "Table metadata refresh is required")
+RETRIES = 6
+
+
+def _raced(exc: BaseException) -> bool:
+    return any(marker in str(exc) for marker in RACED)
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = [
+        line for line in str(exc).strip().splitlines() if line.strip() and "error occurred while" not in line
+    ]
+    return (lines[0] if lines else type(exc).__name__)[:200]
+
+
+def _metadata_sql(spark: SparkSession, statement: str) -> None:
+    """A snapshot-ref change (create/drop branch, fast-forward), retried when another commit
+    raced it; CommitConflictError if it keeps losing or main moved."""
+    for attempt in range(1, RETRIES + 1):
+        try:
+            spark.sql(statement)
+            return
+        except Exception as exc:  # arrives through py4j
+            if any(marker in str(exc) for marker in MAIN_MOVED):
+                raise CommitConflictError(
+                    f"main moved while this run was writing ({_first_line(exc)})"
+                ) from exc
+            if not _raced(exc):
+                raise
+            if attempt == RETRIES:
+                raise CommitConflictError(f"lost {RETRIES} commit races: {_first_line(exc)}") from exc
+            time.sleep(random.uniform(0.02, 0.2) * attempt)
+
+
+def new_branch_name(now_ms: int | None = None) -> str:
+    """`schemahub_unify_<epoch ms>_<random>`: the time lets any run drop a dead run's branch."""
+    stamp = int(time.time() * 1000) if now_ms is None else now_ms
+    return f"{BRANCH_PREFIX}{stamp}_{uuid.uuid4().hex[:8]}"
+
+
+def create_branch(spark: SparkSession, table: str, branch: str, at_snapshot: int | None) -> None:
+    as_of = "" if at_snapshot is None else f" AS OF VERSION {at_snapshot}"
+    _metadata_sql(spark, f"ALTER TABLE {table} CREATE BRANCH `{branch}`{as_of}")
+
+
+def drop_branch(spark: SparkSession, table: str, branch: str) -> None:
+    _metadata_sql(spark, f"ALTER TABLE {table} DROP BRANCH IF EXISTS `{branch}`")
+
+
+def append_to_branch(rows: DataFrame, table: str, branch: str, properties: dict[str, str]) -> None:
+    """One append snapshot on `branch` carrying `properties` (and BRANCH_PROPERTY) in its summary.
+
+    `df.writeTo("t.branch_<b>")` is the way to address a branch: the `branch` write option is
+    ignored by Iceberg 1.7.1's DataFrameWriterV2 path (it silently appends to main).
+    Distribution mode none: the rows arrive hash-partitioned by key from dedup, and each task
+    sorts its share by (day, exchange, symbol, trade_ts) and writes one file per day. The
+    table's hash mode would shuffle once more and write each day from a single task (one core).
+    """
+    writer = rows.writeTo(f"{table}.branch_{branch}").option("distribution-mode", "none")
+    for key, value in {**properties, BRANCH_PROPERTY: branch}.items():
+        writer = writer.option(f"snapshot-property.{key}", value)
+    try:
+        writer.append()
+    except Exception as exc:  # arrives through py4j
+        if _raced(exc):
+            raise CommitConflictError(
+                f"{table}: lost the commit race writing {branch}: {_first_line(exc)}"
+            ) from exc
+        raise
+
+
+def fast_forward_main(spark: SparkSession, catalog: str, table_id: str, branch: str) -> None:
+    """Move main to `branch`'s head iff main is still its ancestor; else CommitConflictError.
+
+    `table_id` is catalog-qualified: with the namespace named like the catalog (`schemahub`),
+    `schemahub.trades_unified` would be read as catalog `schemahub`, no namespace.
+    """
+    _metadata_sql(
+        spark,
+        f"CALL {catalog}.system.fast_forward(table => '{table_id}', branch => 'main', to => '{branch}')",
+    )
+
+
+def drop_stale_branches(
+    spark: SparkSession, table: str, branches: Iterable[str], now_ms: int | None = None
+) -> list[str]:
+    """Drop unify branches left by runs that died between creating and dropping them."""
+    now = int(time.time() * 1000) if now_ms is None else now_ms
+    stale = []
+    for name in branches:
+        if not name.startswith(BRANCH_PREFIX):
+            continue
+        stamp = name.removeprefix(BRANCH_PREFIX).split("_")[0]
+        if stamp.isdigit() and now - int(stamp) > STALE_BRANCH_MS:
+            drop_branch(spark, table, name)
+            stale.append(name)
+    return stale
+
+
+def published(spark: SparkSession, table: str, branch: str) -> tuple[int, int]:
+    """(snapshot id, rows added) of the snapshot a run wrote on `branch` (found by the
+    BRANCH_PROPERTY it carries, so it is found whatever main did since)."""
+    rows = spark.sql(
+        f"SELECT snapshot_id, summary['added-records'] AS n FROM {table}.snapshots "
+        f"WHERE summary['{BRANCH_PROPERTY}'] = '{branch}'"
+    ).collect()
+    if len(rows) != 1:
+        raise CommitConflictError(f"{table}: expected one snapshot written on {branch}, found {len(rows)}")
+    return int(rows[0].snapshot_id), int(rows[0].n or 0)

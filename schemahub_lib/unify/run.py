@@ -1,0 +1,260 @@
+"""`run_unify`: every raw table's new rows -> trades_unified, in one Iceberg commit or none.
+
+One attempt: read the target's head and consumed record -> plan each raw read -> one stats
+job (counts, symbols, days, time checks) -> resolve symbols -> map, union, dedup, anti-join
+-> append to a run branch -> fast-forward main (commit.py). A lost race restarts the attempt.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from functools import reduce
+
+from pyspark.sql import DataFrame, SparkSession
+
+from schemahub_lib.connectors.base import Product
+from schemahub_lib.errors import CommitConflictError
+from schemahub_lib.logs import log_event
+from schemahub_lib.mapping import (
+    TARGET_TABLE,
+    MappingDataError,
+    MappingSpec,
+    Resolved,
+    resolve_symbols,
+    seed_index,
+)
+from schemahub_lib.settings import Settings
+from schemahub_lib.unify import commit
+from schemahub_lib.unify.batch import batch_stats, dedup_earliest, new_rows, time_ranges
+from schemahub_lib.unify.compile import data_error, map_source
+from schemahub_lib.unify.reads import (
+    CONSUMED_PREFIX,
+    PROPERTY_PREFIX,
+    TargetState,
+    plan_read,
+    read_raw,
+    refresh,
+    target_state,
+)
+
+MAX_UNKNOWN_SHOWN = 20
+
+
+@dataclass
+class SourceReport:
+    exchange: str
+    table: str
+    mode: str  # none | full | incremental | fallback
+    start_snapshot: int | None
+    end_snapshot: int | None
+    rows_read: int = 0
+    reason: str = ""
+
+
+@dataclass
+class UnifyReport:
+    """What one run did. `snapshot_id` is None when it committed nothing."""
+
+    run_id: str
+    sources: list[SourceReport] = field(default_factory=list)
+    rows_read: int = 0
+    rows_inserted: int = 0
+    duplicates_dropped: int = 0  # within the batch and already in trades_unified
+    snapshot_id: int | None = None
+    seconds: float = 0.0
+    attempts: int = 1
+    dry_run: bool = False
+
+    @property
+    def rows_read_by_source(self) -> dict[str, int]:
+        return {s.table: s.rows_read for s in self.sources}
+
+
+def run_unify(
+    settings: Settings,
+    spark: SparkSession | None = None,
+    *,
+    mappings: Sequence[MappingSpec] | None = None,
+    products: Mapping[str, Sequence[Product]] | None = None,
+    dry_run: bool = False,
+    max_attempts: int = 8,
+    before_publish: Callable[[], None] | None = None,
+) -> UnifyReport:
+    """Unify what the raw tables gained since the last run into trades_unified.
+
+    `mappings` default to the validated files in `settings.mappings_dir` and `products` to the
+    seed at `settings.seed_path`; both are loaded (and a bad mapping fails) before Spark starts.
+    `dry_run` plans, counts and checks the batch but writes nothing. `before_publish` runs
+    between the branch write and the fast-forward (tests use it to line up concurrent runs).
+    Raises MappingError/MappingDataError (nothing written) or CommitConflictError after
+    `max_attempts` lost races.
+    """
+    from schemahub_lib.ddl import load_table_defs
+    from schemahub_lib.mapping import load_mappings
+    from schemahub_lib.seed import load_seed
+
+    started = time.monotonic()
+    specs = list(mappings) if mappings is not None else load_mappings(
+        settings.mappings_dir, load_table_defs(settings.ddl_dir)
+    )  # fmt: skip
+    seed = products if products is not None else load_seed(settings.seed_path)
+    spark = _session(settings, spark)
+    run_id = uuid.uuid4().hex
+    for attempt in range(1, max_attempts + 1):
+        try:
+            report = _attempt(spark, settings, specs, seed, run_id, dry_run, before_publish)
+        except CommitConflictError as exc:
+            log_event("unify.conflict", level="warning", run_id=run_id, attempt=attempt, error=str(exc))
+            if attempt == max_attempts:
+                raise
+            time.sleep(random.uniform(0.05, 0.5) * attempt)
+            continue
+        report.attempts = attempt
+        report.seconds = round(time.monotonic() - started, 3)
+        log_event("unify", **asdict(report))
+        return report
+    raise AssertionError("unreachable")
+
+
+def _session(settings: Settings, spark: SparkSession | None) -> SparkSession:
+    from schemahub_lib.spark import load_spark, register_catalog
+
+    if spark is None:
+        return load_spark(settings, app_name="schemahub-unify")
+    register_catalog(spark, settings)
+    return spark
+
+
+def _attempt(
+    spark: SparkSession,
+    settings: Settings,
+    specs: Sequence[MappingSpec],
+    seed: Mapping[str, Sequence[Product]],
+    run_id: str,
+    dry_run: bool,
+    before_publish: Callable[[], None] | None,
+) -> UnifyReport:
+    target = settings.spark_table(TARGET_TABLE)
+    refresh(spark, target)
+    state = target_state(spark, target)
+    report = UnifyReport(run_id, dry_run=dry_run)
+    active: list[tuple[MappingSpec, DataFrame]] = []
+    for spec in specs:
+        name = settings.spark_table(spec.source)
+        refresh(spark, name)
+        read = plan_read(spark, name, spec.source, state)
+        report.sources.append(
+            SourceReport(spec.exchange, spec.source, read.mode, read.start, read.end, 0, read.reason)
+        )
+        if read.mode == "fallback":
+            log_event("unify.fallback", level="warning", run_id=run_id, table=spec.source, reason=read.reason)
+        if read.mode != "none":
+            active.append((spec, read_raw(spark, name, read)))
+    if not active:
+        return report  # nothing new: no commit, no snapshot
+    try:
+        stats = batch_stats(active)
+    except Exception as exc:
+        _reraise_data_error(exc)
+        raise
+    ingest_us = time.time_ns() // 1000
+    mapped = []
+    for (spec, raw), st in zip(active, stats, strict=True):
+        next(s for s in report.sources if s.table == spec.source).rows_read = st.rows
+        report.rows_read += st.rows
+        if st.rows:
+            mapped.append(map_source(raw, spec, _symbols(spec, st.symbols, seed, settings), ingest_us))
+    if dry_run or not report.rows_read:
+        return report  # only non-append commits (compaction) since the record: nothing new
+    batch = dedup_earliest(reduce(DataFrame.unionByName, mapped))
+    existing = None
+    if state.snapshot_id is not None:
+        existing = spark.read.format("iceberg").option("snapshot-id", str(state.snapshot_id)).load(target)
+    properties = _record(report, state.consumed, run_id)
+    return _publish(
+        spark,
+        settings,
+        report,
+        batch,
+        existing,
+        time_ranges(stats),
+        state,
+        properties,
+        before_publish,
+    )
+
+
+def _reraise_data_error(exc: BaseException) -> None:
+    """If a mapping check inside Spark stopped the job, raise it as a MappingDataError."""
+    err = data_error(exc)
+    if err is not None:
+        raise err from exc
+
+
+def _symbols(
+    spec: MappingSpec, names: set[str | None], seed: Mapping[str, Sequence[Product]], settings: Settings
+) -> dict[str, Resolved]:
+    if spec.symbol_source is None:
+        return {}
+    index = seed_index(seed.get(spec.symbols.seed_exchange, ()))
+    resolved, unknown = resolve_symbols(names, spec.symbols, index)
+    if unknown:
+        shown = ", ".join(repr(u) for u in unknown[:MAX_UNKNOWN_SHOWN])
+        more = f" and {len(unknown) - MAX_UNKNOWN_SHOWN} more" if len(unknown) > MAX_UNKNOWN_SHOWN else ""
+        raise MappingDataError(
+            spec.file,
+            "symbols",
+            f"{len(unknown)} symbol(s) in {spec.source}.{spec.symbol_source} are neither in the product seed "
+            f"({settings.seed_path}, section {spec.symbols.seed_exchange}) nor matched by symbols.patterns: "
+            f"{shown}{more}; add them with `schemahub update-seed --fetch --write --merge` or a pattern",
+        )
+    return resolved
+
+
+def _record(report: UnifyReport, consumed: Mapping[str, int], run_id: str) -> dict[str, str]:
+    """Snapshot properties: the run id and, per raw table, the snapshot consumed up to."""
+    record = {table: str(snapshot) for table, snapshot in consumed.items()}
+    for s in report.sources:
+        if s.end_snapshot is not None:
+            record[s.table] = str(s.end_snapshot)
+    props = {f"{CONSUMED_PREFIX}{table}": snapshot for table, snapshot in sorted(record.items())}
+    props[f"{PROPERTY_PREFIX}run-id"] = run_id
+    return props
+
+
+def _publish(
+    spark: SparkSession,
+    settings: Settings,
+    report: UnifyReport,
+    batch: DataFrame,
+    existing: DataFrame | None,
+    ranges: list[tuple[int, int]],
+    state: TargetState,
+    properties: dict[str, str],
+    before_publish: Callable[[], None] | None,
+) -> UnifyReport:
+    target = settings.spark_table(TARGET_TABLE)
+    commit.drop_stale_branches(spark, target, state.branches)
+    branch = commit.new_branch_name()
+    commit.create_branch(spark, target, branch, state.snapshot_id)
+    try:
+        try:
+            commit.append_to_branch(new_rows(batch, existing, ranges), target, branch, properties)
+        except Exception as exc:
+            _reraise_data_error(exc)
+            raise
+        if before_publish is not None:
+            before_publish()
+        commit.fast_forward_main(spark, settings.catalog_name, target, branch)
+    finally:
+        try:
+            commit.drop_branch(spark, target, branch)
+        except Exception as exc:  # a left-over branch only pins files; drop_stale_branches clears it
+            log_event("unify.branch_not_dropped", level="warning", branch=branch, error=str(exc)[:300])
+    report.snapshot_id, report.rows_inserted = commit.published(spark, target, branch)
+    report.duplicates_dropped = report.rows_read - report.rows_inserted
+    return report
