@@ -13,6 +13,8 @@ EXPECTED_TABLES = {
     "trades_unified",
     "schemahub_watermarks",
     "schemahub_rejects",
+    "schemahub_runs",
+    "schemahub_coverage",
 }
 META_COLUMNS = ["_source", "_source_ingest_ts", "_raw_payload", "_run_id"]
 
@@ -100,3 +102,12 @@ def test_semicolons_and_dashes_inside_comments_are_text(tmp_path):
     x = d.schema.find_field("x")
     assert x.required and x.doc == "one; two -- three"
     assert not d.schema.find_field("y").required
+
+
+def test_every_table_reads_without_the_vectorized_reader(defs):
+    """Spark 3.5.4 frees vectors that Iceberg 1.7.1's vectorized reader reuses (iceberg#11802).
+
+    Seen here as SIGSEGVs in SymbolTable/StringTable lookups on most Spark reads of raw tables.
+    """
+    for d in defs.values():
+        assert d.properties["read.parquet.vectorization.enabled"] == "false", d.name

@@ -1,0 +1,195 @@
+"""`schemahub audit` and `schemahub repair`: prove trade-id continuity, then fill what can be.
+
+    schemahub audit                          # every exchange, all time, raw and trades_unified
+    schemahub audit --exchange coinbase --since 24h --json
+    schemahub repair --exchange binance      # refetch open gaps, land, unify, audit again
+
+`audit` exits 0 when clean, 1 when it finds an open gap, a duplicate key in trades_unified or
+a raw key unify consumed but trades_unified lacks (2 on errors), so a scheduler can alert.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from schemahub_lib.ops.audit import LAYERS, AuditOptions, run_audit
+from schemahub_lib.ops.auditreport import AuditReport
+from schemahub_lib.ops.formats import RAW_TABLES
+from schemahub_lib.ops.text import parse_time, table, to_json
+from schemahub_lib.settings import Settings
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "audit",
+        help="trade-id continuity per stream in raw and trades_unified (exit 1 on findings)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _window_flags(parser)
+    parser.add_argument("--layer", action="append", choices=LAYERS, help="raw and/or unified (default both)")
+    parser.add_argument("--no-record", action="store_true", help="do not write results to schemahub_coverage")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.set_defaults(handler=run)
+
+    repair = subparsers.add_parser(
+        "repair",
+        help="refetch missing trade ids (Coinbase, Binance), mark ids never issued, unify, audit",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _window_flags(repair)
+    repair.add_argument(
+        "--dry-run", action="store_true", help="list the gaps repair would refetch; fetch nothing"
+    )
+    repair.add_argument("--no-unify", action="store_true", help="land the trades but do not run unify")
+    repair.add_argument("--json", action="store_true", help="print the report as JSON")
+    repair.set_defaults(handler=run_repair_command)
+
+
+def _window_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--exchange", action="append", choices=list(RAW_TABLES), help="limit to an exchange (repeatable)"
+    )
+    parser.add_argument("--since", type=parse_time, help="trade time from (ISO 8601 or e.g. 24h, 7d)")
+    parser.add_argument("--until", type=parse_time, help="trade time before (ISO 8601 or e.g. 1h)")
+
+
+def run_repair_command(args: argparse.Namespace, settings: Settings) -> int:
+    from schemahub_lib.ops.repair import RepairOptions, run_repair
+
+    options = RepairOptions(
+        exchanges=tuple(args.exchange or ()),
+        since=args.since,
+        until=args.until,
+        unify=not args.no_unify,
+        dry_run=args.dry_run,
+    )
+    report = run_repair(settings, options=options)
+    if args.json:
+        print(to_json(report.as_dict()))
+        return report.exit_code
+    rows = [
+        (
+            g.exchange,
+            g.symbol,
+            g.first_id,
+            g.last_id,
+            g.status,
+            _ids(g.filled),
+            _ids(g.unfillable),
+            _ids(g.unresolved),
+            g.note,
+        )
+        for g in report.gaps
+    ]
+    headers = (
+        "exchange",
+        "symbol",
+        "from_id",
+        "to_id",
+        "was",
+        "filled",
+        "never issued",
+        "unresolved",
+        "note",
+    )
+    head = (
+        "repair (dry run: nothing fetched)"
+        if report.dry_run
+        else f"repair {report.run_id}; unify: {report.unify}"
+    )
+    print(head)
+    print(table(headers, rows) if rows else "no open gaps")
+    if report.audit is not None:
+        print("\n" + render(report.audit))
+    return report.exit_code
+
+
+def _ids(ranges: list[tuple[int, int]]) -> int:
+    return sum(b - a + 1 for a, b in ranges)
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    options = AuditOptions(
+        exchanges=tuple(args.exchange or ()),
+        since=args.since,
+        until=args.until,
+        layers=tuple(args.layer or LAYERS),
+        record=not args.no_record,
+    )
+    report = run_audit(settings, options=options)
+    print(to_json(report.as_dict()) if args.json else render(report))
+    return report.exit_code
+
+
+def render(report: AuditReport) -> str:
+    since = report.since.isoformat() if report.since else "start"
+    until = report.until.isoformat() if report.until else "now"
+    lines = [f"audit {report.audit_id}  window [{since}, {until})", ""]
+    rows = [
+        (
+            s.layer,
+            s.exchange,
+            s.symbol,
+            s.first_id,
+            s.last_id,
+            s.expected,
+            s.seen,
+            s.missing,
+            len(s.open_gaps),
+            s.duplicates,
+            s.unreconciled,
+            s.status,
+        )
+        for s in report.streams
+    ]
+    headers = (
+        "layer",
+        "exchange",
+        "symbol",
+        "first_id",
+        "last_id",
+        "expected",
+        "seen",
+        "missing",
+        "gaps",
+        "dups",
+        "unrec",
+        "status",
+    )
+    lines.append(table(headers, rows) if rows else "no trades in the window")
+    gap_rows = [
+        (s.layer, s.exchange, s.symbol, g.first_id, g.last_id, g.size, g.after_ts, g.before_ts, g.status)
+        for s in report.streams
+        for g in s.gaps
+    ]
+    if gap_rows:
+        lines += ["", "gaps (ids inclusive; times of the trades either side):"]
+        lines.append(
+            table(
+                ("layer", "exchange", "symbol", "from_id", "to_id", "ids", "after", "before", "status"),
+                gap_rows,
+            )
+        )
+    for s in report.streams:
+        if s.unreconciled:
+            lines.append(
+                f"\n{s.exchange} {s.symbol}: {s.unreconciled} raw keys missing from trades_unified, "
+                f"e.g. {', '.join(map(str, s.unreconciled_samples[:5]))}"
+            )
+    if report.duplicate_samples:
+        sample = ", ".join(
+            f"{d['exchange']} {d['symbol']} {d['id']} x{d['n']}" for d in report.duplicate_samples[:5]
+        )
+        lines.append(f"\nduplicate keys in trades_unified, e.g. {sample}")
+    if report.truncated:
+        lines.append("\nmore gap ranges than the report holds; narrow the window with --since/--until")
+    t = report.totals()
+    verdict = "OK" if report.ok else "FINDINGS"
+    lines.append(
+        f"\n{verdict}: {t['open_gaps']} open gaps ({t['missing_trades']} trades), "
+        f"{t['unified_duplicates']} duplicate keys, {t['unreconciled']} unreconciled keys, "
+        f"{t['unfillable_ids']} ids confirmed never issued"
+    )
+    return "\n".join(lines)

@@ -1,0 +1,156 @@
+"""Operational metrics: one catalogue of names, sent to CloudWatch in the aws profile.
+
+Every metric lives in the `SchemaHub` namespace. Names, units and dimensions are fixed here
+(and in `glue_deploy/dashboard.json`, which a test keeps in step with this catalogue):
+
+| name               | unit    | dimensions                | sent by                      |
+|--------------------|---------|---------------------------|------------------------------|
+| TradesLanded       | Count   | Exchange, Symbol          | landing, repair              |
+| RejectedRecords    | Count   | Exchange, Symbol          | landing                      |
+| LagSeconds         | Seconds | Exchange, Symbol          | landing, status              |
+| RunDurationSeconds | Seconds | Job                       | every job                    |
+| RunFailed          | Count   | Job                       | every job (1 failed, 0 ok)   |
+| GapRanges          | Count   | Layer, Exchange, Symbol   | audit (open ranges only)     |
+| MissingTrades      | Count   | Layer, Exchange, Symbol   | audit (ids in open ranges)   |
+| DuplicateKeys      | Count   | Layer                     | audit (trades_unified keys)  |
+| UnreconciledKeys   | Count   | Exchange, Symbol          | audit (raw keys not unified) |
+| DataFiles          | Count   | Table                     | maintain, status             |
+| SmallFiles         | Count   | Table                     | maintain, status             |
+
+The local profile sends nothing (`NullSink`); the aws profile sends through boto3 to
+`settings.cloudwatch_endpoint` when set (a local moto server in tests), else the regional
+endpoint. Jobs call `load_metrics_sink(settings)` once and `sink.put(...)` at the end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from schemahub_lib.errors import SchemaHubError
+from schemahub_lib.logs import log_event
+from schemahub_lib.settings import Settings
+
+NAMESPACE = "SchemaHub"
+# PutMetricData takes at most 1000 datums per call.
+BATCH = 1000
+
+# name -> (unit, dimension names in order)
+CATALOGUE: Mapping[str, tuple[str, tuple[str, ...]]] = {
+    "TradesLanded": ("Count", ("Exchange", "Symbol")),
+    "RejectedRecords": ("Count", ("Exchange", "Symbol")),
+    "LagSeconds": ("Seconds", ("Exchange", "Symbol")),
+    "RunDurationSeconds": ("Seconds", ("Job",)),
+    "RunFailed": ("Count", ("Job",)),
+    "GapRanges": ("Count", ("Layer", "Exchange", "Symbol")),
+    "MissingTrades": ("Count", ("Layer", "Exchange", "Symbol")),
+    "DuplicateKeys": ("Count", ("Layer",)),
+    "UnreconciledKeys": ("Count", ("Exchange", "Symbol")),
+    "DataFiles": ("Count", ("Table",)),
+    "SmallFiles": ("Count", ("Table",)),
+}
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One datum. `dimensions` must name exactly the catalogue's dimensions for `name`."""
+
+    name: str
+    value: float
+    dimensions: tuple[tuple[str, str], ...] = ()
+    timestamp: datetime | None = None
+
+    def __post_init__(self) -> None:
+        if self.name not in CATALOGUE:
+            raise SchemaHubError(
+                f"metric {self.name!r} is not in the catalogue; valid: {', '.join(CATALOGUE)}"
+            )
+        want = CATALOGUE[self.name][1]
+        got = tuple(k for k, _ in self.dimensions)
+        if got != want:
+            raise SchemaHubError(f"metric {self.name}: dimensions {got}, expected {want}")
+
+    @property
+    def unit(self) -> str:
+        return CATALOGUE[self.name][0]
+
+    def datum(self) -> dict[str, Any]:
+        return {
+            "MetricName": self.name,
+            "Dimensions": [{"Name": k, "Value": v} for k, v in self.dimensions],
+            "Timestamp": self.timestamp or datetime.now(UTC),
+            "Value": float(self.value),
+            "Unit": self.unit,
+        }
+
+
+def metric(name: str, value: float, **dimensions: str) -> Metric:
+    """`metric("LagSeconds", 12.5, Exchange="coinbase", Symbol="BTC-USD")`, dimensions in catalogue order."""
+    order = CATALOGUE[name][1] if name in CATALOGUE else tuple(dimensions)
+    missing = [d for d in order if d not in dimensions]
+    if missing or set(dimensions) - set(order):
+        raise SchemaHubError(f"metric {name}: dimensions {sorted(dimensions)}, expected {list(order)}")
+    return Metric(name, value, tuple((d, str(dimensions[d])) for d in order))
+
+
+def run_metrics(job: str, duration_s: float, ok: bool) -> list[Metric]:
+    """What every job reports about itself when it ends."""
+    return [metric("RunDurationSeconds", duration_s, Job=job), metric("RunFailed", 0 if ok else 1, Job=job)]
+
+
+def stream_metrics(
+    exchange: str, symbol: str, *, landed: int, rejects: int, lag_s: float | None
+) -> list[Metric]:
+    """What landing reports per (exchange, symbol) stream and run."""
+    out = [
+        metric("TradesLanded", landed, Exchange=exchange, Symbol=symbol),
+        metric("RejectedRecords", rejects, Exchange=exchange, Symbol=symbol),
+    ]
+    if lag_s is not None:
+        out.append(metric("LagSeconds", lag_s, Exchange=exchange, Symbol=symbol))
+    return out
+
+
+class MetricsSink(Protocol):
+    def put(self, metrics: Sequence[Metric]) -> None: ...
+
+
+class NullSink:
+    """The local profile: metrics are in the JSON log lines already; nothing is sent."""
+
+    def put(self, metrics: Sequence[Metric]) -> None:
+        return None
+
+
+class CloudWatchSink:
+    """PutMetricData in batches. A failure to send is logged, never fails the job it measures."""
+
+    def __init__(self, client: Any, namespace: str = NAMESPACE) -> None:
+        self.client = client
+        self.namespace = namespace
+
+    def put(self, metrics: Sequence[Metric]) -> None:
+        for batch in _batches(metrics, BATCH):
+            try:
+                self.client.put_metric_data(Namespace=self.namespace, MetricData=[m.datum() for m in batch])
+            except Exception as exc:  # botocore raises many unrelated types; a metric is never fatal
+                log_event("metrics.failed", namespace=self.namespace, count=len(batch), error=str(exc)[:200])
+
+
+def load_metrics_sink(settings: Settings) -> MetricsSink:
+    """CloudWatch in the aws profile, nothing locally."""
+    if settings.is_local:
+        return NullSink()
+    import boto3
+
+    client = boto3.client(
+        "cloudwatch", region_name=settings.aws_region, endpoint_url=settings.cloudwatch_endpoint
+    )
+    return CloudWatchSink(client)
+
+
+def _batches(items: Sequence[Metric], size: int) -> Iterable[Sequence[Metric]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

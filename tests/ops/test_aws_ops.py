@@ -1,0 +1,107 @@
+"""The aws profile against a moto server: maintenance through the Glue catalog, metrics to CloudWatch."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from schemahub_lib.catalog import load_catalog
+from schemahub_lib.ops import formats
+from schemahub_lib.ops.maintenance import MaintainOptions, run_maintenance
+from schemahub_lib.ops.metrics import CloudWatchSink, load_metrics_sink, metric, run_metrics, stream_metrics
+from schemahub_lib.spark import register_catalog
+from tests.aws.emulator import aws_settings, client, moto_server, reset
+from tests.ops.conftest import Lake
+
+pytestmark = pytest.mark.aws
+
+CB = 1_080_000_000
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint() -> Iterator[str]:
+    with moto_server() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture
+def aws(moto_endpoint, request):
+    reset(moto_endpoint)
+    bucket = f"schemahub-ops-{request.node.name.replace('_', '-')[:30].lower()}"
+    client("s3", moto_endpoint).create_bucket(Bucket=bucket)
+    settings = aws_settings(moto_endpoint, bucket, catalog_name=f"schemahub_ops_{request.node.name[-20:]}")
+    return dataclasses.replace(settings, cloudwatch_endpoint=moto_endpoint)
+
+
+def _datapoints(cw, name, dimensions, start):
+    query = {
+        "Id": "m",
+        "MetricStat": {
+            "Metric": {
+                "Namespace": "SchemaHub",
+                "MetricName": name,
+                "Dimensions": [{"Name": k, "Value": v} for k, v in dimensions.items()],
+            },
+            "Period": 60,
+            "Stat": "Sum",
+        },
+    }
+    got = cw.get_metric_data(MetricDataQueries=[query], StartTime=start, EndTime=start + timedelta(hours=1))
+    return sum(got["MetricDataResults"][0]["Values"])
+
+
+def test_metrics_reach_cloudwatch_with_their_dimensions(aws, moto_endpoint):
+    start = datetime.now(UTC) - timedelta(minutes=5)
+    sink = load_metrics_sink(aws)
+    assert isinstance(sink, CloudWatchSink)
+    sink.put(
+        stream_metrics("coinbase", "BTC-USD", landed=1500, rejects=2, lag_s=42.5)
+        + stream_metrics("binance", "BTC-USDT", landed=700, rejects=0, lag_s=3.0)
+        + run_metrics("ingest", 12.25, ok=True)
+        + [metric("GapRanges", 3, Layer="raw", Exchange="coinbase", Symbol="BTC-USD")]
+    )
+    cw = client("cloudwatch", moto_endpoint)
+    listed = cw.list_metrics(Namespace="SchemaHub")["Metrics"]
+    names = {
+        (m["MetricName"], tuple(sorted((d["Name"], d["Value"]) for d in m["Dimensions"]))) for m in listed
+    }
+    assert ("TradesLanded", (("Exchange", "coinbase"), ("Symbol", "BTC-USD"))) in names
+    assert ("RunDurationSeconds", (("Job", "ingest"),)) in names
+    assert _datapoints(cw, "TradesLanded", {"Exchange": "coinbase", "Symbol": "BTC-USD"}, start) == 1500
+    assert _datapoints(cw, "LagSeconds", {"Exchange": "binance", "Symbol": "BTC-USDT"}, start) == 3.0
+    assert _datapoints(cw, "RunFailed", {"Job": "ingest"}, start) == 0
+    assert (
+        _datapoints(cw, "GapRanges", {"Layer": "raw", "Exchange": "coinbase", "Symbol": "BTC-USD"}, start)
+        == 3
+    )
+
+
+@pytest.mark.spark
+def test_maintenance_runs_through_the_glue_catalog_and_reports_metrics(spark_session, aws, moto_endpoint):
+    start = datetime.now(UTC) - timedelta(minutes=5)
+    lake = Lake(aws)  # PyIceberg GlueCatalog on moto: tables in S3
+    raw = formats.RAW_TABLES["coinbase"]
+    for k in range(6):
+        lake.raw("coinbase", "BTC-USD", range(CB + 10 * k, CB + 10 * k + 10), CB)
+    register_catalog(spark_session, aws)
+    s3 = client("s3", moto_endpoint)
+    bucket = aws.warehouse.removeprefix("s3://").split("/", 1)[0]
+    location = lake.table(raw).location().removeprefix(f"s3://{bucket}/")
+    s3.put_object(Bucket=bucket, Key=f"{location}/data/fresh-orphan.parquet", Body=b"a write in progress")
+    options = MaintainOptions(tables=(raw,), retain_days=0, retain_last=1, min_input_files=2, min_manifests=2)
+
+    report = run_maintenance(aws, spark_session, options)
+
+    (table,) = report.tables
+    assert (table.before.data_files, table.after.data_files) == (6, 1)
+    assert table.steps["compact"]["rewritten_data_files_count"] == 6
+    assert load_catalog(aws).load_table(aws.table_id(raw)).scan().to_arrow().num_rows == 60
+    # The orphan step listed S3 (PyArrow) and spared the unreferenced file: it is not 3 days old.
+    assert table.steps["orphans"]["files"] == 0
+    assert s3.head_object(Bucket=bucket, Key=f"{location}/data/fresh-orphan.parquet")["ContentLength"] == 19
+    cw = client("cloudwatch", moto_endpoint)
+    assert _datapoints(cw, "DataFiles", {"Table": raw}, start) == 1
+    assert _datapoints(cw, "RunFailed", {"Job": "maintain"}, start) == 0
