@@ -1,0 +1,303 @@
+"""The deployment description (`glue_deploy/deployment.yaml`) as one validated, frozen object.
+
+Every mistake is reported with the file, the key path and what was expected, before anything
+talks to AWS. Names of AWS resources are derived here, in one place:
+
+    Glue job       <name>-<job key>              e.g. schemahub-unify
+    workflows      <name>-pipeline, <name>-maintenance
+    triggers       <name>-ingest-schedule, <name>-unify-after-ingest, <name>-maintenance-daily
+    S3             s3://<bucket>/<prefix>/{warehouse,artifacts,tmp}/
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from schemahub_lib.errors import ConfigError
+from schemahub_lib.settings import NAMESPACE, REPO_ROOT
+
+DEFAULT_DEPLOYMENT = REPO_ROOT / "glue_deploy" / "deployment.yaml"
+STAGES = ("ingest", "unify", "maintenance", "on-demand")  # on-demand: no trigger; start it by hand
+# Glue 5.0 Spark worker types and their DPUs (docs.aws.amazon.com/glue/latest/dg/add-job.html).
+WORKER_DPU: Mapping[str, float] = {"G.1X": 1, "G.2X": 2, "G.4X": 4, "G.8X": 8}
+TAG_KEY = "schemahub:deployment"
+
+_NAME = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_DATABASE = re.compile(r"^[a-z_][a-z0-9_]{0,254}$")
+_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(?P<account>\d{12}):role/[\w+=,.@/-]{1,512}$")
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
+_CRON = re.compile(r"^cron\((?P<fields>[^()]+)\)$")
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """One Glue job: its stage in the workflow, its script and its size."""
+
+    key: str
+    stage: str
+    script: str  # path relative to the repository root, e.g. jobs/ingest_job.py
+    worker_type: str
+    number_of_workers: int
+    timeout_minutes: int
+    max_retries: int
+    arguments: Mapping[str, str] = field(default_factory=dict)
+    expected_minutes: float = 1.0  # billed minutes per run, for the cost estimate only
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """Where SchemaHub runs in AWS and how often."""
+
+    name: str
+    region: str
+    bucket: str
+    prefix: str
+    database: str
+    role_arn: str
+    glue_version: str
+    ingest_schedule: str
+    maintenance_schedule: str
+    jobs: tuple[JobSpec, ...]
+    source: str = "<deployment>"
+
+    @property
+    def account_id(self) -> str:
+        match = _ROLE_ARN.match(self.role_arn)
+        assert match is not None  # validated on load
+        return match["account"]
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return {TAG_KEY: self.name}
+
+    def s3_uri(self, *parts: str) -> str:
+        return "s3://" + "/".join([self.bucket, self.prefix, *parts])
+
+    def key(self, *parts: str) -> str:
+        return "/".join([self.prefix, *parts])
+
+    @property
+    def warehouse(self) -> str:
+        return self.s3_uri("warehouse")
+
+    @property
+    def artifacts_prefix(self) -> str:
+        return self.key("artifacts") + "/"
+
+    def job_name(self, job: JobSpec) -> str:
+        return f"{self.name}-{job.key}"
+
+    def stage_jobs(self, stage: str) -> tuple[JobSpec, ...]:
+        return tuple(j for j in self.jobs if j.stage == stage)
+
+    @property
+    def pipeline_workflow(self) -> str:
+        return f"{self.name}-pipeline"
+
+    @property
+    def maintenance_workflow(self) -> str:
+        return f"{self.name}-maintenance"
+
+    def glue_arn(self, kind: str, name: str) -> str:
+        partition = self.role_arn.split(":")[1]
+        return f"arn:{partition}:glue:{self.region}:{self.account_id}:{kind}/{name}"
+
+
+def load_deployment(path: str | Path | None = None) -> Deployment:
+    """Read and validate a deployment file (default `glue_deploy/deployment.yaml`)."""
+    where = Path(path) if path else DEFAULT_DEPLOYMENT
+    try:
+        data = yaml.safe_load(where.read_text())
+    except OSError as exc:
+        raise ConfigError(f"cannot read deployment file {where}: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{where}: not valid YAML: {exc}") from exc
+    return parse_deployment(data, str(where))
+
+
+def parse_deployment(data: Any, source: str = "<deployment>") -> Deployment:
+    """Validate a mapping shaped like deployment.yaml (see that file for every key)."""
+    top = _Reader(source, "", data)
+    top.only(
+        "name",
+        "region",
+        "bucket",
+        "prefix",
+        "database",
+        "role_arn",
+        "glue_version",
+        "defaults",
+        "schedule",
+        "jobs",
+    )
+    defaults = top.child("defaults", required=False)
+    defaults.only("worker_type", "number_of_workers", "timeout_minutes", "max_retries")
+    schedule = top.child("schedule")
+    schedule.only("ingest", "maintenance")
+    jobs_node = top.child("jobs")
+    jobs = tuple(_job(jobs_node.child(key), key, defaults) for key in jobs_node.names())
+    deployment = Deployment(
+        name=top.text("name", pattern=_NAME, expected="lower-case letters, digits and '-'"),
+        region=top.text("region", pattern=_REGION, expected="an AWS region such as us-east-1"),
+        bucket=top.text("bucket", pattern=_BUCKET, expected="an S3 bucket name"),
+        prefix=top.text("prefix", expected="a key prefix such as schemahub").strip("/"),
+        database=top.text("database", pattern=_DATABASE, expected="a lower-case Glue database name"),
+        role_arn=top.text("role_arn", pattern=_ROLE_ARN, expected="arn:aws:iam::<account>:role/<name>"),
+        glue_version=top.text("glue_version", default="5.0"),
+        ingest_schedule=schedule.cron("ingest"),
+        maintenance_schedule=schedule.cron("maintenance"),
+        jobs=jobs,
+        source=source,
+    )
+    for stage, rule in (("ingest", "at least one"), ("unify", "exactly one"), ("maintenance", "exactly one")):
+        count = len(deployment.stage_jobs(stage))
+        if count == 0 or (rule == "exactly one" and count > 1):
+            raise ConfigError(f"{source}: jobs: needs {rule} job with stage {stage}, found {count}")
+    if deployment.glue_version != "5.0":
+        raise ConfigError(
+            f"{source}: glue_version: SchemaHub targets Glue 5.0 (Spark 3.5.4, Iceberg 1.7.1), "
+            f"got {deployment.glue_version!r}"
+        )
+    if not deployment.prefix or deployment.prefix.startswith(".") or "//" in deployment.prefix:
+        raise ConfigError(
+            f"{source}: prefix: expected a key prefix such as schemahub, got {deployment.prefix!r}"
+        )
+    if deployment.database != NAMESPACE:
+        # The jobs' Settings use the namespace SPEC.md fixes; a different database would split them.
+        raise ConfigError(
+            f"{source}: database: SchemaHub's Glue database is {NAMESPACE!r} (SPEC.md), "
+            f"got {deployment.database!r}"
+        )
+    return deployment
+
+
+def _job(node: _Reader, key: str, defaults: _Reader) -> JobSpec:
+    node.only(
+        "stage",
+        "script",
+        "worker_type",
+        "number_of_workers",
+        "timeout_minutes",
+        "max_retries",
+        "arguments",
+        "expected_minutes",
+    )
+    if not _NAME.match(key):
+        raise ConfigError(f"{node.source}: jobs.{key}: job keys are lower-case letters, digits and '-'")
+    stage = node.text("stage")
+    if stage not in STAGES:
+        raise ConfigError(
+            f"{node.source}: {node.path}stage: expected one of {', '.join(STAGES)}, got {stage!r}"
+        )
+    script = node.text("script")
+    if not script.endswith(".py") or script.startswith("/") or ".." in script.split("/"):
+        raise ConfigError(
+            f"{node.source}: {node.path}script: expected a .py path inside the repository, got {script!r}"
+        )
+    worker_type = node.text("worker_type", default=defaults.text("worker_type", default="G.1X"))
+    if worker_type not in WORKER_DPU:
+        raise ConfigError(
+            f"{node.source}: {node.path}worker_type: expected one of {', '.join(WORKER_DPU)}, "
+            f"got {worker_type!r}"
+        )
+    arguments = node.child("arguments", required=False)
+    args = {}
+    for name in arguments.names():
+        if not name.startswith("--"):
+            raise ConfigError(f"{node.source}: {arguments.path}{name}: Glue argument names start with '--'")
+        args[name] = arguments.text(name)
+    return JobSpec(
+        key=key,
+        stage=stage,
+        script=script,
+        worker_type=worker_type,
+        number_of_workers=node.integer(
+            "number_of_workers", defaults.integer("number_of_workers", 2, low=2), low=2
+        ),
+        timeout_minutes=node.integer(
+            "timeout_minutes", defaults.integer("timeout_minutes", 30, low=1), low=1
+        ),
+        max_retries=node.integer("max_retries", defaults.integer("max_retries", 0, low=0), low=0),
+        arguments=args,
+        expected_minutes=node.number("expected_minutes", 1.0),
+    )
+
+
+def cron_fields(expression: str) -> list[str]:
+    """The six fields of a Glue `cron(...)` expression, or ConfigError."""
+    match = _CRON.match(expression.strip())
+    fields = match["fields"].split() if match else []
+    if len(fields) != 6:
+        raise ConfigError(
+            f"schedule {expression!r}: expected cron(minutes hours day-of-month month day-of-week year), "
+            "e.g. cron(0/30 * * * ? *)"
+        )
+    return fields
+
+
+class _Reader:
+    """Typed access to one mapping of the YAML, with error messages naming file and key path."""
+
+    def __init__(self, source: str, path: str, data: Any) -> None:
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            raise ConfigError(
+                f"{source}: {path or 'top level'}: expected a mapping, got {type(data).__name__}"
+            )
+        self.source, self.path, self.data = source, path, data
+
+    def names(self) -> list[str]:
+        return [str(k) for k in self.data]
+
+    def only(self, *allowed: str) -> None:
+        unknown = sorted(str(k) for k in self.data if k not in allowed)
+        if unknown:
+            raise ConfigError(
+                f"{self.source}: {self.path}{unknown[0]}: unknown key; expected one of {', '.join(allowed)}"
+            )
+
+    def child(self, key: str, required: bool = True) -> _Reader:
+        if key not in self.data and required:
+            raise ConfigError(f"{self.source}: {self.path}{key}: missing")
+        return _Reader(self.source, f"{self.path}{key}.", self.data.get(key))
+
+    def text(
+        self, key: str, default: str | None = None, pattern: re.Pattern[str] | None = None, expected: str = ""
+    ) -> str:
+        value = self.data.get(key, default)
+        if value is None:
+            raise ConfigError(f"{self.source}: {self.path}{key}: missing")
+        if isinstance(value, bool | dict | list):
+            raise ConfigError(f"{self.source}: {self.path}{key}: expected text, got {value!r}")
+        text = str(value)
+        if pattern is not None and not pattern.match(text):
+            raise ConfigError(f"{self.source}: {self.path}{key}: expected {expected}, got {text!r}")
+        return text
+
+    def integer(self, key: str, default: int, low: int) -> int:
+        value = self.data.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ConfigError(f"{self.source}: {self.path}{key}: expected an integer >= {low}, got {value!r}")
+        return value
+
+    def number(self, key: str, default: float) -> float:
+        value = self.data.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            raise ConfigError(f"{self.source}: {self.path}{key}: expected a positive number, got {value!r}")
+        return float(value)
+
+    def cron(self, key: str) -> str:
+        expression = self.text(key)
+        try:
+            cron_fields(expression)
+        except ConfigError as exc:
+            raise ConfigError(f"{self.source}: {self.path}{key}: {exc}") from None
+        return expression

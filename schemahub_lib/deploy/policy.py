@@ -1,0 +1,175 @@
+"""Least-privilege IAM documents for a deployment, rendered from the deployment description.
+
+`job_role_policy`: what the Glue jobs' role may do. Only the deployment's bucket and prefix,
+only its Glue database and that database's tables, only Glue's own log groups. No write action
+has a `*` resource. Deliberately absent: `glue:DeleteTable`/`DeleteDatabase` (jobs never drop),
+`cloudwatch:PutMetricData` (it only accepts `Resource: *`; Glue's `--enable-metrics` is off).
+
+`deployer_policy`: what the person or CI running `schemahub deploy` needs. `glue:ListJobs`,
+`glue:ListTriggers` and `glue:GetTags`-by-filter are list calls that IAM only grants on `*`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from schemahub_lib.deploy.config import Deployment
+
+Statement = dict[str, Any]
+
+
+def _arns(d: Deployment) -> dict[str, str]:
+    partition = d.role_arn.split(":")[1]
+    glue = f"arn:{partition}:glue:{d.region}:{d.account_id}"
+    return {
+        "bucket": f"arn:{partition}:s3:::{d.bucket}",
+        "objects": f"arn:{partition}:s3:::{d.bucket}/{d.prefix}",
+        "catalog": f"{glue}:catalog",
+        "database": f"{glue}:database/{d.database}",
+        "tables": f"{glue}:table/{d.database}/*",
+        "logs": f"arn:{partition}:logs:{d.region}:{d.account_id}:log-group:/aws-glue/*",
+    }
+
+
+def _list_prefix(d: Deployment, sid: str) -> Statement:
+    a = _arns(d)
+    return {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Action": ["s3:ListBucket"],
+        "Resource": [a["bucket"]],
+        "Condition": {"StringLike": {"s3:prefix": [d.prefix, f"{d.prefix}/*"]}},
+    }
+
+
+def job_role_policy(d: Deployment) -> dict[str, Any]:
+    """The inline policy for the role named by `role_arn` (the role the Glue jobs run as)."""
+    a = _arns(d)
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            _list_prefix(d, "ListDeploymentPrefix"),
+            {
+                "Sid": "BucketLocation",
+                "Effect": "Allow",
+                "Action": ["s3:GetBucketLocation"],
+                "Resource": [a["bucket"]],
+            },
+            {
+                "Sid": "ReadArtifacts",
+                "Effect": "Allow",
+                "Action": ["s3:GetObject"],
+                "Resource": [f"{a['objects']}/artifacts/*"],
+            },
+            {
+                # Iceberg writes data and metadata files, and maintenance deletes expired ones.
+                "Sid": "ReadWriteWarehouseAndTemp",
+                "Effect": "Allow",
+                "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
+                "Resource": [f"{a['objects']}/warehouse/*", f"{a['objects']}/tmp/*"],
+            },
+            {
+                "Sid": "ReadCatalog",
+                "Effect": "Allow",
+                "Action": ["glue:GetDatabase", "glue:GetTable", "glue:GetTables"],
+                "Resource": [a["catalog"], a["database"], a["tables"]],
+            },
+            {
+                # Iceberg commits = CreateTable/UpdateTable; `init` may re-issue CreateDatabase.
+                "Sid": "WriteCatalogTables",
+                "Effect": "Allow",
+                "Action": ["glue:CreateDatabase", "glue:CreateTable", "glue:UpdateTable"],
+                "Resource": [a["catalog"], a["database"], a["tables"]],
+            },
+            {
+                "Sid": "GlueJobLogs",
+                "Effect": "Allow",
+                "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+                "Resource": [a["logs"], f"{a['logs']}:log-stream:*"],
+            },
+        ],
+    }
+
+
+def trust_policy(d: Deployment) -> dict[str, Any]:
+    """Who may assume the job role: the Glue service, on behalf of this account only."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "glue.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+                "Condition": {"StringEquals": {"aws:SourceAccount": d.account_id}},
+            }
+        ],
+    }
+
+
+def deployer_policy(d: Deployment) -> dict[str, Any]:
+    """What `schemahub deploy` (including --teardown --delete-data) calls, on this deployment only."""
+    a = _arns(d)
+    partition = d.role_arn.split(":")[1]
+    glue = f"arn:{partition}:glue:{d.region}:{d.account_id}"
+    owned = [f"{glue}:job/{d.name}-*", f"{glue}:trigger/{d.name}-*", f"{glue}:workflow/{d.name}-*"]
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            _list_prefix(d, "ListDeploymentPrefix"),
+            {
+                "Sid": "Artifacts",
+                "Effect": "Allow",
+                "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                "Resource": [f"{a['objects']}/*"],
+            },
+            {
+                "Sid": "GlueJobsWorkflowsTriggers",
+                "Effect": "Allow",
+                "Action": [
+                    "glue:CreateJob",
+                    "glue:UpdateJob",
+                    "glue:DeleteJob",
+                    "glue:GetJob",
+                    "glue:CreateWorkflow",
+                    "glue:UpdateWorkflow",
+                    "glue:DeleteWorkflow",
+                    "glue:GetWorkflow",
+                    "glue:CreateTrigger",
+                    "glue:DeleteTrigger",
+                    "glue:GetTrigger",
+                    "glue:StartTrigger",
+                    "glue:TagResource",
+                    "glue:GetTags",
+                ],
+                "Resource": owned,
+            },
+            {
+                "Sid": "ListGlueJobsAndTriggers",
+                "Effect": "Allow",
+                "Action": ["glue:ListJobs", "glue:ListTriggers"],
+                "Resource": ["*"],
+            },
+            {
+                "Sid": "CatalogInitAndTeardown",
+                "Effect": "Allow",
+                "Action": [
+                    "glue:GetDatabase",
+                    "glue:CreateDatabase",
+                    "glue:DeleteDatabase",
+                    "glue:GetTable",
+                    "glue:GetTables",
+                    "glue:CreateTable",
+                    "glue:UpdateTable",
+                    "glue:DeleteTable",
+                ],
+                "Resource": [a["catalog"], a["database"], a["tables"]],
+            },
+            {
+                "Sid": "PassJobRoleToGlue",
+                "Effect": "Allow",
+                "Action": ["iam:PassRole"],
+                "Resource": [d.role_arn],
+                "Condition": {"StringEquals": {"iam:PassedToService": "glue.amazonaws.com"}},
+            },
+        ],
+    }

@@ -1,0 +1,193 @@
+"""The desired AWS state for a deployment: Glue jobs, workflows and triggers as API requests.
+
+Pure functions of the deployment and the uploaded artifacts; nothing here calls AWS. The Spark
+settings the jobs need (`--conf`) are rendered by `schemahub_lib.spark.catalog_conf`, the same
+function that configures the local session, so local runs and Glue cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from schemahub_lib.deploy.config import Deployment, JobSpec
+from schemahub_lib.settings import CATALOG_NAME, Settings
+from schemahub_lib.spark import EXTENSIONS, catalog_conf
+
+# Fields of CreateJob that the deployer owns; anything else on a live job is left alone.
+JOB_FIELDS = (
+    "Description",
+    "Role",
+    "Command",
+    "DefaultArguments",
+    "GlueVersion",
+    "WorkerType",
+    "NumberOfWorkers",
+    "Timeout",
+    "MaxRetries",
+    "ExecutionProperty",
+)
+TRIGGER_FIELDS = ("WorkflowName", "Type", "Schedule", "Predicate", "Actions", "Description")
+WORKFLOW_FIELDS = ("Description", "MaxConcurrentRuns")
+
+
+@dataclass(frozen=True)
+class DesiredState:
+    jobs: dict[str, dict[str, Any]]
+    workflows: dict[str, dict[str, Any]]
+    triggers: dict[str, dict[str, Any]]
+
+
+def glue_settings(deployment: Deployment) -> Settings:
+    """The Settings a job sees inside Glue: the aws profile on the real endpoints."""
+    return Settings(
+        profile="aws",
+        warehouse=deployment.warehouse,
+        catalog_name=CATALOG_NAME,
+        namespace=deployment.database,
+        aws_region=deployment.region,
+        in_glue=True,
+    )
+
+
+# Session settings the jobs need besides the catalog. Static ones (SQL extensions) must exist
+# before the session starts, so they go into Glue's `--conf` rather than `spark.conf.set`.
+SESSION_CONF = {
+    "spark.sql.extensions": EXTENSIONS,
+    # As load_spark: both engines turn timestamps into dates in UTC.
+    "spark.sql.session.timeZone": "UTC",
+    # Row-based reads, as load_spark: Iceberg 1.7.1's vectorized Parquet reader corrupts JVM
+    # memory under Spark 3.5.4 (apache/iceberg#11247; SPARK-50235 frees vectors Iceberg reuses,
+    # fixed in Iceberg 1.7.2 by apache/iceberg#11802). Whether Glue's build carries fixes is
+    # unknown; drop this once Glue's Iceberg is 1.7.2 or later.
+    "spark.sql.iceberg.vectorization.enabled": "false",
+}
+
+
+def spark_conf_argument(settings: Settings) -> str:
+    """The value of Glue's `--conf`: one `k=v`, further pairs chained with ` --conf `.
+
+    The catalog settings come from `schemahub_lib.spark.catalog_conf`, as for the local session.
+    """
+    conf = {**SESSION_CONF, **catalog_conf(settings)}
+    return " --conf ".join(f"{key}={value}" for key, value in conf.items())
+
+
+def settings_arguments(settings: Settings) -> dict[str, str]:
+    """Job arguments that rebuild `settings` in the job script (flag names = Settings fields)."""
+    return {
+        "--profile": settings.profile,
+        "--warehouse": settings.warehouse,
+        "--aws-region": settings.aws_region,
+    }
+
+
+def job_arguments(deployment: Deployment, job: JobSpec, wheel_key: str) -> dict[str, str]:
+    settings = glue_settings(deployment)
+    arguments = {
+        "--job-language": "python",
+        "--datalake-formats": "iceberg",
+        "--conf": spark_conf_argument(settings),
+        # pip installs the wheel and its requirements (all but pyspark, which Glue provides).
+        "--additional-python-modules": f"s3://{deployment.bucket}/{wheel_key}",
+        "--TempDir": deployment.s3_uri("tmp") + "/",
+        "--enable-continuous-cloudwatch-logging": "true",
+        **settings_arguments(settings),
+    }
+    arguments.update(job.arguments)
+    return arguments
+
+
+def desired_state(deployment: Deployment, wheel_key: str) -> DesiredState:
+    jobs = {}
+    for job in deployment.jobs:
+        name = deployment.job_name(job)
+        jobs[name] = {
+            "Name": name,
+            "Description": f"SchemaHub {job.stage} ({job.script}), deployment {deployment.name}",
+            "Role": deployment.role_arn,
+            "Command": {
+                "Name": "glueetl",
+                "ScriptLocation": f"s3://{deployment.bucket}/{deployment.key('artifacts', job.script)}",
+                "PythonVersion": "3",
+            },
+            "DefaultArguments": job_arguments(deployment, job, wheel_key),
+            "GlueVersion": deployment.glue_version,
+            "WorkerType": job.worker_type,
+            "NumberOfWorkers": job.number_of_workers,
+            "Timeout": job.timeout_minutes,
+            "MaxRetries": job.max_retries,
+            # One run at a time: two unify runs would both append the same keys (insert-only
+            # MERGE is an unconditional append), and two ingests would race on watermarks.
+            "ExecutionProperty": {"MaxConcurrentRuns": 1},
+        }
+    workflows = {
+        deployment.pipeline_workflow: {
+            "Name": deployment.pipeline_workflow,
+            "Description": f"SchemaHub ingest then unify, deployment {deployment.name}",
+            "MaxConcurrentRuns": 1,
+        },
+        deployment.maintenance_workflow: {
+            "Name": deployment.maintenance_workflow,
+            "Description": f"SchemaHub daily table maintenance, deployment {deployment.name}",
+            "MaxConcurrentRuns": 1,
+        },
+    }
+    ingest = [deployment.job_name(j) for j in deployment.stage_jobs("ingest")]
+    (unify,) = deployment.stage_jobs("unify")
+    (maintenance,) = deployment.stage_jobs("maintenance")
+    triggers: list[dict[str, Any]] = [
+        {
+            "Name": f"{deployment.name}-ingest-schedule",
+            "WorkflowName": deployment.pipeline_workflow,
+            "Type": "SCHEDULED",
+            "Schedule": deployment.ingest_schedule,
+            "Actions": [{"JobName": name} for name in ingest],
+            "Description": "starts the ingest job(s)",
+        },
+        {
+            "Name": f"{deployment.name}-unify-after-ingest",
+            "WorkflowName": deployment.pipeline_workflow,
+            "Type": "CONDITIONAL",
+            "Predicate": {
+                "Logical": "AND",
+                "Conditions": [
+                    {"LogicalOperator": "EQUALS", "JobName": name, "State": "SUCCEEDED"} for name in ingest
+                ],
+            },
+            "Actions": [{"JobName": deployment.job_name(unify)}],
+            "Description": "starts unify when every ingest job succeeded",
+        },
+        {
+            # A workflow has exactly one start trigger, so maintenance gets its own workflow.
+            "Name": f"{deployment.name}-maintenance-daily",
+            "WorkflowName": deployment.maintenance_workflow,
+            "Type": "SCHEDULED",
+            "Schedule": deployment.maintenance_schedule,
+            "Actions": [{"JobName": deployment.job_name(maintenance)}],
+            "Description": "starts table maintenance",
+        },
+    ]
+    return DesiredState(jobs=jobs, workflows=workflows, triggers={t["Name"]: t for t in triggers})
+
+
+def normalize_trigger(trigger: dict[str, Any]) -> dict[str, Any]:
+    """The deployer-owned fields of a trigger, in a form that compares equal across reads."""
+    out = {k: trigger[k] for k in TRIGGER_FIELDS if trigger.get(k) not in (None, "", [], {})}
+    if "Predicate" in out:
+        predicate = out["Predicate"]
+        out["Predicate"] = {
+            "Logical": predicate.get("Logical", "AND"),
+            "Conditions": sorted(
+                (
+                    {k: c[k] for k in ("LogicalOperator", "JobName", "State") if c.get(k)}
+                    for c in predicate.get("Conditions", [])
+                ),
+                key=lambda c: str(c.get("JobName")),
+            ),
+        }
+    out["Actions"] = sorted(
+        ({k: a[k] for k in ("JobName", "Arguments") if a.get(k)} for a in trigger.get("Actions", [])),
+        key=lambda a: str(a.get("JobName")),
+    )
+    return out

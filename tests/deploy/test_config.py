@@ -1,0 +1,123 @@
+"""glue_deploy/deployment.yaml parses into the documented deployment; mistakes name file and key."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from schemahub_lib.deploy import load_deployment, parse_deployment
+from schemahub_lib.errors import ConfigError
+from tests.deploy.conftest import DEPLOYMENT_FILE, deployment_data
+
+
+def test_shipped_deployment_file():
+    d = load_deployment(DEPLOYMENT_FILE)
+    assert (d.name, d.region, d.prefix, d.database, d.glue_version) == (
+        "schemahub",
+        "us-east-1",
+        "schemahub",
+        "schemahub",
+        "5.0",
+    )
+    assert d.account_id == "123456789012"
+    assert d.ingest_schedule == "cron(0/30 * * * ? *)"
+    assert d.maintenance_schedule == "cron(15 3 * * ? *)"
+    assert [(j.key, j.stage, j.script) for j in d.jobs] == [
+        ("ingest", "ingest", "jobs/ingest_job.py"),
+        ("unify", "unify", "jobs/unify_job.py"),
+        ("maintenance", "maintenance", "jobs/maintenance_job.py"),
+        ("backfill", "on-demand", "jobs/backfill_job.py"),
+    ]
+    assert {(j.worker_type, j.number_of_workers) for j in d.jobs} == {("G.1X", 2)}
+    assert [j.timeout_minutes for j in d.jobs] == [30, 30, 120, 720]
+    assert d.jobs[0].arguments == {"--exchanges": "coinbase,binance,kraken"}
+    assert [d.job_name(j) for j in d.jobs] == [
+        "schemahub-ingest",
+        "schemahub-unify",
+        "schemahub-maintenance",
+        "schemahub-backfill",
+    ]
+    assert d.warehouse == "s3://my-schemahub-lake/schemahub/warehouse"
+    assert d.artifacts_prefix == "schemahub/artifacts/"
+
+
+def _broken(edit) -> str:
+    data = copy.deepcopy(deployment_data())
+    edit(data)
+    with pytest.raises(ConfigError) as info:
+        parse_deployment(data, "deploy.yaml")
+    return str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda d: d.update(regoin="x"), "deploy.yaml: regoin: unknown key"),
+        (lambda d: d.pop("bucket"), "deploy.yaml: bucket: missing"),
+        (
+            lambda d: d.update(bucket="Bad_Bucket"),
+            "deploy.yaml: bucket: expected an S3 bucket name, got 'Bad_Bucket'",
+        ),
+        (
+            lambda d: d.update(role_arn="schemahub-role"),
+            "deploy.yaml: role_arn: expected arn:aws:iam::<account>",
+        ),
+        (lambda d: d["schedule"].update(ingest="every 30 minutes"), "deploy.yaml: schedule.ingest: schedule"),
+        (
+            lambda d: d["schedule"].update(ingest="cron(0/30 * * *)"),
+            "expected cron(minutes hours day-of-month",
+        ),
+        (
+            lambda d: d["jobs"]["unify"].update(stage="merge"),
+            "deploy.yaml: jobs.unify.stage: expected one of",
+        ),
+        (
+            lambda d: d["jobs"]["unify"].update(worker_type="G.025X"),
+            "jobs.unify.worker_type: expected one of",
+        ),
+        (
+            lambda d: d["jobs"]["unify"].update(number_of_workers=1),
+            "jobs.unify.number_of_workers: expected an",
+        ),
+        (lambda d: d["jobs"]["unify"].update(script="/etc/x.py"), "jobs.unify.script: expected a .py path"),
+        (
+            lambda d: d["jobs"]["ingest"]["arguments"].update(exchanges="x"),
+            "Glue argument names start with '--'",
+        ),
+        (lambda d: d["jobs"].pop("unify"), "jobs: needs exactly one job with stage unify, found 0"),
+        (lambda d: d["jobs"].update(unify2=dict(d["jobs"]["unify"])), "stage unify, found 2"),
+        (lambda d: d.update(glue_version="4.0"), "glue_version: SchemaHub targets Glue 5.0"),
+        (lambda d: d.update(database="other"), "database: SchemaHub's Glue database is 'schemahub'"),
+    ],
+)
+def test_mistakes_name_the_key(edit, message):
+    assert message in _broken(edit)
+
+
+def test_defaults_apply_unless_a_job_overrides():
+    data = deployment_data()
+    data["defaults"] = {"worker_type": "G.2X", "number_of_workers": 3}
+    data["jobs"]["unify"]["number_of_workers"] = 10
+    d = parse_deployment(data)
+    assert [(j.key, j.worker_type, j.number_of_workers) for j in d.jobs] == [
+        ("ingest", "G.2X", 3),
+        ("unify", "G.2X", 10),
+        ("maintenance", "G.2X", 3),
+        ("backfill", "G.2X", 3),
+    ]
+
+
+def test_several_ingest_jobs_are_allowed():
+    data = deployment_data()
+    ingest = data["jobs"].pop("ingest")
+    data["jobs"] = {
+        "ingest-coinbase": {**ingest, "arguments": {"--exchanges": "coinbase"}},
+        "ingest-binance": {**ingest, "arguments": {"--exchanges": "binance"}},
+        **data["jobs"],
+    }
+    d = parse_deployment(data)
+    assert [d.job_name(j) for j in d.stage_jobs("ingest")] == [
+        "schemahub-ingest-coinbase",
+        "schemahub-ingest-binance",
+    ]

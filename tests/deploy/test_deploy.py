@@ -1,0 +1,320 @@
+"""`schemahub deploy` against a moto server: create, no-op second run, update, prune, dry run,
+teardown; the jobs, workflows and triggers it leaves behind have the documented properties.
+
+moto's Glue stores what it is told and never runs a job, so these tests check configuration,
+not executions. moto has no UpdateTrigger; the deployer replaces changed triggers anyway.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from schemahub_lib.cli import main
+from schemahub_lib.ddl import load_table_defs
+from schemahub_lib.deploy import parse_deployment, run_deploy
+from schemahub_lib.deploy.aws import DeployError
+from schemahub_lib.deploy.packaging import wheel_artifact
+from schemahub_lib.deploy.policy import deployer_policy, job_role_policy
+from schemahub_lib.settings import REPO_ROOT
+from tests.aws.emulator import client
+from tests.deploy.conftest import BUCKET, DEPLOYMENT_FILE, deployment_data
+from tests.deploy.test_policy import allows
+
+pytestmark = pytest.mark.aws
+
+TABLES = sorted(load_table_defs(REPO_ROOT / "ddl"))
+JOBS = ["schemahub-backfill", "schemahub-ingest", "schemahub-maintenance", "schemahub-unify"]
+TRIGGERS = ["schemahub-ingest-schedule", "schemahub-maintenance-daily", "schemahub-unify-after-ingest"]
+WORKFLOWS = ["schemahub-maintenance", "schemahub-pipeline"]
+
+
+def inventory(endpoint: str) -> dict[str, Any]:
+    """Everything the emulator holds, with what changes on a write (versions, modification times)."""
+    s3, glue = client("s3", endpoint), client("glue", endpoint)
+    versions = s3.list_object_versions(Bucket=BUCKET)
+    databases = sorted(d["Name"] for d in glue.get_databases()["DatabaseList"])
+    return {
+        "objects": sorted(o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])),
+        "versions": sorted((v["Key"], v["VersionId"]) for v in versions.get("Versions", [])),
+        "jobs": {n: glue.get_job(JobName=n)["Job"]["LastModifiedOn"] for n in glue.list_jobs()["JobNames"]},
+        "triggers": {n: glue.get_trigger(Name=n)["Trigger"] for n in glue.list_triggers()["TriggerNames"]},
+        "workflows": {n: glue.get_workflow(Name=n)["Workflow"] for n in glue.list_workflows()["Workflows"]},
+        "databases": databases,
+        "tables": {
+            t["Name"]: t["Parameters"]["metadata_location"]
+            for db in databases
+            for t in glue.get_tables(DatabaseName=db)["TableList"]
+        },
+    }
+
+
+def test_dry_run_writes_nothing(endpoint, deploy_settings, deployment, built):
+    before = inventory(endpoint)
+    result = run_deploy(deploy_settings, deployment, dry_run=True, artifacts=built)
+    assert result.applied == ()
+    assert inventory(endpoint) == before
+    assert before["objects"] == [] and before["jobs"] == {} and before["databases"] == []
+    creates = {(c.kind, c.name) for c in result.plan.changes if c.action == "create"}
+    assert creates == {
+        *{("s3 object", f"s3://{BUCKET}/{a.key}") for a in built},
+        ("glue database", "schemahub"),
+        *{("iceberg table", f"schemahub.{t}") for t in TABLES},
+        *{("glue job", j) for j in JOBS},
+        *{("glue workflow", w) for w in WORKFLOWS},
+        *{("glue trigger", t) for t in TRIGGERS},
+    }
+    assert result.plan.counts()["create"] == len(result.plan.changes)
+
+
+def test_second_deploy_changes_nothing(endpoint, deploy_settings, deployment, built):
+    client("s3", endpoint).put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    first = run_deploy(deploy_settings, deployment, artifacts=built)
+    assert len(first.applied) == len(first.plan.changes)
+    after_first = inventory(endpoint)
+    assert sorted(after_first["jobs"]) == JOBS
+    assert sorted(after_first["triggers"]) == TRIGGERS
+    assert sorted(after_first["workflows"]) == WORKFLOWS
+    assert sorted(after_first["tables"]) == TABLES
+
+    second = run_deploy(deploy_settings, deployment, artifacts=built)
+    assert second.applied == ()
+    assert not second.plan.writes
+    assert {c.action for c in second.plan.changes} == {"unchanged"}
+    assert not [c for c in second.plan.changes if c.details]  # no drift notes either
+    assert "  = unchanged glue trigger   schemahub-unify-after-ingest" in second.plan.render()
+    assert second.plan.render().endswith(f"0 to delete, {len(TABLES) + 15} unchanged, 0 kept.")
+    assert inventory(endpoint) == after_first  # same object versions, job times, table pointers
+
+
+def test_deployed_resources(endpoint, deploy_settings, deployment, built):
+    run_deploy(deploy_settings, deployment, artifacts=built)
+    s3, glue = client("s3", endpoint), client("glue", endpoint)
+    for artifact in built:  # the uploaded bytes are the built wheel and the repository's scripts
+        body = s3.get_object(Bucket=BUCKET, Key=artifact.key)["Body"].read()
+        assert body == artifact.path.read_bytes(), artifact.key
+    wheel = wheel_artifact(built)
+    assert wheel.key == "schemahub/artifacts/python/schemahub-0.1.0-py3-none-any.whl"
+
+    for name, script in [
+        ("schemahub-ingest", "ingest_job.py"),
+        ("schemahub-unify", "unify_job.py"),
+        ("schemahub-maintenance", "maintenance_job.py"),
+    ]:
+        job = glue.get_job(JobName=name)["Job"]
+        assert job["Command"] == {
+            "Name": "glueetl",
+            "ScriptLocation": f"s3://{BUCKET}/schemahub/artifacts/jobs/{script}",
+            "PythonVersion": "3",
+        }
+        assert (job["GlueVersion"], job["WorkerType"], job["NumberOfWorkers"]) == ("5.0", "G.1X", 2)
+        assert job["ExecutionProperty"] == {"MaxConcurrentRuns": 1}
+        assert job["Role"] == deployment.role_arn
+        args = job["DefaultArguments"]
+        assert args["--datalake-formats"] == "iceberg"
+        assert args["--additional-python-modules"] == f"s3://{BUCKET}/{wheel.key}"
+        assert (
+            "spark.sql.catalog.schemahub.catalog-impl=org.apache.iceberg.aws.glue.GlueCatalog"
+            in args["--conf"]
+        )
+        assert "endpoint" not in args["--conf"]
+        tags = glue.get_tags(ResourceArn=deployment.glue_arn("job", name))["Tags"]
+        assert tags == {"schemahub:deployment": "schemahub"}
+
+    schedule = glue.get_trigger(Name="schemahub-ingest-schedule")["Trigger"]
+    assert (schedule["Type"], schedule["Schedule"], schedule["State"], schedule["WorkflowName"]) == (
+        "SCHEDULED",
+        "cron(0/30 * * * ? *)",
+        "ACTIVATED",
+        "schemahub-pipeline",
+    )
+    assert schedule["Actions"] == [{"JobName": "schemahub-ingest"}]
+    unify = glue.get_trigger(Name="schemahub-unify-after-ingest")["Trigger"]
+    assert (unify["Type"], unify["State"], unify["WorkflowName"]) == (
+        "CONDITIONAL",
+        "ACTIVATED",
+        "schemahub-pipeline",
+    )
+    assert unify["Predicate"]["Conditions"] == [
+        {"LogicalOperator": "EQUALS", "JobName": "schemahub-ingest", "State": "SUCCEEDED"}
+    ]
+    assert unify["Actions"] == [{"JobName": "schemahub-unify"}]
+    daily = glue.get_trigger(Name="schemahub-maintenance-daily")["Trigger"]
+    assert (daily["Type"], daily["Schedule"], daily["WorkflowName"]) == (
+        "SCHEDULED",
+        "cron(15 3 * * ? *)",
+        "schemahub-maintenance",
+    )
+    assert daily["Actions"] == [{"JobName": "schemahub-maintenance"}]
+    for name in WORKFLOWS:
+        assert glue.get_workflow(Name=name)["Workflow"]["MaxConcurrentRuns"] == 1
+
+    database = glue.get_database(Name="schemahub")["Database"]
+    assert database["Parameters"]["schemahub:deployment"] == "schemahub"
+    for name in TABLES:
+        table = glue.get_table(DatabaseName="schemahub", Name=name)["Table"]
+        location = table["Parameters"]["metadata_location"]
+        assert table["Parameters"]["table_type"] == "ICEBERG"
+        assert location.startswith(f"s3://{BUCKET}/schemahub/warehouse/schemahub.db/{name}/metadata/")
+        s3.head_object(Bucket=BUCKET, Key=location.removeprefix(f"s3://{BUCKET}/"))
+
+
+def test_policies_cover_what_deploy_and_init_wrote(endpoint, deploy_settings, deployment, built):
+    """Every object and table that exists after a deploy is reachable under the rendered policies."""
+    run_deploy(deploy_settings, deployment, artifacts=built)
+    job, deployer = job_role_policy(deployment), deployer_policy(deployment)
+    state = inventory(endpoint)
+    for key in state["objects"]:
+        arn = f"arn:aws:s3:::{BUCKET}/{key}"
+        if key.startswith("schemahub/artifacts/"):
+            assert allows(job, "s3:GetObject", arn) and not allows(job, "s3:PutObject", arn), key
+        else:
+            assert allows(job, "s3:PutObject", arn) and allows(job, "s3:DeleteObject", arn), key
+        assert allows(deployer, "s3:PutObject", arn), key
+    for name in state["tables"]:
+        arn = f"arn:aws:glue:us-east-1:123456789012:table/schemahub/{name}"
+        assert allows(job, "glue:UpdateTable", arn) and allows(deployer, "glue:DeleteTable", arn), name
+    for name in state["jobs"]:
+        assert allows(deployer, "glue:UpdateJob", deployment.glue_arn("job", name)), name
+
+
+def test_changed_description_changes_only_what_differs(endpoint, deploy_settings, built):
+    run_deploy(deploy_settings, parse_deployment(deployment_data()), artifacts=built)
+    data = deployment_data()
+    data["jobs"]["unify"]["number_of_workers"] = 4
+    data["schedule"]["ingest"] = "cron(0/15 * * * ? *)"
+    changed = parse_deployment(data)
+
+    plan = run_deploy(deploy_settings, changed, dry_run=True, artifacts=built).plan
+    writes = {(c.action, c.kind, c.name): c.details for c in plan.changes if c.action != "unchanged"}
+    assert writes == {
+        ("update", "glue job", "schemahub-unify"): ("NumberOfWorkers: 2 -> 4",),
+        ("replace", "glue trigger", "schemahub-ingest-schedule"): (
+            "Schedule: cron(0/30 * * * ? *) -> cron(0/15 * * * ? *)",
+        ),
+    }
+    result = run_deploy(deploy_settings, changed, artifacts=built)
+    assert len(result.applied) == 2
+    glue = client("glue", endpoint)
+    job = glue.get_job(JobName="schemahub-unify")["Job"]
+    assert job["NumberOfWorkers"] == 4
+    assert job["DefaultArguments"]["--datalake-formats"] == "iceberg"  # UpdateJob carried every field
+    assert job["Command"]["ScriptLocation"].endswith("/artifacts/jobs/unify_job.py")
+    assert glue.get_trigger(Name="schemahub-ingest-schedule")["Trigger"]["Schedule"] == "cron(0/15 * * * ? *)"
+    assert run_deploy(deploy_settings, changed, artifacts=built).applied == ()
+
+
+def test_jobs_removed_from_the_description_are_deleted(endpoint, deploy_settings, built):
+    data = deployment_data()
+    ingest = data["jobs"].pop("ingest")
+    data["jobs"] = {
+        "ingest-coinbase": {**ingest, "arguments": {"--exchanges": "coinbase"}},
+        "ingest-kraken": {**ingest, "arguments": {"--exchanges": "kraken"}},
+        **data["jobs"],
+    }
+    run_deploy(deploy_settings, parse_deployment(data), artifacts=built)
+    glue = client("glue", endpoint)
+    unify = glue.get_trigger(Name="schemahub-unify-after-ingest")["Trigger"]
+    assert sorted(c["JobName"] for c in unify["Predicate"]["Conditions"]) == [
+        "schemahub-ingest-coinbase",
+        "schemahub-ingest-kraken",
+    ]
+    assert unify["Predicate"]["Logical"] == "AND"
+
+    result = run_deploy(deploy_settings, parse_deployment(deployment_data()), artifacts=built)
+    done = {(c.action, c.kind, c.name) for c in result.applied}
+    assert done == {
+        ("create", "glue job", "schemahub-ingest"),
+        ("delete", "glue job", "schemahub-ingest-coinbase"),
+        ("delete", "glue job", "schemahub-ingest-kraken"),
+        ("replace", "glue trigger", "schemahub-ingest-schedule"),
+        ("replace", "glue trigger", "schemahub-unify-after-ingest"),
+    }
+    assert sorted(glue.list_jobs()["JobNames"]) == JOBS
+    conditions = glue.get_trigger(Name="schemahub-unify-after-ingest")["Trigger"]["Predicate"]["Conditions"]
+    assert [c["JobName"] for c in conditions] == ["schemahub-ingest"]
+
+
+def test_paused_trigger_is_started_again(endpoint, deploy_settings, deployment, built):
+    run_deploy(deploy_settings, deployment, artifacts=built)
+    glue = client("glue", endpoint)
+    glue.stop_trigger(Name="schemahub-ingest-schedule")
+    result = run_deploy(deploy_settings, deployment, artifacts=built)
+    assert [(c.action, c.name, c.details) for c in result.applied] == [
+        ("update", "schemahub-ingest-schedule", ("State: DEACTIVATED -> ACTIVATED",))
+    ]
+    assert glue.get_trigger(Name="schemahub-ingest-schedule")["Trigger"]["State"] == "ACTIVATED"
+
+
+def test_same_named_resource_of_someone_else_stops_the_deploy(endpoint, deploy_settings, deployment, built):
+    glue = client("glue", endpoint)
+    glue.create_job(
+        Name="schemahub-unify", Role="arn:aws:iam::123456789012:role/x", Command={"Name": "glueetl"}
+    )
+    before = inventory(endpoint)
+    with pytest.raises(
+        DeployError, match="Glue job schemahub-unify exists but is not tagged schemahub:deployment"
+    ):
+        run_deploy(deploy_settings, deployment, artifacts=built)
+    assert inventory(endpoint) == before  # the plan failed before anything was written
+
+
+def test_missing_bucket_is_named(endpoint, deploy_settings, built):
+    data = deployment_data()
+    data["bucket"] = "no-such-bucket"
+    with pytest.raises(DeployError, match="bucket 'no-such-bucket' does not exist"):
+        run_deploy(deploy_settings, parse_deployment(data), artifacts=built)
+
+
+def test_teardown_removes_what_deploy_created(endpoint, deploy_settings, deployment, built):
+    s3, glue = client("s3", endpoint), client("glue", endpoint)
+    s3.put_object(Bucket=BUCKET, Key="other-team/keep.csv", Body=b"a,b\n")
+    glue.create_job(Name="other-job", Role="arn:aws:iam::123456789012:role/x", Command={"Name": "glueetl"})
+    run_deploy(deploy_settings, deployment, artifacts=built)
+
+    kept = run_deploy(deploy_settings, deployment, teardown=True)
+    assert {c.kind for c in kept.applied} == {"glue trigger", "glue workflow", "glue job", "s3 object"}
+    state = inventory(endpoint)
+    assert (state["jobs"].keys(), state["triggers"], state["workflows"]) == ({"other-job"}, {}, {})
+    assert not [k for k in state["objects"] if k.startswith("schemahub/artifacts/")]
+    assert sorted(state["tables"]) == TABLES  # data stays unless asked
+    assert {
+        c.action for c in kept.plan.changes if c.kind in ("iceberg table", "glue database", "s3 data")
+    } == {"keep"}
+
+    run_deploy(deploy_settings, deployment, teardown=True, delete_data=True)
+    state = inventory(endpoint)
+    assert state["objects"] == ["other-team/keep.csv"]
+    assert (state["databases"], state["tables"], list(state["jobs"])) == ([], {}, ["other-job"])
+    again = run_deploy(deploy_settings, deployment, teardown=True, delete_data=True)
+    assert again.plan.changes == () and again.applied == ()
+
+
+def test_command_line(endpoint, monkeypatch, tmp_path, capsys):
+    path = tmp_path / "deployment.yaml"
+    path.write_text(DEPLOYMENT_FILE.read_text().replace("my-schemahub-lake", BUCKET))
+    monkeypatch.setenv("SCHEMAHUB_GLUE_ENDPOINT", endpoint)
+    monkeypatch.setenv("SCHEMAHUB_S3_ENDPOINT", endpoint)
+    monkeypatch.setenv("SCHEMAHUB_S3_PATH_STYLE", "true")
+
+    assert main(["deploy", "--deployment", str(path), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "+ create    glue job       schemahub-unify" in out
+    assert "total: $110.00/month" in out
+    assert out.rstrip().endswith("Dry run: nothing was written.")
+    assert inventory(endpoint)["jobs"] == {}
+
+    assert main(["deploy", "--config", str(path)]) == 0
+    assert f"Applied {len(TABLES) + 15} changes." in capsys.readouterr().out
+    assert main(["deploy", "--config", str(path), "--json"]) == 0  # the second deploy
+    plan = json.loads(capsys.readouterr().out)
+    assert plan["counts"]["unchanged"] == len(plan["changes"]) == len(TABLES) + 15  # 5 objects, db, 9 Glue
+
+    assert main(["deploy", "--config", str(path), "--print-policy"]) == 0
+    documents = json.loads(capsys.readouterr().out)
+    assert set(documents) == {"job_role_policy", "job_role_trust_policy", "deployer_policy"}
+
+    assert main(["deploy", "--config", str(path), "--delete-data"]) == 2
+    assert "--delete-data only goes with --teardown" in capsys.readouterr().err

@@ -1,0 +1,153 @@
+"""The IAM documents grant what the jobs and the deployer use, on this deployment only.
+
+`allows` evaluates Allow statements the way IAM matches them (action and resource wildcards,
+StringEquals/StringLike conditions; a condition on an absent key does not match).
+"""
+
+from __future__ import annotations
+
+import json
+from fnmatch import fnmatchcase
+from typing import Any
+
+import pytest
+
+from schemahub_lib.deploy.policy import deployer_policy, job_role_policy, trust_policy
+
+READ_PREFIXES = ("Get", "List", "Describe", "Head")
+GLUE = "arn:aws:glue:us-east-1:123456789012"
+S3 = "arn:aws:s3:::schemahub-deploy-test"
+
+
+def allows(policy: dict[str, Any], action: str, resource: str, context: dict[str, str] | None = None) -> bool:
+    context = context or {}
+    for statement in policy["Statement"]:
+        if statement["Effect"] != "Allow":
+            continue
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        if not any(fnmatchcase(action.lower(), a.lower()) for a in actions):
+            continue
+        if not any(fnmatchcase(resource, r) for r in statement["Resource"]):
+            continue
+        if all(_condition(op, body, context) for op, body in statement.get("Condition", {}).items()):
+            return True
+    return False
+
+
+def _condition(operator: str, body: dict[str, Any], context: dict[str, str]) -> bool:
+    for key, wanted in body.items():
+        values = wanted if isinstance(wanted, list) else [wanted]
+        if key not in context:
+            return False
+        match = fnmatchcase if operator == "StringLike" else str.__eq__
+        if not any(match(context[key], v) for v in values):
+            return False
+    return True
+
+
+def _write_actions(statement: dict[str, Any]) -> list[str]:
+    return [a for a in statement["Action"] if not a.split(":")[1].startswith(READ_PREFIXES)]
+
+
+@pytest.mark.parametrize("render", [job_role_policy, deployer_policy])
+def test_no_write_action_on_a_wildcard_resource(deployment, render):
+    policy = render(deployment)
+    assert len(json.dumps(policy, separators=(",", ":"))) < 6144  # fits a managed policy
+    for statement in policy["Statement"]:
+        if _write_actions(statement):
+            for resource in statement["Resource"]:
+                assert resource != "*", statement["Sid"]
+                assert any(
+                    name in resource
+                    for name in (
+                        "schemahub-deploy-test",
+                        ":database/schemahub",
+                        "/schemahub/",
+                        ":catalog",
+                        "/schemahub-",
+                        "log-group:/aws-glue/",
+                        "role/schemahub-glue-jobs",
+                    )
+                ), (statement["Sid"], resource)
+            for action in statement["Action"]:
+                assert "*" not in action, statement["Sid"]
+
+
+def test_job_role_can_do_what_the_jobs_do(deployment):
+    policy = job_role_policy(deployment)
+    data = f"{S3}/schemahub/warehouse/schemahub.db/trades_unified/data/trade_ts_day=2024-03-01/x.parquet"
+    for action in ("s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"):
+        assert allows(policy, action, data)
+    assert allows(policy, "s3:GetObject", f"{S3}/schemahub/artifacts/python/schemahub-0.1.0-py3-none-any.whl")
+    assert allows(policy, "s3:PutObject", f"{S3}/schemahub/tmp/spark/part-0")
+    listing = {"s3:prefix": "schemahub/warehouse/schemahub.db/trades_unified/metadata/"}
+    assert allows(policy, "s3:ListBucket", S3, listing)
+    for action in ("glue:GetTable", "glue:CreateTable", "glue:UpdateTable"):
+        for resource in (
+            f"{GLUE}:catalog",
+            f"{GLUE}:database/schemahub",
+            f"{GLUE}:table/schemahub/trades_unified",
+        ):
+            assert allows(policy, action, resource), (action, resource)
+    log_stream = "arn:aws:logs:us-east-1:123456789012:log-group:/aws-glue/jobs/output:log-stream:jr_1"
+    assert allows(policy, "logs:PutLogEvents", log_stream)
+
+
+def test_job_role_cannot_leave_its_bucket_prefix_and_database(deployment):
+    policy = job_role_policy(deployment)
+    assert not allows(policy, "s3:PutObject", f"{S3}/other/x")
+    assert not allows(policy, "s3:PutObject", "arn:aws:s3:::another-bucket/schemahub/warehouse/x")
+    assert not allows(policy, "s3:GetObject", f"{S3}/schemahubx/warehouse/x")
+    assert not allows(policy, "s3:ListBucket", S3, {"s3:prefix": "other/"})
+    assert not allows(policy, "s3:ListBucket", S3)  # whole-bucket listing
+    # The jobs read their code but cannot replace it.
+    assert not allows(policy, "s3:PutObject", f"{S3}/schemahub/artifacts/jobs/unify_job.py")
+    assert not allows(policy, "glue:UpdateTable", f"{GLUE}:table/otherdb/trades")
+    assert not allows(policy, "glue:CreateTable", f"{GLUE}:database/otherdb")
+    for action in (
+        "glue:DeleteTable",
+        "glue:DeleteDatabase",
+        "glue:CreateJob",
+        "iam:PassRole",
+        "s3:DeleteBucket",
+    ):
+        assert not any(
+            allows(policy, action, r) for r in (f"{GLUE}:table/schemahub/trades_unified", S3, "*")
+        ), action
+    assert not allows(policy, "logs:PutLogEvents", "arn:aws:logs:us-east-1:123456789012:log-group:/other")
+
+
+def test_trust_policy_lets_only_glue_assume_the_role(deployment):
+    (statement,) = trust_policy(deployment)["Statement"]
+    assert statement["Principal"] == {"Service": "glue.amazonaws.com"}
+    assert statement["Action"] == "sts:AssumeRole"
+    assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
+
+
+def test_deployer_is_limited_to_its_own_resources(deployment):
+    policy = deployer_policy(deployment)
+    assert allows(policy, "glue:CreateJob", f"{GLUE}:job/schemahub-unify")
+    assert allows(policy, "glue:CreateTrigger", f"{GLUE}:trigger/schemahub-ingest-schedule")
+    assert allows(policy, "glue:DeleteWorkflow", f"{GLUE}:workflow/schemahub-pipeline")
+    assert allows(policy, "s3:PutObject", f"{S3}/schemahub/artifacts/jobs/unify_job.py")
+    assert allows(
+        policy,
+        "iam:PassRole",
+        "arn:aws:iam::123456789012:role/schemahub-glue-jobs",
+        {"iam:PassedToService": "glue.amazonaws.com"},
+    )
+    assert not allows(policy, "glue:CreateJob", f"{GLUE}:job/payroll-export")
+    assert not allows(policy, "glue:DeleteTrigger", f"{GLUE}:trigger/other-trigger")
+    assert not allows(policy, "s3:PutObject", "arn:aws:s3:::another-bucket/x")
+    assert not allows(
+        policy,
+        "iam:PassRole",
+        "arn:aws:iam::123456789012:role/admin",
+        {"iam:PassedToService": "glue.amazonaws.com"},
+    )
+    assert not allows(
+        policy,
+        "iam:PassRole",
+        "arn:aws:iam::123456789012:role/schemahub-glue-jobs",
+        {"iam:PassedToService": "ec2.amazonaws.com"},
+    )

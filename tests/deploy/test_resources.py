@@ -1,0 +1,132 @@
+"""The Glue requests the deployer sends: Glue 5.0 Spark jobs with Iceberg, the workflow's triggers."""
+
+from __future__ import annotations
+
+from schemahub_lib.deploy.resources import desired_state, glue_settings, spark_conf_argument
+from schemahub_lib.settings import Settings
+from schemahub_lib.spark import EXTENSIONS, catalog_conf
+
+WHEEL_KEY = "schemahub/artifacts/python/schemahub-0.1.0-py3-none-any.whl"
+
+
+def _conf_pairs(value: str) -> dict[str, str]:
+    """Split a Glue `--conf` value the way Glue hands it to spark-submit."""
+    pairs = [p.strip() for p in value.split(" --conf ")]
+    return dict(p.split("=", 1) for p in pairs)
+
+
+def test_jobs_are_glue_5_spark_jobs_with_iceberg(deployment):
+    jobs = desired_state(deployment, WHEEL_KEY).jobs
+    assert list(jobs) == [
+        "schemahub-ingest",
+        "schemahub-unify",
+        "schemahub-maintenance",
+        "schemahub-backfill",
+    ]
+    for name, script in [("schemahub-ingest", "ingest_job.py"), ("schemahub-unify", "unify_job.py")]:
+        job = jobs[name]
+        assert job["Command"] == {
+            "Name": "glueetl",
+            "ScriptLocation": f"s3://schemahub-deploy-test/schemahub/artifacts/jobs/{script}",
+            "PythonVersion": "3",
+        }
+        assert (job["GlueVersion"], job["WorkerType"], job["NumberOfWorkers"]) == ("5.0", "G.1X", 2)
+        assert job["ExecutionProperty"] == {"MaxConcurrentRuns": 1}
+        assert job["Role"] == "arn:aws:iam::123456789012:role/schemahub-glue-jobs"
+        args = job["DefaultArguments"]
+        assert args["--datalake-formats"] == "iceberg"
+        assert args["--additional-python-modules"] == f"s3://schemahub-deploy-test/{WHEEL_KEY}"
+        assert args["--TempDir"] == "s3://schemahub-deploy-test/schemahub/tmp/"
+        assert (args["--profile"], args["--warehouse"], args["--aws-region"]) == (
+            "aws",
+            "s3://schemahub-deploy-test/schemahub/warehouse",
+            "us-east-1",
+        )
+    assert jobs["schemahub-ingest"]["DefaultArguments"]["--exchanges"] == "coinbase,binance,kraken"
+    assert "--exchanges" not in jobs["schemahub-unify"]["DefaultArguments"]
+    assert jobs["schemahub-maintenance"]["Timeout"] == 120
+
+
+def test_conf_is_rendered_by_the_same_function_as_the_local_session(deployment):
+    job = desired_state(deployment, WHEEL_KEY).jobs["schemahub-unify"]
+    conf = _conf_pairs(job["DefaultArguments"]["--conf"])
+    settings = glue_settings(deployment)
+    assert conf == {
+        "spark.sql.extensions": EXTENSIONS,
+        "spark.sql.session.timeZone": "UTC",
+        "spark.sql.iceberg.vectorization.enabled": "false",
+        **catalog_conf(settings),
+    }
+    assert conf["spark.sql.catalog.schemahub"] == "org.apache.iceberg.spark.SparkCatalog"
+    assert conf["spark.sql.catalog.schemahub.catalog-impl"] == "org.apache.iceberg.aws.glue.GlueCatalog"
+    assert conf["spark.sql.catalog.schemahub.io-impl"] == "org.apache.iceberg.aws.s3.S3FileIO"
+    assert conf["spark.sql.catalog.schemahub.warehouse"] == "s3://schemahub-deploy-test/schemahub/warehouse/"
+    assert conf["spark.sql.catalog.schemahub.client.region"] == "us-east-1"
+    # On a real account nothing is overridden: no emulator endpoints leak into Glue.
+    assert not [k for k in conf if k.endswith((".glue.endpoint", ".s3.endpoint", ".s3.path-style-access"))]
+
+
+def test_local_and_glue_catalog_settings_differ_only_by_endpoints(deployment):
+    """The emulator settings the integration tests use = the Glue settings + endpoint overrides."""
+    glue = glue_settings(deployment)
+    emulated = Settings(
+        profile="aws",
+        warehouse=glue.warehouse,
+        aws_region=glue.aws_region,
+        glue_endpoint="http://127.0.0.1:1",
+        s3_endpoint="http://127.0.0.1:1",
+        s3_path_style=True,
+    )
+    extra = set(catalog_conf(emulated).items()) - set(catalog_conf(glue).items())
+    assert {k.removeprefix("spark.sql.catalog.schemahub.") for k, _ in extra} == {
+        "glue.endpoint",
+        "s3.endpoint",
+        "s3.path-style-access",
+    }
+    assert set(catalog_conf(glue).items()) <= set(catalog_conf(emulated).items())
+    assert "spark.sql.catalog.schemahub.warehouse" in spark_conf_argument(glue)
+
+
+def test_workflow_triggers(deployment):
+    state = desired_state(deployment, WHEEL_KEY)
+    assert {name: w["MaxConcurrentRuns"] for name, w in state.workflows.items()} == {
+        "schemahub-pipeline": 1,
+        "schemahub-maintenance": 1,
+    }
+    schedule, unify, maintenance = state.triggers.values()
+    assert (schedule["Type"], schedule["Schedule"], schedule["WorkflowName"]) == (
+        "SCHEDULED",
+        "cron(0/30 * * * ? *)",
+        "schemahub-pipeline",
+    )
+    assert schedule["Actions"] == [{"JobName": "schemahub-ingest"}]
+    assert unify["Type"] == "CONDITIONAL"
+    assert unify["WorkflowName"] == "schemahub-pipeline"
+    assert unify["Predicate"] == {
+        "Logical": "AND",
+        "Conditions": [{"LogicalOperator": "EQUALS", "JobName": "schemahub-ingest", "State": "SUCCEEDED"}],
+    }
+    assert unify["Actions"] == [{"JobName": "schemahub-unify"}]
+    assert (maintenance["Type"], maintenance["Schedule"], maintenance["WorkflowName"]) == (
+        "SCHEDULED",
+        "cron(15 3 * * ? *)",
+        "schemahub-maintenance",
+    )
+    assert maintenance["Actions"] == [{"JobName": "schemahub-maintenance"}]
+
+
+def test_on_demand_jobs_get_no_trigger_and_no_scheduled_cost():
+    from schemahub_lib.deploy import parse_deployment
+    from schemahub_lib.deploy.cost import monthly_glue_cost
+    from tests.deploy.conftest import deployment_data
+
+    data = deployment_data()
+    data["jobs"]["replay"] = {"stage": "on-demand", "script": "jobs/ingest_job.py", "number_of_workers": 4}
+    d = parse_deployment(data)
+    state = desired_state(d, WHEEL_KEY)
+    assert state.jobs["schemahub-replay"]["NumberOfWorkers"] == 4
+    assert state.jobs["schemahub-backfill"]["Command"]["ScriptLocation"].endswith("/jobs/backfill_job.py")
+    started = {a["JobName"] for t in state.triggers.values() for a in t["Actions"]}
+    assert started == {"schemahub-ingest", "schemahub-unify", "schemahub-maintenance"}
+    costed = {r.job for r in monthly_glue_cost(d)}
+    assert costed == {"schemahub-ingest", "schemahub-unify", "schemahub-maintenance"}
