@@ -154,7 +154,7 @@ def _demo_state(warehouse: Path, fresh: bool) -> dict[str, float]:
             return state
         shutil.rmtree(warehouse)  # only ever a folder the demo created: it holds STATE_FILE
     elif warehouse.exists() and any(warehouse.iterdir()):
-        raise SystemExit(f"{warehouse} exists and is not a demo warehouse; pass --warehouse to another folder")
+        raise SystemExit(f"{warehouse} holds something other than a demo warehouse; pass --warehouse DIR")
     warehouse.mkdir(parents=True, exist_ok=True)
     # History reaches back past the cold-start window; the spike sits inside that window.
     state = {"seed": SEED, "anchor_s": now - 3 * 3600, "spike_at_s": now - SPIKE_AGO_S}
@@ -168,4 +168,3 @@ def _step(text: str) -> None:
 
 if __name__ == "__main__":
     sys.exit(main())
-
