@@ -2,8 +2,10 @@
 
 `job_role_policy`: what the Glue jobs' role may do. Only the deployment's bucket and prefix,
 only its Glue database and that database's tables, only Glue's own log groups. No write action
-has a `*` resource. Deliberately absent: `glue:DeleteTable`/`DeleteDatabase` (jobs never drop),
-`cloudwatch:PutMetricData` (it only accepts `Resource: *`; Glue's `--enable-metrics` is off).
+has a `*` resource but one: `cloudwatch:PutMetricData` has no resource-level permissions, so it
+is granted on `*` only under a condition that pins the `SchemaHub` metric namespace (the jobs'
+own metrics, schemahub_lib.ops.metrics). Deliberately absent: `glue:DeleteTable`/`DeleteDatabase`
+(jobs never drop); Glue's `--enable-metrics` is off.
 
 `deployer_policy`: what the person or CI running `schemahub deploy` needs. `glue:ListJobs`,
 `glue:ListTriggers` and `glue:GetTags`-by-filter are list calls that IAM only grants on `*`.
@@ -14,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from schemahub_lib.deploy.config import Deployment
+from schemahub_lib.ops.metrics import NAMESPACE as METRICS_NAMESPACE
 
 Statement = dict[str, Any]
 
@@ -86,6 +89,13 @@ def job_role_policy(d: Deployment) -> dict[str, Any]:
                 "Effect": "Allow",
                 "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
                 "Resource": [a["logs"], f"{a['logs']}:log-stream:*"],
+            },
+            {
+                "Sid": "SchemaHubMetrics",
+                "Effect": "Allow",
+                "Action": ["cloudwatch:PutMetricData"],
+                "Resource": ["*"],  # PutMetricData has no resource-level permissions
+                "Condition": {"StringEquals": {"cloudwatch:namespace": METRICS_NAMESPACE}},
             },
         ],
     }

@@ -54,6 +54,11 @@ def test_no_write_action_on_a_wildcard_resource(deployment, render):
     policy = render(deployment)
     assert len(json.dumps(policy, separators=(",", ":"))) < 6144  # fits a managed policy
     for statement in policy["Statement"]:
+        if statement["Action"] == ["cloudwatch:PutMetricData"]:
+            # No resource-level permissions exist for it: `*` is allowed only when pinned to
+            # our namespace.
+            assert statement["Condition"] == {"StringEquals": {"cloudwatch:namespace": "SchemaHub"}}
+            continue
         if _write_actions(statement):
             for resource in statement["Resource"]:
                 assert resource != "*", statement["Sid"]
@@ -151,3 +156,10 @@ def test_deployer_is_limited_to_its_own_resources(deployment):
         "arn:aws:iam::123456789012:role/schemahub-glue-jobs",
         {"iam:PassedToService": "ec2.amazonaws.com"},
     )
+
+
+def test_job_role_puts_metrics_only_in_the_schemahub_namespace(deployment):
+    policy = job_role_policy(deployment)
+    assert allows(policy, "cloudwatch:PutMetricData", "*", {"cloudwatch:namespace": "SchemaHub"})
+    assert not allows(policy, "cloudwatch:PutMetricData", "*", {"cloudwatch:namespace": "AWS/EC2"})
+    assert not allows(policy, "cloudwatch:PutMetricData", "*")
