@@ -1,10 +1,11 @@
 """Unify benchmarks against the SPEC budgets (measured here, never in tests).
 
-* throughput: `run_unify` over a 1M-trade batch in the three raw tables, written by PyIceberg
+* throughput: `run_unify` over 1M-trade batches in the three raw tables, written by PyIceberg
   as landing writes them, with the simulator's market model (its ids, prices, sizes, sides
-  and rates; 1% of the batch re-landed). Measured after a warm-up run on the same session:
-  rows/s of the whole run (incremental read, map, dedup, anti-join, write, commit).
-* storage: bytes per trade in the Parquet files of trades_unified after that run.
+  and rates; 1% of a batch re-landed): rows/s of the whole run (incremental read, map, dedup,
+  anti-join, write, commit). The first batch meets a cold JVM (JIT compilation included);
+  the second, in the same session, is the steady-state figure held against the budget.
+* storage: bytes per trade in the Parquet files of trades_unified after those runs.
 * growth: two consecutive 200k-trade batches (5% re-landed each) unified into a table of 1M
   rows and into one of 20M rows. Both histories end where the batches start and are laid out
   as unify writes them (one sorted file per run and day); ratio of the times.
@@ -330,26 +331,25 @@ def run(workdir: Path) -> list[Result]:
     )
     results = []
 
-    # Throughput: warm up on the first 5% of the simulated trades, then the 1M batch.
+    # Throughput: two consecutive 1M batches (1% of each re-landed). The first runs on a cold
+    # JVM (as a Glue job does every time); the second, in the same session, is the budget figure.
     tp = _settings(workdir, "tp")
     register_catalog(spark, tp)
-    warm_share = 1 / 21
-    truths = sim_trades(int(batch / (1 - warm_share)))
-    land_sim_trades(tp, truths, 0.0, warm_share, relanded=0)
-    _timed_unify(tp, spark)
-    land_sim_trades(tp, truths, warm_share, 1.0, relanded=batch // 100)
-    seconds, report = _timed_unify(tp, spark)
-    rate = report.rows_read / seconds
-    results.append(
-        Result(
-            f"unify throughput, {report.rows_read:,}-row batch ({report.rows_inserted:,} new)",
-            rate,
-            "rows/s",
-            f">= {ROWS_BUDGET:,} rows/s",
-            rate >= ROWS_BUDGET,
-            f"{seconds:.1f}s, {report.duplicates_dropped:,} duplicates dropped",
+    truths = sim_trades(2 * batch)
+    for label, (lo, hi) in (("cold JVM", (0.0, 0.5)), ("warm", (0.5, 1.0))):
+        land_sim_trades(tp, truths, lo, hi, relanded=batch // 100 if lo else 0)
+        seconds, report = _timed_unify(tp, spark)
+        rate = report.rows_read / seconds
+        results.append(
+            Result(
+                f"unify throughput, {report.rows_read:,}-row batch, {label}",
+                rate,
+                "rows/s",
+                f">= {ROWS_BUDGET:,} rows/s" if label == "warm" else "",
+                rate >= ROWS_BUDGET if label == "warm" else None,
+                f"{seconds:.1f}s; {report.rows_inserted:,} new, {report.duplicates_dropped:,} dropped",
+            )
         )
-    )
     per_trade, files = _bytes_per_trade(spark, tp)
     results.append(
         Result(
@@ -362,26 +362,24 @@ def run(workdir: Path) -> list[Result]:
         )
     )
 
-    # Growth: the same two 200k batches into a 1M-row and a 20M-row table.
-    times: dict[str, list[float]] = {}
-    for label, history in (("1M", 1_000_000), ("big", big)):
-        settings = _settings(workdir, f"g{label.lower()}")
+    # Growth: the same two 200k batches into a 1M-row and a 20M-row table, taking turns so
+    # neither table's runs get a warmer JVM than the other's.
+    tables = {"1M": (1_000_000, _settings(workdir, "g1m")), "big": (big, _settings(workdir, "gbig"))}
+    for history, settings in tables.values():
         register_catalog(spark, settings)
         land_synthetic_batch(spark, settings, history, END, -1, 200_000, overlap=0.05)
         write_history(spark, settings, history, END, _raw_heads(spark, settings))
-        times[label] = []
-        for k in range(2):
+    times: dict[str, list[float]] = {label: [] for label in tables}
+    for k in range(2):
+        for label, (history, settings) in tables.items():
             new = land_synthetic_batch(spark, settings, history, END, k, 200_000, overlap=0.05)
             seconds, report = _timed_unify(settings, spark)
             if report.rows_inserted != new or report.sources[0].mode != "incremental":
                 raise RuntimeError(f"growth batch {k} into {label}: expected {new} new rows, got {report}")
             times[label].append(seconds)
-        if label == "big":
-            per_trade, files = _bytes_per_trade(spark, settings)
-            note = f"{files} files; Spark-generated values, for comparison only"
-            results.append(
-                Result(f"storage, {history:,}-row synthetic history", per_trade, "bytes/trade", note=note)
-            )
+    per_trade, files = _bytes_per_trade(spark, tables["big"][1])
+    note = f"{files} files; Spark-generated values, for comparison only"
+    results.append(Result(f"storage, {big:,}-row synthetic history", per_trade, "bytes/trade", note=note))
     ratio = sum(times["big"]) / sum(times["1M"])
     results.append(
         Result(

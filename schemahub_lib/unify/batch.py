@@ -23,6 +23,7 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Ties on the ingest time are the same trade landed twice in one flush; the rest of the row
 # only makes the choice deterministic.
 TIE_BREAK = ("trade_ts", "price", "quantity", "side")
+ROWS_PER_TASK = 100_000  # below this a second task (and file) costs more than it saves
 
 
 # A key's trade time is the same in every copy the mapping produces; the margin only absorbs
@@ -64,15 +65,25 @@ def batch_stats(raws: Sequence[tuple[MappingSpec, DataFrame]]) -> list[SourceSta
     return stats
 
 
-def dedup_earliest(batch: DataFrame) -> DataFrame:
-    """One row per (exchange, symbol, trade_id): the one that landed first. Drops ORDER_COLUMN."""
+def dedup_earliest(batch: DataFrame, partitions: int) -> DataFrame:
+    """One row per (exchange, symbol, trade_id): the one that landed first. Drops ORDER_COLUMN.
+
+    `partitions` sets the shuffle by key explicitly (the write keeps it: one file per partition
+    and day): as many as there are cores, so no core idles, while AQE's coalescing could leave
+    e.g. 3 tasks for 2 cores. The first row of each key is the one without a predecessor
+    (`lag` is null); `row_number() == 1` would trigger Spark 3.5's window group limit, which
+    sorts the whole batch once more before the shuffle.
+    """
     order = [F.col(ORDER_COLUMN).asc(), *(F.col(c).asc() for c in TIE_BREAK)]
     w = Window.partitionBy(*KEY_COLUMNS).orderBy(*order)
-    return (
-        batch.withColumn("_rank", F.row_number().over(w))
-        .where(F.col("_rank") == 1)
-        .drop("_rank", ORDER_COLUMN)
-    )
+    first = F.lag(F.lit(1)).over(w).isNull()
+    shuffled = batch.repartition(partitions, *KEY_COLUMNS)
+    return shuffled.withColumn("_first", first).where(F.col("_first")).drop("_first", ORDER_COLUMN)
+
+
+def write_partitions(rows: int, cores: int, rows_per_task: int = ROWS_PER_TASK) -> int:
+    """Tasks for a batch of `rows`: every core busy, but no task with a sliver of the batch."""
+    return max(1, min(cores, rows // rows_per_task))
 
 
 def time_ranges(stats: Iterable[SourceStats], margin_us: int = RANGE_MARGIN_US) -> list[tuple[int, int]]:

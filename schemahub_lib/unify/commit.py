@@ -25,12 +25,12 @@ import time
 import uuid
 from collections.abc import Iterable
 
+from pyiceberg.table import Table
 from pyspark.sql import DataFrame, SparkSession
 
 from schemahub_lib.errors import CommitConflictError
 
 BRANCH_PREFIX = "schemahub_unify_"
-BRANCH_PROPERTY = "schemahub.unify.branch"  # on the run's snapshot: the branch it was written on
 STALE_BRANCH_MS = 6 * 3600 * 1000  # a run's branch older than this belongs to a dead run
 MAIN_MOVED = ("is not an ancestor", "Ref does not exist")
 # Another commit to the table won the catalog's compare-and-set more often than Iceberg's own
@@ -86,7 +86,7 @@ def drop_branch(spark: SparkSession, table: str, branch: str) -> None:
 
 
 def append_to_branch(rows: DataFrame, table: str, branch: str, properties: dict[str, str]) -> None:
-    """One append snapshot on `branch` carrying `properties` (and BRANCH_PROPERTY) in its summary.
+    """One append snapshot on `branch` carrying `properties` in its summary.
 
     `df.writeTo("t.branch_<b>")` is the way to address a branch: the `branch` write option is
     ignored by Iceberg 1.7.1's DataFrameWriterV2 path (it silently appends to main).
@@ -95,7 +95,7 @@ def append_to_branch(rows: DataFrame, table: str, branch: str, properties: dict[
     table's hash mode would shuffle once more and write each day from a single task (one core).
     """
     writer = rows.writeTo(f"{table}.branch_{branch}").option("distribution-mode", "none")
-    for key, value in {**properties, BRANCH_PROPERTY: branch}.items():
+    for key, value in properties.items():
         writer = writer.option(f"snapshot-property.{key}", value)
     try:
         writer.append()
@@ -135,13 +135,11 @@ def drop_stale_branches(
     return stale
 
 
-def published(spark: SparkSession, table: str, branch: str) -> tuple[int, int]:
-    """(snapshot id, rows added) of the snapshot a run wrote on `branch` (found by the
-    BRANCH_PROPERTY it carries, so it is found whatever main did since)."""
-    rows = spark.sql(
-        f"SELECT snapshot_id, summary['added-records'] AS n FROM {table}.snapshots "
-        f"WHERE summary['{BRANCH_PROPERTY}'] = '{branch}'"
-    ).collect()
-    if len(rows) != 1:
-        raise CommitConflictError(f"{table}: expected one snapshot written on {branch}, found {len(rows)}")
-    return int(rows[0].snapshot_id), int(rows[0].n or 0)
+def published(table: Table, branch: str) -> tuple[int, int]:
+    """(snapshot id, rows added) of the snapshot a run just wrote on `branch`."""
+    ref = table.metadata.refs.get(branch)
+    snapshot = table.snapshot_by_id(ref.snapshot_id) if ref is not None else None
+    if snapshot is None:
+        raise CommitConflictError(f"{table.name()}: branch {branch} vanished before it was read back")
+    added = snapshot.summary.get("added-records") if snapshot.summary is not None else None
+    return snapshot.snapshot_id, int(added or 0)

@@ -19,9 +19,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from pyiceberg.catalog import Catalog
+from pyiceberg.exceptions import NoSuchTableError
+from pyiceberg.table import Table
 from pyspark.sql import DataFrame, SparkSession
 
 from schemahub_lib.errors import ConfigError
+from schemahub_lib.settings import Settings
 
 PROPERTY_PREFIX = "schemahub.unify."
 CONSUMED_PREFIX = PROPERTY_PREFIX + "consumed."
@@ -56,37 +60,40 @@ class TargetState:
 
 
 def refresh(spark: SparkSession, name: str) -> None:
-    """Drop Spark's cached table so the next read sees commits made by other processes."""
+    """Drop Spark's cached table so its reads see at least what PyIceberg just loaded."""
+    spark.sql(f"REFRESH TABLE {name}")
+
+
+def load_table(catalog: Catalog, settings: Settings, table: str) -> Table:
+    """The table's current metadata through PyIceberg: no Spark job, the catalog's latest commit."""
     try:
-        spark.sql(f"REFRESH TABLE {name}")
-    except Exception as exc:  # AnalysisException arrives through py4j
-        if "TABLE_OR_VIEW_NOT_FOUND" in str(exc) or "not found" in str(exc).lower():
-            raise ConfigError(f"table {name} does not exist; create it with `schemahub init`") from exc
-        raise
+        return catalog.load_table(settings.table_id(table))
+    except NoSuchTableError as exc:
+        raise ConfigError(
+            f"table {settings.table_id(table)} does not exist; create it with `schemahub init`"
+        ) from exc
 
 
-def main_history(spark: SparkSession, name: str) -> tuple[list[Snapshot], tuple[str, ...]]:
+def main_history(table: Table) -> tuple[list[Snapshot], tuple[str, ...]]:
     """The main branch's snapshots, newest first (empty for a table without snapshots), and the
     names of the table's other branches."""
-    refs = spark.sql(f"SELECT name, type, snapshot_id FROM {name}.refs").collect()
-    branches = tuple(r.name for r in refs if r.type == "BRANCH" and r.name != "main")
-    main = [r.snapshot_id for r in refs if r.name == "main"]
-    if not main:
-        return [], branches
-    ours = f"map_filter(summary, (k, v) -> startswith(k, '{PROPERTY_PREFIX}'))"
-    rows = spark.sql(f"SELECT snapshot_id, parent_id, {ours} AS p FROM {name}.snapshots").collect()
-    by_id = {r.snapshot_id: Snapshot(r.snapshot_id, r.parent_id, dict(r.p or {})) for r in rows}
+    meta = table.metadata
+    branches = tuple(n for n, r in meta.refs.items() if r.snapshot_ref_type == "branch" and n != "main")
+    by_id = {s.snapshot_id: s for s in meta.snapshots}
     chain: list[Snapshot] = []
-    current: int | None = main[0]
+    current = meta.refs["main"].snapshot_id if "main" in meta.refs else None
     while current is not None and current in by_id:
-        chain.append(by_id[current])
-        current = by_id[current].parent_id
+        snap = by_id[current]
+        props = snap.summary.additional_properties if snap.summary is not None else {}
+        ours = {k: v for k, v in props.items() if k.startswith(PROPERTY_PREFIX)}
+        chain.append(Snapshot(snap.snapshot_id, snap.parent_snapshot_id, ours))
+        current = snap.parent_snapshot_id
     return chain, branches
 
 
-def target_state(spark: SparkSession, name: str) -> TargetState:
+def target_state(table: Table) -> TargetState:
     """The head of main, the newest consumed record among its ancestors, the other branches."""
-    chain, branches = main_history(spark, name)
+    chain, branches = main_history(table)
     head = chain[0].snapshot_id if chain else None
     for snap in chain:
         props = snap.properties
@@ -98,27 +105,27 @@ def target_state(spark: SparkSession, name: str) -> TargetState:
     return TargetState(head, {}, False, branches)
 
 
-def plan_read(spark: SparkSession, name: str, table: str, state: TargetState) -> SourceRead:
-    """How to read raw table `name` (Spark identifier) given the target's consumed record."""
-    chain, _ = main_history(spark, name)
+def plan_read(table: Table, name: str, state: TargetState) -> SourceRead:
+    """How to read raw table `name` (a PyIceberg `table`) given the target's consumed record."""
+    chain, _ = main_history(table)
     current = chain[0].snapshot_id if chain else None
-    consumed = state.consumed.get(table)
+    consumed = state.consumed.get(name)
     if current is None:
-        return SourceRead(table, "none", consumed, None, "the raw table has no snapshot yet")
+        return SourceRead(name, "none", consumed, None, "the raw table has no snapshot yet")
     if consumed is None:
         if state.snapshot_id is not None and not state.record_found:
             reason = "trades_unified has snapshots but no consumed record (expired?); reading everything"
-            return SourceRead(table, "fallback", None, current, reason)
-        return SourceRead(table, "full", None, current, "first run for this source")
+            return SourceRead(name, "fallback", None, current, reason)
+        return SourceRead(name, "full", None, current, "first run for this source")
     if consumed == current:
-        return SourceRead(table, "none", consumed, current)
+        return SourceRead(name, "none", consumed, current)
     if any(s.snapshot_id == consumed for s in chain):
-        return SourceRead(table, "incremental", consumed, current)
+        return SourceRead(name, "incremental", consumed, current)
     reason = (
-        f"consumed snapshot {consumed} is no longer in {table}'s history (expired or rolled back); "
+        f"consumed snapshot {consumed} is no longer in {name}'s history (expired or rolled back); "
         "reading the whole table, the anti-join drops rows applied before"
     )
-    return SourceRead(table, "fallback", consumed, current, reason)
+    return SourceRead(name, "fallback", consumed, current, reason)
 
 
 def read_raw(spark: SparkSession, name: str, read: SourceRead) -> DataFrame:

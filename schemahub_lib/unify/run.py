@@ -14,8 +14,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import reduce
 
+from pyiceberg.catalog import Catalog
 from pyspark.sql import DataFrame, SparkSession
 
+from schemahub_lib.catalog import load_catalog
 from schemahub_lib.connectors.base import Product
 from schemahub_lib.errors import CommitConflictError
 from schemahub_lib.logs import log_event
@@ -29,12 +31,13 @@ from schemahub_lib.mapping import (
 )
 from schemahub_lib.settings import Settings
 from schemahub_lib.unify import commit
-from schemahub_lib.unify.batch import batch_stats, dedup_earliest, new_rows, time_ranges
+from schemahub_lib.unify.batch import batch_stats, dedup_earliest, new_rows, time_ranges, write_partitions
 from schemahub_lib.unify.compile import data_error, map_source
 from schemahub_lib.unify.reads import (
     CONSUMED_PREFIX,
     PROPERTY_PREFIX,
     TargetState,
+    load_table,
     plan_read,
     read_raw,
     refresh,
@@ -98,9 +101,9 @@ def run_unify(
     from schemahub_lib.seed import load_seed
 
     started = time.monotonic()
-    specs = list(mappings) if mappings is not None else load_mappings(
-        settings.mappings_dir, load_table_defs(settings.ddl_dir)
-    )  # fmt: skip
+    if mappings is None:
+        mappings = load_mappings(settings.mappings_dir, load_table_defs(settings.ddl_dir))
+    specs = list(mappings)
     seed = products if products is not None else load_seed(settings.seed_path)
     spark = _session(settings, spark)
     run_id = uuid.uuid4().hex
@@ -138,15 +141,16 @@ def _attempt(
     dry_run: bool,
     before_publish: Callable[[], None] | None,
 ) -> UnifyReport:
+    catalog = load_catalog(settings)
     target = settings.spark_table(TARGET_TABLE)
-    refresh(spark, target)
-    state = target_state(spark, target)
+    state = target_state(load_table(catalog, settings, TARGET_TABLE))
+    refresh(spark, target)  # after PyIceberg's look: Spark then knows every snapshot it names
     report = UnifyReport(run_id, dry_run=dry_run)
     active: list[tuple[MappingSpec, DataFrame]] = []
     for spec in specs:
+        read = plan_read(load_table(catalog, settings, spec.source), spec.source, state)
         name = settings.spark_table(spec.source)
         refresh(spark, name)
-        read = plan_read(spark, name, spec.source, state)
         report.sources.append(
             SourceReport(spec.exchange, spec.source, read.mode, read.start, read.end, 0, read.reason)
         )
@@ -169,23 +173,15 @@ def _attempt(
         if st.rows:
             mapped.append(map_source(raw, spec, _symbols(spec, st.symbols, seed, settings), ingest_us))
     if dry_run or not report.rows_read:
-        return report  # only non-append commits (compaction) since the record: nothing new
-    batch = dedup_earliest(reduce(DataFrame.unionByName, mapped))
+        return report  # no rows: the raw tables only gained compactions; nothing to commit
+    partitions = write_partitions(report.rows_read, spark.sparkContext.defaultParallelism)
+    batch = dedup_earliest(reduce(DataFrame.unionByName, mapped), partitions)
     existing = None
     if state.snapshot_id is not None:
         existing = spark.read.format("iceberg").option("snapshot-id", str(state.snapshot_id)).load(target)
+    rows = new_rows(batch, existing, time_ranges(stats))
     properties = _record(report, state.consumed, run_id)
-    return _publish(
-        spark,
-        settings,
-        report,
-        batch,
-        existing,
-        time_ranges(stats),
-        state,
-        properties,
-        before_publish,
-    )
+    return _publish(spark, catalog, settings, report, rows, state, properties, before_publish)
 
 
 def _reraise_data_error(exc: BaseException) -> None:
@@ -228,25 +224,26 @@ def _record(report: UnifyReport, consumed: Mapping[str, int], run_id: str) -> di
 
 def _publish(
     spark: SparkSession,
+    catalog: Catalog,
     settings: Settings,
     report: UnifyReport,
-    batch: DataFrame,
-    existing: DataFrame | None,
-    ranges: list[tuple[int, int]],
+    rows: DataFrame,
     state: TargetState,
     properties: dict[str, str],
     before_publish: Callable[[], None] | None,
 ) -> UnifyReport:
+    """Append `rows` on a run branch at main's head, then fast-forward main to it (commit.py)."""
     target = settings.spark_table(TARGET_TABLE)
     commit.drop_stale_branches(spark, target, state.branches)
     branch = commit.new_branch_name()
     commit.create_branch(spark, target, branch, state.snapshot_id)
     try:
         try:
-            commit.append_to_branch(new_rows(batch, existing, ranges), target, branch, properties)
+            commit.append_to_branch(rows, target, branch, properties)
         except Exception as exc:
             _reraise_data_error(exc)
             raise
+        snapshot_id, inserted = commit.published(load_table(catalog, settings, TARGET_TABLE), branch)
         if before_publish is not None:
             before_publish()
         commit.fast_forward_main(spark, settings.catalog_name, target, branch)
@@ -255,6 +252,6 @@ def _publish(
             commit.drop_branch(spark, target, branch)
         except Exception as exc:  # a left-over branch only pins files; drop_stale_branches clears it
             log_event("unify.branch_not_dropped", level="warning", branch=branch, error=str(exc)[:300])
-    report.snapshot_id, report.rows_inserted = commit.published(spark, target, branch)
-    report.duplicates_dropped = report.rows_read - report.rows_inserted
+    report.snapshot_id, report.rows_inserted = snapshot_id, inserted
+    report.duplicates_dropped = report.rows_read - inserted
     return report
