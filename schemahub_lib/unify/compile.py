@@ -87,9 +87,9 @@ def _epoch(spec: MappingSpec, rule: ColumnRule, x: Column) -> Column:
     v = x if integral else x.cast("decimal(38,9)")
     lo, hi = MIN_TRADE_EPOCH_S * unit, MAX_TRADE_EPOCH_S * unit
     if integral and unit <= 1_000_000:
-        micros = v * (1_000_000 // unit)
+        micros = x * (1_000_000 // unit)
     else:
-        micros = F.floor(v.cast("decimal(38,9)") * F.lit(Decimal(1_000_000) / unit))
+        micros = F.floor(x.cast("decimal(38,9)") * F.lit(Decimal(1_000_000) / unit))
     problem = (
         f"{rule.transform} value in {rule.source.name} is outside {WINDOW} in that unit "
         "(a value in another unit?)"
@@ -127,8 +127,10 @@ def compile_rule(
     elif name in EPOCH_UNITS:
         value, problem = _epoch(spec, rule, x), f"{name}: {rule.source.name} is not a number (or null)"
     elif name == "iso8601":
-        value, problem = F.to_timestamp(x), f"{rule.source.name} is not ISO 8601 text with a zone (or null)"
-        value = F.when(x.rlike(r"(Z|z|[+-]\d\d(:?\d\d)?)$"), value)
+        # Timestamps hold µs: digits past the sixth are dropped (floored), as for from_ns.
+        micros_text = F.regexp_replace(x, r"(\.\d{6})\d+", "$1")
+        value = F.when(x.rlike(r"(Z|z|[+-]\d\d(:?\d\d)?)$"), F.to_timestamp(micros_text))
+        problem = f"{rule.source.name} is not ISO 8601 text with a zone (or null)"
     elif name == "to_double":
         value, problem = x.cast(target_type), f"{name}: {rule.source.name} is not a number (or null)"
     elif name == "to_string":

@@ -302,6 +302,8 @@ def mapping_failure(spark: Any, spec: MappingSpec, row: dict[str, Any]) -> Mappi
         ("t_ns_text", "from_ns", "1762820035982277754", datetime(2025, 11, 11, 0, 13, 55, 982277)),
         ("t_iso", "iso8601", "2020-02-17T07:23:16.353Z", datetime(2020, 2, 17, 7, 23, 16, 353000)),
         ("t_iso", "iso8601", "2024-03-13T12:00:17.710679+01:00", datetime(2024, 3, 13, 11, 0, 17, 710679)),
+        ("t_iso", "iso8601", "2024-03-13T11:00:17.710679999Z", datetime(2024, 3, 13, 11, 0, 17, 710679)),
+        ("t_iso", "iso8601", "2020-02-17T07:23:30.2Z", datetime(2020, 2, 17, 7, 23, 30, 200000)),
     ],
 )
 def test_epoch_and_text_times_convert_exactly(
