@@ -7,6 +7,7 @@ absolute file URIs, so a table written by either engine is read by the other.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import sqlite3
 from typing import Any
@@ -55,11 +56,20 @@ def _load_sql_catalog(settings: Settings) -> Catalog:
     from pyiceberg.catalog.sql import SqlCatalog
 
     ensure_local_warehouse(settings)
-    return SqlCatalog(
-        settings.catalog_name,
-        uri=f"sqlite:///{settings.catalog_db_path}",
-        warehouse=settings.warehouse_path.as_uri(),
-    )
+    # SqlCatalog creates its tables when they are missing, with a check-then-create that two
+    # processes opening a new warehouse at once can both pass ("table iceberg_tables already
+    # exists"). An exclusive lock on a sidecar file makes the first opening one at a time.
+    lock_path = settings.catalog_db_path.with_name(settings.catalog_db_path.name + ".init-lock")
+    with open(lock_path, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            return SqlCatalog(
+                settings.catalog_name,
+                uri=f"sqlite:///{settings.catalog_db_path}",
+                warehouse=settings.warehouse_path.as_uri(),
+            )
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def glue_properties(settings: Settings) -> dict[str, Any]:
