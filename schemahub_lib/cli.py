@@ -40,17 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="schemahub",
         description="Complete, deduplicated crypto trade history in an Apache Iceberg lakehouse.",
     )
-    parser.add_argument("--config", help="YAML config file (default: $SCHEMAHUB_CONFIG)")
-    parser.add_argument("--profile", choices=["local", "aws"], help="catalog profile (default local)")
-    parser.add_argument("--warehouse", help="local folder or s3:// warehouse (default ./warehouse)")
-    for exchange in DEFAULT_EXCHANGE_URLS:
-        parser.add_argument(
-            f"--{exchange}-url",
-            dest=f"{exchange}_url",
-            metavar="URL",
-            help=f"{exchange} API base URL (default: the real public endpoint)",
-        )
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    _add_global_options(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name in COMMAND_MODULES:
@@ -61,7 +51,31 @@ def build_parser() -> argparse.ArgumentParser:
                 continue  # command not built yet
             raise
         module.register(sub)
+    for subparser in sub.choices.values():
+        # `schemahub init --warehouse W` works as well as `schemahub --warehouse W init`.
+        _add_global_options(subparser, default=argparse.SUPPRESS)
     return parser
+
+
+def _add_global_options(parser: argparse.ArgumentParser, default: object = None) -> None:
+    """The settings flags; on a subcommand they default to SUPPRESS so they never hide the
+    value given before the subcommand, and a flag the subcommand defines itself wins."""
+    options: list[tuple[tuple[str, ...], dict[str, object]]] = [
+        (("--config",), {"help": "YAML config file (default: $SCHEMAHUB_CONFIG)"}),
+        (("--profile",), {"choices": ["local", "aws"], "help": "catalog profile (default local)"}),
+        (("--warehouse",), {"help": "local folder or s3:// warehouse (default ./warehouse)"}),
+    ]
+    for exchange in DEFAULT_EXCHANGE_URLS:
+        help_text = f"{exchange} API base URL (default: the real public endpoint)"
+        options.append(
+            ((f"--{exchange}-url",), {"dest": f"{exchange}_url", "metavar": "URL", "help": help_text})
+        )
+    options.append((("-v", "--verbose"), {"action": "store_true", "help": "debug logging"}))
+    taken = set(parser._option_string_actions)
+    for flags, kwargs in options:
+        if taken.isdisjoint(flags):
+            unset = False if default is None and kwargs.get("action") == "store_true" else default
+            parser.add_argument(*flags, default=unset, **kwargs)  # type: ignore[arg-type]
 
 
 def _rewrite_run_alias(argv: list[str]) -> list[str]:

@@ -82,7 +82,26 @@ def load_spark(settings: Settings, app_name: str = "schemahub") -> SparkSession:
         ) from exc
     spark.sparkContext.setLogLevel("ERROR")
     logging.getLogger("py4j").setLevel(logging.WARNING)
+    check_iceberg_loadable(spark, jars)
     return spark
+
+
+def check_iceberg_loadable(spark: SparkSession, jars: list[Path]) -> None:
+    """Fail with the fix when the driver cannot load Iceberg's classes.
+
+    `spark.jars` set from Python reaches the driver's classpath only when Python starts the
+    JVM. Under `spark-submit` the JVM is already running, so the jars must be on its command
+    line; without them the first catalog use fails deep in a stack trace.
+    """
+    try:
+        loader = spark._jvm.java.lang.Thread.currentThread().getContextClassLoader()  # type: ignore[union-attr]
+        loader.loadClass("org.apache.iceberg.spark.SparkCatalog")
+    except Exception as exc:  # py4j wraps the JVM's ClassNotFoundException
+        raise SetupError(
+            "Spark's driver cannot load Iceberg (org.apache.iceberg.spark.SparkCatalog). Under "
+            "spark-submit pass the jars on the command line: "
+            f"spark-submit --jars {','.join(str(j) for j in jars)} ..."
+        ) from exc
 
 
 def register_catalog(spark: SparkSession, settings: Settings) -> None:

@@ -24,3 +24,26 @@ def test_init_is_registered_and_unknown_commands_fail(capsys):
         parser.parse_args(["frobnicate"])
     assert exit_info.value.code == 2
     assert "invalid choice: 'frobnicate'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--warehouse", "/w", "--profile", "local", "-v", "status"],
+        ["status", "--warehouse", "/w", "--profile", "local", "-v"],
+        ["--profile", "local", "status", "--warehouse", "/w", "--verbose"],
+    ],
+)
+def test_settings_flags_work_before_or_after_the_command(argv):
+    args = build_parser().parse_args(argv)
+    assert (args.warehouse, args.profile, args.verbose) == ("/w", "local", True)
+
+
+def test_a_command_flag_after_the_command_does_not_hide_one_before_it():
+    args = build_parser().parse_args(["--warehouse", "/w", "--kraken-url", "http://k", "status"])
+    assert (args.warehouse, args.kraken_url, args.config, args.verbose) == ("/w", "http://k", None, False)
+
+
+def test_deploy_keeps_its_own_config_flag():
+    args = build_parser().parse_args(["--config", "settings.yaml", "deploy", "--config", "d.yaml"])
+    assert (args.config, args.deployment) == ("settings.yaml", "d.yaml")
