@@ -7,8 +7,9 @@
     schemahub deploy --print-policy                    # IAM documents for the job role and deployer
 
 Idempotent: a second run with the same description and sources changes nothing. Endpoint
-overrides (SCHEMAHUB_GLUE_ENDPOINT, SCHEMAHUB_S3_ENDPOINT, SCHEMAHUB_S3_PATH_STYLE) are honoured,
-so the same command runs against a local emulator. Credentials come from boto3's usual chain.
+overrides (SCHEMAHUB_GLUE_ENDPOINT, SCHEMAHUB_S3_ENDPOINT, SCHEMAHUB_CLOUDWATCH_ENDPOINT,
+SCHEMAHUB_S3_PATH_STYLE) are honoured, so the same command runs against a local emulator.
+Credentials come from boto3's usual chain.
 """
 
 from __future__ import annotations
@@ -41,7 +42,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     parser.add_argument("--dry-run", action="store_true", help="print the plan and write nothing")
     parser.add_argument(
-        "--teardown", action="store_true", help="remove the jobs, triggers, workflows and artifacts"
+        "--teardown",
+        action="store_true",
+        help="remove the jobs, triggers, workflows, artifacts and dashboard",
     )
     parser.add_argument(
         "--delete-data",

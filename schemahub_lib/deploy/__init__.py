@@ -5,8 +5,8 @@
     print(result.plan.render())
 
 Layers: `config` (the validated description) -> `packaging` (wheel + scripts) and `resources`
-(Glue API requests, pure) -> `diff` (read-only comparison with AWS, giving a `plan`) -> `apply`
-(the only writes); `deployer.run_deploy` strings them together.
+(Glue API requests and the dashboard body, pure) -> `diff` (read-only comparison with AWS,
+giving a `plan`) -> `apply` (the only writes); `deployer.run_deploy` strings them together.
 `policy` renders the IAM documents and `cost` the monthly Glue estimate.
 """
 

@@ -1,5 +1,6 @@
-"""Execute a `Plan`: creates and updates first (artifacts, catalog, jobs, workflows, triggers),
-then deletes in the reverse order, so nothing ever points at a resource that is gone.
+"""Execute a `Plan`: creates and updates first (artifacts, catalog, jobs, workflows, triggers,
+the dashboard), then deletes in the reverse order, so nothing ever points at a resource that is
+gone.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from schemahub_lib.settings import Settings
 from schemahub_lib.tables import init_tables
 
 _DELETE_ORDER = (
+    "cloudwatch dashboard",
     "glue trigger",
     "glue workflow",
     "glue job",
@@ -111,12 +113,36 @@ def _write_trigger(deployment: Deployment, clients: AwsClients, change: Change) 
     )
 
 
+def _put_dashboard(deployment: Deployment, clients: AwsClients, change: Change) -> None:
+    response = aws_call(
+        f"PutDashboard {change.name}",
+        clients.cloudwatch.put_dashboard,
+        DashboardName=change.name,
+        DashboardBody=change.spec,
+    )
+    # Errors mean nothing was written; warnings mean widgets that will not render. Both fail.
+    messages = response.get("DashboardValidationMessages", [])
+    if messages:
+        first = messages[0]
+        raise DeployError(
+            f"PutDashboard {change.name}: CloudWatch reported {len(messages)} validation messages "
+            f"for glue_deploy/dashboard.json, e.g. {first.get('DataPath', '')}: {first.get('Message', '')}"
+        )
+
+
 _WRITERS: dict[str, Callable[[Deployment, AwsClients, Change], None]] = {
     "s3 object": _put_object,
     "glue job": _write_job,
     "glue workflow": _write_workflow,
     "glue trigger": _write_trigger,
+    "cloudwatch dashboard": _put_dashboard,
 }
+
+
+def _delete_dashboard(deployment: Deployment, clients: AwsClients, catalog: Any, change: Change) -> None:
+    aws_call(
+        f"DeleteDashboards {change.name}", clients.cloudwatch.delete_dashboards, DashboardNames=[change.name]
+    )
 
 
 def _delete_trigger(deployment: Deployment, clients: AwsClients, catalog: Any, change: Change) -> None:
@@ -160,6 +186,7 @@ def _delete_database(deployment: Deployment, clients: AwsClients, catalog: Catal
 
 
 _DELETERS: dict[str, Callable[[Deployment, AwsClients, Any, Change], None]] = {
+    "cloudwatch dashboard": _delete_dashboard,
     "glue trigger": _delete_trigger,
     "glue workflow": _delete_workflow,
     "glue job": _delete_job,

@@ -1,7 +1,8 @@
 """boto3 clients and the PyIceberg catalog for a deployment, endpoints overridable from Settings.
 
 On a real account the endpoint settings are empty and boto3's defaults apply; against a local
-emulator (tests) `glue_endpoint`, `s3_endpoint` and `s3_path_style` point everything at it.
+emulator (tests) `glue_endpoint`, `s3_endpoint`, `cloudwatch_endpoint` and `s3_path_style` point
+everything at it.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ class DeployError(SchemaHubError):
 class AwsClients:
     glue: Any
     s3: Any
+    cloudwatch: Any
 
 
 def load_clients(settings: Settings, deployment: Deployment) -> AwsClients:
@@ -37,6 +39,7 @@ def load_clients(settings: Settings, deployment: Deployment) -> AwsClients:
     return AwsClients(
         glue=session.client("glue", endpoint_url=settings.glue_endpoint),
         s3=session.client("s3", endpoint_url=settings.s3_endpoint, config=s3_config),
+        cloudwatch=session.client("cloudwatch", endpoint_url=settings.cloudwatch_endpoint),
     )
 
 
@@ -62,7 +65,8 @@ def error_code(exc: BaseException) -> str:
 
 
 def not_found(exc: BaseException) -> bool:
-    return error_code(exc) in ("EntityNotFoundException", "NoSuchKey", "404", "NotFound")
+    # ResourceNotFound: CloudWatch's GetDashboard (DashboardNotFoundError).
+    return error_code(exc) in ("EntityNotFoundException", "NoSuchKey", "404", "NotFound", "ResourceNotFound")
 
 
 def aws_call(what: str, fn: Any, /, **kwargs: Any) -> Any:

@@ -6,6 +6,7 @@ talks to AWS. Names of AWS resources are derived here, in one place:
     Glue job       <name>-<job key>              e.g. schemahub-unify
     workflows      <name>-pipeline, <name>-maintenance
     triggers       <name>-ingest-schedule, <name>-unify-after-ingest, <name>-maintenance-daily
+    dashboard      <name>-ops                    (CloudWatch; dashboards are global, not regional)
     S3             s3://<bucket>/<prefix>/{warehouse,artifacts,tmp}/
 """
 
@@ -104,6 +105,10 @@ class Deployment:
     @property
     def maintenance_workflow(self) -> str:
         return f"{self.name}-maintenance"
+
+    @property
+    def ops_dashboard(self) -> str:
+        return f"{self.name}-ops"
 
     def glue_arn(self, kind: str, name: str) -> str:
         partition = self.role_arn.split(":")[1]

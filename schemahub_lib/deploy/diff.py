@@ -1,8 +1,10 @@
 """Compare the desired deployment with what AWS holds, using read-only calls only.
 
 Ownership is explicit: every job, workflow and trigger the deployer creates carries the tag
-`schemahub:deployment=<name>`; the Glue database it creates carries that key as a parameter.
-A same-named resource without the tag is never changed or deleted: the plan fails instead.
+`schemahub:deployment=<name>`; the Glue database it creates carries that key as a parameter;
+the CloudWatch dashboard's text widget says "Managed by `schemahub deploy`, deployment `<name>`
+in <region>" (resources.ops_dashboard_body). A same-named resource without the tag or marker is
+never changed or deleted: the plan fails instead.
 Objects under `<prefix>/artifacts/` belong to the deployer.
 """
 
@@ -22,6 +24,7 @@ from schemahub_lib.deploy.plan import Change, Plan
 from schemahub_lib.deploy.resources import (
     JOB_FIELDS,
     WORKFLOW_FIELDS,
+    dashboard_owner,
     desired_state,
     normalize_trigger,
 )
@@ -45,6 +48,7 @@ def build_plan(
     changes += _job_changes(deployment, clients, desired.jobs)
     changes += _workflow_changes(deployment, clients, desired.workflows)
     changes += _trigger_changes(deployment, clients, desired.triggers)
+    changes += _dashboard_changes(deployment, clients, desired.dashboards)
     return Plan(deployment, tuple(changes))
 
 
@@ -53,7 +57,8 @@ def build_teardown_plan(
 ) -> Plan:
     """Delete what the deployer created; data (tables, warehouse) only with `delete_data`."""
     _check_bucket(deployment, clients)
-    changes = _trigger_changes(deployment, clients, {})
+    changes = _dashboard_changes(deployment, clients, {})
+    changes += _trigger_changes(deployment, clients, {})
     changes += _workflow_changes(deployment, clients, {})
     changes += _job_changes(deployment, clients, {})
     changes += _artifact_changes(deployment, clients, {})
@@ -251,3 +256,40 @@ def _trigger_changes(
             changes.append(Change("unchanged", "glue trigger", name))
     changes += [Change("delete", "glue trigger", name, spec=name) for name in sorted(managed - set(desired))]
     return changes
+
+
+def _dashboard_changes(deployment: Deployment, clients: AwsClients, desired: dict[str, str]) -> list[Change]:
+    name = deployment.ops_dashboard
+    want = desired.get(name)
+    found = aws_get(f"GetDashboard {name}", clients.cloudwatch.get_dashboard, DashboardName=name)
+    if found is None:
+        return [Change("create", "cloudwatch dashboard", name, spec=want)] if want is not None else []
+    owner = dashboard_owner(found["DashboardBody"])
+    if owner != (deployment.name, deployment.region):
+        marked = f"marked for deployment {owner[0]} in {owner[1]}" if owner else "not marked as managed"
+        raise DeployError(
+            f"CloudWatch dashboard {name} exists but is {marked}, not deployment {deployment.name} in "
+            f"{deployment.region} (dashboards are global); the deployer will not change or delete it. "
+            "Rename the deployment (`name` in the deployment file) or remove it."
+        )
+    if want is None:
+        return [Change("delete", "cloudwatch dashboard", name, spec=name)]
+    diffs = _dashboard_diffs(json.loads(found["DashboardBody"]), json.loads(want))
+    return [Change("update" if diffs else "unchanged", "cloudwatch dashboard", name, diffs, spec=want)]
+
+
+def _dashboard_diffs(live: dict[str, Any], want: dict[str, Any]) -> tuple[str, ...]:
+    diffs = [
+        f"{key}: {_short(live.get(key))} -> {_short(want.get(key))}"
+        for key in sorted(set(live) | set(want))
+        if key != "widgets" and live.get(key) != want.get(key)
+    ]
+    have, wanted = live.get("widgets", []), want.get("widgets", [])
+    if len(have) != len(wanted):
+        diffs.append(f"widgets: {len(have)} -> {len(wanted)}")
+    else:
+        changed = [w for h, w in zip(have, wanted, strict=True) if h != w]
+        if changed:
+            first = changed[0].get("properties", {}).get("title") or changed[0].get("type")
+            diffs.append(f"widgets: {len(changed)} of {len(wanted)} differ, e.g. {_short(first, 40)}")
+    return tuple(diffs)

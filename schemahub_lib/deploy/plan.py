@@ -14,7 +14,15 @@ from typing import Any
 from schemahub_lib.deploy.config import Deployment
 
 ACTIONS = ("create", "update", "replace", "delete", "unchanged", "keep")
-KIND_ORDER = ("s3 object", "glue database", "iceberg table", "glue job", "glue workflow", "glue trigger")
+KIND_ORDER = (
+    "s3 object",
+    "glue database",
+    "iceberg table",
+    "glue job",
+    "glue workflow",
+    "glue trigger",
+    "cloudwatch dashboard",
+)
 _SYMBOL = {"create": "+", "update": "~", "replace": "±", "delete": "-", "unchanged": "=", "keep": "·"}
 
 

@@ -9,6 +9,8 @@ own metrics, schemahub_lib.ops.metrics). Deliberately absent: `glue:DeleteTable`
 
 `deployer_policy`: what the person or CI running `schemahub deploy` needs. `glue:ListJobs`,
 `glue:ListTriggers` and `glue:GetTags`-by-filter are list calls that IAM only grants on `*`.
+The dashboard actions are granted on the one dashboard's ARN, which has no region (dashboards
+are global).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ def _arns(d: Deployment) -> dict[str, str]:
         "database": f"{glue}:database/{d.database}",
         "tables": f"{glue}:table/{d.database}/*",
         "logs": f"arn:{partition}:logs:{d.region}:{d.account_id}:log-group:/aws-glue/*",
+        "dashboard": f"arn:{partition}:cloudwatch::{d.account_id}:dashboard/{d.ops_dashboard}",
     }
 
 
@@ -173,6 +176,16 @@ def deployer_policy(d: Deployment) -> dict[str, Any]:
                     "glue:DeleteTable",
                 ],
                 "Resource": [a["catalog"], a["database"], a["tables"]],
+            },
+            {
+                "Sid": "OpsDashboard",
+                "Effect": "Allow",
+                "Action": [
+                    "cloudwatch:GetDashboard",
+                    "cloudwatch:PutDashboard",
+                    "cloudwatch:DeleteDashboards",
+                ],
+                "Resource": [a["dashboard"]],
             },
             {
                 "Sid": "PassJobRoleToGlue",

@@ -1,4 +1,5 @@
-"""The desired AWS state for a deployment: Glue jobs, workflows and triggers as API requests.
+"""The desired AWS state for a deployment: Glue jobs, workflows and triggers as API requests,
+and the CloudWatch dashboard's body.
 
 Pure functions of the deployment and the uploaded artifacts; nothing here calls AWS. The Spark
 settings the jobs need (`--conf`) are rendered by `schemahub_lib.spark.catalog_conf`, the same
@@ -7,10 +8,15 @@ function that configures the local session, so local runs and Glue cannot drift 
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from schemahub_lib.deploy.config import Deployment, JobSpec
+from schemahub_lib.errors import ConfigError
+from schemahub_lib.ops.dashboard import DASHBOARD_PATH, dashboard_body
 from schemahub_lib.settings import CATALOG_NAME, Settings
 from schemahub_lib.spark import EXTENSIONS, catalog_conf
 
@@ -29,6 +35,10 @@ JOB_FIELDS = (
 )
 TRIGGER_FIELDS = ("WorkflowName", "Type", "Schedule", "Predicate", "Actions", "Description")
 WORKFLOW_FIELDS = ("Description", "MaxConcurrentRuns")
+# The ownership marker of a dashboard (see `ops_dashboard_body`), found in any text widget.
+_DASHBOARD_MARKER = re.compile(
+    r"Managed by `schemahub deploy`, deployment `(?P<name>[a-z0-9-]+)` in (?P<region>[a-z]{2}(-[a-z]+)+-\d)\b"
+)
 
 
 @dataclass(frozen=True)
@@ -36,6 +46,7 @@ class DesiredState:
     jobs: dict[str, dict[str, Any]]
     workflows: dict[str, dict[str, Any]]
     triggers: dict[str, dict[str, Any]]
+    dashboards: dict[str, str]  # name -> DashboardBody
 
 
 def glue_settings(deployment: Deployment) -> Settings:
@@ -168,7 +179,50 @@ def desired_state(deployment: Deployment, wheel_key: str) -> DesiredState:
             "Description": "starts table maintenance",
         },
     ]
-    return DesiredState(jobs=jobs, workflows=workflows, triggers={t["Name"]: t for t in triggers})
+    return DesiredState(
+        jobs=jobs,
+        workflows=workflows,
+        triggers={t["Name"]: t for t in triggers},
+        dashboards={deployment.ops_dashboard: ops_dashboard_body(deployment)},
+    )
+
+
+def ops_dashboard_body(deployment: Deployment, path: Path = DASHBOARD_PATH) -> str:
+    """glue_deploy/dashboard.json for the deployment's region, marked as the deployment's.
+
+    The dashboard does not get the ownership tag the Glue resources get: PutDashboard applies
+    tags only when it creates a dashboard, and moto (the tests' emulator) does not store
+    dashboard tags. The marker is part of the body instead, written by the same call. It names
+    the region as well: dashboards are global, so a deployment of the same name in another
+    region must not take this one over.
+    """
+    body = json.loads(dashboard_body(deployment.region, path))
+    text = next((w for w in body["widgets"] if w["type"] == "text"), None)
+    if text is None:
+        raise ConfigError(f"{path}: widgets: needs a text widget to carry the deployer's ownership marker")
+    properties = text.setdefault("properties", {})
+    marker = (
+        f"Managed by `schemahub deploy`, deployment `{deployment.name}` in {deployment.region}; "
+        "edits made in the console are overwritten by the next deploy."
+    )
+    properties["markdown"] = f"{properties.get('markdown', '').rstrip()}\n\n{marker}"
+    return json.dumps(body, separators=(",", ":"))
+
+
+def dashboard_owner(body: str) -> tuple[str, str] | None:
+    """(deployment name, region) from a dashboard body's ownership marker; None without one."""
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return None
+    widgets = parsed.get("widgets") if isinstance(parsed, dict) else None
+    for widget in widgets if isinstance(widgets, list) else []:
+        if isinstance(widget, dict) and widget.get("type") == "text":
+            markdown = (widget.get("properties") or {}).get("markdown")
+            match = _DASHBOARD_MARKER.search(markdown) if isinstance(markdown, str) else None
+            if match:
+                return match["name"], match["region"]
+    return None
 
 
 def normalize_trigger(trigger: dict[str, Any]) -> dict[str, Any]:

@@ -74,8 +74,14 @@ def endpoint(moto_session_endpoint: str) -> str:
 
 @pytest.fixture
 def deploy_settings(endpoint: str) -> Settings:
-    """What `schemahub deploy` resolves with SCHEMAHUB_{GLUE,S3}_ENDPOINT and path style set."""
-    return load_settings(env={}, glue_endpoint=endpoint, s3_endpoint=endpoint, s3_path_style=True)
+    """What `schemahub deploy` resolves with SCHEMAHUB_{GLUE,S3,CLOUDWATCH}_ENDPOINT and path style set."""
+    return load_settings(
+        env={},
+        glue_endpoint=endpoint,
+        s3_endpoint=endpoint,
+        cloudwatch_endpoint=endpoint,
+        s3_path_style=True,
+    )
 
 
 def deployment_data() -> dict[str, Any]:

@@ -1,5 +1,6 @@
 """`schemahub deploy` against a moto server: create, no-op second run, update, prune, dry run,
-teardown; the jobs, workflows and triggers it leaves behind have the documented properties.
+teardown; the jobs, workflows, triggers and dashboard it leaves behind have the documented
+properties.
 
 moto's Glue stores what it is told and never runs a job, so these tests check configuration,
 not executions. moto has no UpdateTrigger; the deployer replaces changed triggers anyway.
@@ -8,8 +9,10 @@ not executions. moto has no UpdateTrigger; the deployer replaces changed trigger
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
+import boto3
 import pytest
 
 from schemahub_lib.cli import main
@@ -18,6 +21,8 @@ from schemahub_lib.deploy import parse_deployment, run_deploy
 from schemahub_lib.deploy.aws import DeployError
 from schemahub_lib.deploy.packaging import wheel_artifact
 from schemahub_lib.deploy.policy import deployer_policy, job_role_policy
+from schemahub_lib.deploy.resources import ops_dashboard_body
+from schemahub_lib.ops.dashboard import dashboard_body
 from schemahub_lib.settings import REPO_ROOT
 from tests.aws.emulator import client
 from tests.deploy.conftest import BUCKET, DEPLOYMENT_FILE, deployment_data
@@ -29,11 +34,12 @@ TABLES = sorted(load_table_defs(REPO_ROOT / "ddl"))
 JOBS = ["schemahub-backfill", "schemahub-ingest", "schemahub-maintenance", "schemahub-unify"]
 TRIGGERS = ["schemahub-ingest-schedule", "schemahub-maintenance-daily", "schemahub-unify-after-ingest"]
 WORKFLOWS = ["schemahub-maintenance", "schemahub-pipeline"]
+DASHBOARD = "schemahub-ops"
 
 
 def inventory(endpoint: str) -> dict[str, Any]:
     """Everything the emulator holds, with what changes on a write (versions, modification times)."""
-    s3, glue = client("s3", endpoint), client("glue", endpoint)
+    s3, glue, cw = client("s3", endpoint), client("glue", endpoint), client("cloudwatch", endpoint)
     versions = s3.list_object_versions(Bucket=BUCKET)
     databases = sorted(d["Name"] for d in glue.get_databases()["DatabaseList"])
     return {
@@ -43,6 +49,10 @@ def inventory(endpoint: str) -> dict[str, Any]:
         "triggers": {n: glue.get_trigger(Name=n)["Trigger"] for n in glue.list_triggers()["TriggerNames"]},
         "workflows": {n: glue.get_workflow(Name=n)["Workflow"] for n in glue.list_workflows()["Workflows"]},
         "databases": databases,
+        "dashboards": {
+            e["DashboardName"]: cw.get_dashboard(DashboardName=e["DashboardName"])["DashboardBody"]
+            for e in cw.list_dashboards()["DashboardEntries"]
+        },
         "tables": {
             t["Name"]: t["Parameters"]["metadata_location"]
             for db in databases
@@ -57,6 +67,7 @@ def test_dry_run_writes_nothing(endpoint, deploy_settings, deployment, built):
     assert result.applied == ()
     assert inventory(endpoint) == before
     assert before["objects"] == [] and before["jobs"] == {} and before["databases"] == []
+    assert before["dashboards"] == {}
     creates = {(c.kind, c.name) for c in result.plan.changes if c.action == "create"}
     assert creates == {
         *{("s3 object", f"s3://{BUCKET}/{a.key}") for a in built},
@@ -65,6 +76,7 @@ def test_dry_run_writes_nothing(endpoint, deploy_settings, deployment, built):
         *{("glue job", j) for j in JOBS},
         *{("glue workflow", w) for w in WORKFLOWS},
         *{("glue trigger", t) for t in TRIGGERS},
+        ("cloudwatch dashboard", DASHBOARD),
     }
     assert result.plan.counts()["create"] == len(result.plan.changes)
 
@@ -78,15 +90,17 @@ def test_second_deploy_changes_nothing(endpoint, deploy_settings, deployment, bu
     assert sorted(after_first["triggers"]) == TRIGGERS
     assert sorted(after_first["workflows"]) == WORKFLOWS
     assert sorted(after_first["tables"]) == TABLES
+    assert list(after_first["dashboards"]) == [DASHBOARD]
 
     second = run_deploy(deploy_settings, deployment, artifacts=built)
     assert second.applied == ()
     assert not second.plan.writes
     assert {c.action for c in second.plan.changes} == {"unchanged"}
     assert not [c for c in second.plan.changes if c.details]  # no drift notes either
-    assert "  = unchanged glue trigger   schemahub-unify-after-ingest" in second.plan.render()
-    assert second.plan.render().endswith(f"0 to delete, {len(TABLES) + 15} unchanged, 0 kept.")
-    assert inventory(endpoint) == after_first  # same object versions, job times, table pointers
+    assert "  = unchanged glue trigger          schemahub-unify-after-ingest" in second.plan.render()
+    assert "  = unchanged cloudwatch dashboard  schemahub-ops" in second.plan.render()
+    assert second.plan.render().endswith(f"0 to delete, {len(TABLES) + 16} unchanged, 0 kept.")
+    assert inventory(endpoint) == after_first  # same object versions, job times, table pointers, body
 
 
 def test_deployed_resources(endpoint, deploy_settings, deployment, built):
@@ -178,6 +192,13 @@ def test_policies_cover_what_deploy_and_init_wrote(endpoint, deploy_settings, de
         assert allows(job, "glue:UpdateTable", arn) and allows(deployer, "glue:DeleteTable", arn), name
     for name in state["jobs"]:
         assert allows(deployer, "glue:UpdateJob", deployment.glue_arn("job", name)), name
+    assert list(state["dashboards"]) == [DASHBOARD]
+    cw = client("cloudwatch", endpoint)
+    for name in state["dashboards"]:
+        arn = cw.get_dashboard(DashboardName=name)["DashboardArn"]  # the emulator's own ARN for it
+        for action in ("cloudwatch:GetDashboard", "cloudwatch:PutDashboard", "cloudwatch:DeleteDashboards"):
+            assert allows(deployer, action, arn), (action, arn)
+        assert not allows(job, "cloudwatch:PutDashboard", arn)
 
 
 def test_changed_description_changes_only_what_differs(endpoint, deploy_settings, built):
@@ -261,6 +282,87 @@ def test_same_named_resource_of_someone_else_stops_the_deploy(endpoint, deploy_s
     assert inventory(endpoint) == before  # the plan failed before anything was written
 
 
+def test_dashboard_is_deployed_in_the_deployments_region(endpoint, deploy_settings, built):
+    data = deployment_data()
+    data["region"] = "eu-west-1"  # dashboard.json itself says us-east-1
+    deployment = parse_deployment(data)
+    run_deploy(deploy_settings, deployment, artifacts=built)
+    cw = boto3.client("cloudwatch", endpoint_url=endpoint, region_name="eu-west-1")
+    live = json.loads(cw.get_dashboard(DashboardName=DASHBOARD)["DashboardBody"])
+
+    metric_widgets = [w for w in live["widgets"] if w["type"] == "metric"]
+    assert metric_widgets and {w["properties"]["region"] for w in metric_widgets} == {"eu-west-1"}
+    expected = json.loads(dashboard_body("eu-west-1"))  # glue_deploy/dashboard.json, plus the marker:
+    text = next(w for w in expected["widgets"] if w["type"] == "text")
+    text["properties"]["markdown"] += (
+        "\n\nManaged by `schemahub deploy`, deployment `schemahub` in eu-west-1; "
+        "edits made in the console are overwritten by the next deploy."
+    )
+    assert live == expected
+
+    again = run_deploy(deploy_settings, deployment, artifacts=built)
+    assert again.applied == ()
+    dashboard = [(c.action, c.name) for c in again.plan.changes if c.kind == "cloudwatch dashboard"]
+    assert dashboard == [("unchanged", DASHBOARD)]
+
+
+def test_hand_edited_dashboard_is_put_back(endpoint, deploy_settings, deployment, built):
+    run_deploy(deploy_settings, deployment, artifacts=built)
+    cw = client("cloudwatch", endpoint)
+    deployed = json.loads(cw.get_dashboard(DashboardName=DASHBOARD)["DashboardBody"])
+    assert deployed == json.loads(ops_dashboard_body(deployment))
+
+    # The same dashboard serialised differently (the console pretty-prints) is not a change.
+    cw.put_dashboard(DashboardName=DASHBOARD, DashboardBody=json.dumps(deployed, indent=2, sort_keys=True))
+    same = run_deploy(deploy_settings, deployment, artifacts=built)
+    assert same.applied == () and not same.plan.writes
+
+    edited = json.loads(json.dumps(deployed))
+    widget = next(w for w in edited["widgets"] if w["type"] == "metric")
+    title = widget["properties"]["title"]
+    widget["properties"]["title"] = "renamed in the console"
+    edited["start"] = "-PT3H"
+    cw.put_dashboard(DashboardName=DASHBOARD, DashboardBody=json.dumps(edited))
+    plan = run_deploy(deploy_settings, deployment, dry_run=True, artifacts=built).plan
+    (change,) = [c for c in plan.changes if c.action != "unchanged"]
+    assert (change.action, change.kind, change.name) == ("update", "cloudwatch dashboard", DASHBOARD)
+    start, widgets = change.details
+    assert start == "start: -PT3H -> None"
+    assert widgets.startswith(f"widgets: 1 of {len(deployed['widgets'])} differ, e.g. {title[:30]}")
+
+    result = run_deploy(deploy_settings, deployment, artifacts=built)
+    assert [(c.action, c.kind) for c in result.applied] == [("update", "cloudwatch dashboard")]
+    assert json.loads(cw.get_dashboard(DashboardName=DASHBOARD)["DashboardBody"]) == deployed
+    assert run_deploy(deploy_settings, deployment, artifacts=built).applied == ()
+
+
+@pytest.mark.parametrize(
+    ("marked_for", "message"),
+    [
+        (None, "not marked as managed"),
+        # Dashboards are global: the same deployment name in another region is someone else.
+        ("eu-west-1", "marked for deployment schemahub in eu-west-1, not deployment schemahub in us-east-1"),
+    ],
+    ids=["unmarked", "other-region"],
+)
+def test_same_named_dashboard_of_someone_else_is_never_touched(
+    endpoint, deploy_settings, deployment, built, marked_for, message
+):
+    if marked_for is None:
+        body = dashboard_body("us-east-1")
+    else:
+        body = ops_dashboard_body(parse_deployment({**deployment_data(), "region": marked_for}))
+    client("cloudwatch", endpoint).put_dashboard(DashboardName=DASHBOARD, DashboardBody=body)
+    before = inventory(endpoint)
+    assert before["dashboards"] == {DASHBOARD: body}
+    expected = re.escape(f"CloudWatch dashboard {DASHBOARD} exists but is {message}")
+    with pytest.raises(DeployError, match=expected):
+        run_deploy(deploy_settings, deployment, artifacts=built)
+    with pytest.raises(DeployError, match=expected):
+        run_deploy(deploy_settings, deployment, teardown=True)
+    assert inventory(endpoint) == before  # the plans failed before anything was written
+
+
 def test_missing_bucket_is_named(endpoint, deploy_settings, built):
     data = deployment_data()
     data["bucket"] = "no-such-bucket"
@@ -272,11 +374,22 @@ def test_teardown_removes_what_deploy_created(endpoint, deploy_settings, deploym
     s3, glue = client("s3", endpoint), client("glue", endpoint)
     s3.put_object(Bucket=BUCKET, Key="other-team/keep.csv", Body=b"a,b\n")
     glue.create_job(Name="other-job", Role="arn:aws:iam::123456789012:role/x", Command={"Name": "glueetl"})
+    cw = client("cloudwatch", endpoint)
+    cw.put_dashboard(DashboardName="other-dashboard", DashboardBody=dashboard_body("us-east-1"))
     run_deploy(deploy_settings, deployment, artifacts=built)
+    assert sorted(inventory(endpoint)["dashboards"]) == ["other-dashboard", DASHBOARD]
 
     kept = run_deploy(deploy_settings, deployment, teardown=True)
-    assert {c.kind for c in kept.applied} == {"glue trigger", "glue workflow", "glue job", "s3 object"}
+    assert {c.kind for c in kept.applied} == {
+        "cloudwatch dashboard",
+        "glue trigger",
+        "glue workflow",
+        "glue job",
+        "s3 object",
+    }
+    assert ("delete", "cloudwatch dashboard", DASHBOARD) in {(c.action, c.kind, c.name) for c in kept.applied}
     state = inventory(endpoint)
+    assert list(state["dashboards"]) == ["other-dashboard"]
     assert (state["jobs"].keys(), state["triggers"], state["workflows"]) == ({"other-job"}, {}, {})
     assert not [k for k in state["objects"] if k.startswith("schemahub/artifacts/")]
     assert sorted(state["tables"]) == TABLES  # data stays unless asked
@@ -297,20 +410,23 @@ def test_command_line(endpoint, monkeypatch, tmp_path, capsys):
     path.write_text(DEPLOYMENT_FILE.read_text().replace("my-schemahub-lake", BUCKET))
     monkeypatch.setenv("SCHEMAHUB_GLUE_ENDPOINT", endpoint)
     monkeypatch.setenv("SCHEMAHUB_S3_ENDPOINT", endpoint)
+    monkeypatch.setenv("SCHEMAHUB_CLOUDWATCH_ENDPOINT", endpoint)
     monkeypatch.setenv("SCHEMAHUB_S3_PATH_STYLE", "true")
 
     assert main(["deploy", "--deployment", str(path), "--dry-run"]) == 0
     out = capsys.readouterr().out
-    assert "+ create    glue job       schemahub-unify" in out
+    assert "+ create    glue job              schemahub-unify" in out
+    assert "+ create    cloudwatch dashboard  schemahub-ops" in out
     assert "total: $110.00/month" in out
     assert out.rstrip().endswith("Dry run: nothing was written.")
-    assert inventory(endpoint)["jobs"] == {}
+    assert inventory(endpoint)["jobs"] == {} and inventory(endpoint)["dashboards"] == {}
 
     assert main(["deploy", "--config", str(path)]) == 0
-    assert f"Applied {len(TABLES) + 15} changes." in capsys.readouterr().out
+    assert f"Applied {len(TABLES) + 16} changes." in capsys.readouterr().out
     assert main(["deploy", "--config", str(path), "--json"]) == 0  # the second deploy
     plan = json.loads(capsys.readouterr().out)
-    assert plan["counts"]["unchanged"] == len(plan["changes"]) == len(TABLES) + 15  # 5 objects, db, 9 Glue
+    # 5 objects, the database, 9 Glue resources, the dashboard
+    assert plan["counts"]["unchanged"] == len(plan["changes"]) == len(TABLES) + 16
 
     assert main(["deploy", "--config", str(path), "--print-policy"]) == 0
     documents = json.loads(capsys.readouterr().out)

@@ -6,6 +6,7 @@ StringEquals/StringLike conditions; a condition on an absent key does not match)
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from fnmatch import fnmatchcase
 from typing import Any
@@ -17,6 +18,8 @@ from schemahub_lib.deploy.policy import deployer_policy, job_role_policy, trust_
 READ_PREFIXES = ("Get", "List", "Describe", "Head")
 GLUE = "arn:aws:glue:us-east-1:123456789012"
 S3 = "arn:aws:s3:::schemahub-deploy-test"
+DASHBOARDS = "arn:aws:cloudwatch::123456789012:dashboard"  # dashboards are global: no region
+DASHBOARD_ACTIONS = ("cloudwatch:GetDashboard", "cloudwatch:PutDashboard", "cloudwatch:DeleteDashboards")
 
 
 def allows(policy: dict[str, Any], action: str, resource: str, context: dict[str, str] | None = None) -> bool:
@@ -141,6 +144,12 @@ def test_deployer_is_limited_to_its_own_resources(deployment):
         "arn:aws:iam::123456789012:role/schemahub-glue-jobs",
         {"iam:PassedToService": "glue.amazonaws.com"},
     )
+    for action in DASHBOARD_ACTIONS:
+        assert allows(policy, action, f"{DASHBOARDS}/schemahub-ops"), action
+        for other in (f"{DASHBOARDS}/payroll", f"{DASHBOARDS}/schemahub-ops-old", f"{DASHBOARDS}/*"):
+            assert not allows(policy, action, other), (action, other)
+        # A region in the ARN would be a different (non-existent) resource.
+        assert not allows(policy, action, "arn:aws:cloudwatch:us-east-1:123456789012:dashboard/schemahub-ops")
     assert not allows(policy, "glue:CreateJob", f"{GLUE}:job/payroll-export")
     assert not allows(policy, "glue:DeleteTrigger", f"{GLUE}:trigger/other-trigger")
     assert not allows(policy, "s3:PutObject", "arn:aws:s3:::another-bucket/x")
@@ -156,6 +165,19 @@ def test_deployer_is_limited_to_its_own_resources(deployment):
         "arn:aws:iam::123456789012:role/schemahub-glue-jobs",
         {"iam:PassedToService": "ec2.amazonaws.com"},
     )
+
+
+def test_dashboard_grant_follows_the_deployment_name(deployment):
+    renamed = dataclasses.replace(deployment, name="lake-b")
+    policy = deployer_policy(renamed)
+    assert allows(policy, "cloudwatch:PutDashboard", f"{DASHBOARDS}/lake-b-ops")
+    assert not allows(policy, "cloudwatch:PutDashboard", f"{DASHBOARDS}/schemahub-ops")
+
+
+def test_job_role_cannot_touch_dashboards(deployment):
+    policy = job_role_policy(deployment)
+    for action in DASHBOARD_ACTIONS:
+        assert not allows(policy, action, f"{DASHBOARDS}/schemahub-ops"), action
 
 
 def test_job_role_puts_metrics_only_in_the_schemahub_namespace(deployment):

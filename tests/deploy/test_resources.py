@@ -1,10 +1,24 @@
-"""The Glue requests the deployer sends: Glue 5.0 Spark jobs with Iceberg, the workflow's triggers."""
+"""The requests the deployer sends: Glue 5.0 Spark jobs with Iceberg, workflow triggers, the dashboard."""
 
 from __future__ import annotations
 
-from schemahub_lib.deploy.resources import desired_state, glue_settings, spark_conf_argument
+import json
+
+import pytest
+
+from schemahub_lib.deploy import parse_deployment
+from schemahub_lib.deploy.resources import (
+    dashboard_owner,
+    desired_state,
+    glue_settings,
+    ops_dashboard_body,
+    spark_conf_argument,
+)
+from schemahub_lib.errors import ConfigError
+from schemahub_lib.ops.dashboard import dashboard_body
 from schemahub_lib.settings import Settings
 from schemahub_lib.spark import EXTENSIONS, catalog_conf
+from tests.deploy.conftest import deployment_data
 
 WHEEL_KEY = "schemahub/artifacts/python/schemahub-0.1.0-py3-none-any.whl"
 
@@ -130,3 +144,33 @@ def test_on_demand_jobs_get_no_trigger_and_no_scheduled_cost():
     assert started == {"schemahub-ingest", "schemahub-unify", "schemahub-maintenance"}
     costed = {r.job for r in monthly_glue_cost(d)}
     assert costed == {"schemahub-ingest", "schemahub-unify", "schemahub-maintenance"}
+
+
+def test_dashboard_body_is_marked_with_the_deployment_and_its_region():
+    data = deployment_data()
+    data.update(name="lake-b", region="eu-west-1")
+    body = ops_dashboard_body(parse_deployment(data))
+    assert dashboard_owner(body) == ("lake-b", "eu-west-1")
+    widgets = json.loads(body)["widgets"]
+    assert {w["properties"]["region"] for w in widgets if w["type"] == "metric"} == {"eu-west-1"}
+    # Everything but the marker is glue_deploy/dashboard.json for that region.
+    unmarked = json.loads(dashboard_body("eu-west-1"))["widgets"]
+    assert [w for w in widgets if w["type"] != "text"] == [w for w in unmarked if w["type"] != "text"]
+
+
+def test_dashboard_owner_reads_only_a_marker_in_a_text_widget(deployment):
+    assert dashboard_owner(ops_dashboard_body(deployment)) == ("schemahub", "us-east-1")
+    assert dashboard_owner(dashboard_body("us-east-1")) is None  # the shipped file carries no marker
+    marker = "Managed by `schemahub deploy`, deployment `schemahub-2` in us-east-1; edits ..."
+    text = {"type": "text", "properties": {"markdown": marker}}
+    assert dashboard_owner(json.dumps({"widgets": [text]})) == ("schemahub-2", "us-east-1")
+    metric = {"type": "metric", "properties": {"title": marker}}
+    for body in ("not json", "[]", '{"widgets": 3}', json.dumps({"widgets": [metric]})):
+        assert dashboard_owner(body) is None, body
+
+
+def test_dashboard_without_a_text_widget_is_refused(deployment, tmp_path):
+    path = tmp_path / "dashboard.json"
+    path.write_text(json.dumps({"widgets": [{"type": "metric", "properties": {"metrics": []}}]}))
+    with pytest.raises(ConfigError, match="needs a text widget to carry the deployer's ownership marker"):
+        ops_dashboard_body(deployment, path)
