@@ -50,7 +50,9 @@ def run(workdir: Path) -> list[Result]:
         "_run_id": pa.array(["bench"] * n),
     }
     raw.append(pa.Table.from_pydict(raw_cols, schema=raw.schema().as_arrow()))
-    consumed = raw.current_snapshot().snapshot_id
+    snapshot = raw.current_snapshot()
+    assert snapshot is not None  # the append above made one
+    consumed = snapshot.snapshot_id
     unified = catalog.load_table(settings.table_id(formats.UNIFIED_TABLE))
     uni_cols = {
         "exchange": pa.array(["COINBASE"] * n),
