@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from schemahub_lib.errors import ConfigError
+from schemahub_lib.killpoints import KILL_POINTS
 
 CATALOG_NAME = "schemahub"
 NAMESPACE = "schemahub"
@@ -48,6 +49,7 @@ ENV_FIELDS: Mapping[str, str] = {
     "SCHEMAHUB_S3_ENDPOINT": "s3_endpoint",
     "SCHEMAHUB_S3_PATH_STYLE": "s3_path_style",
     "SCHEMAHUB_CLOUDWATCH_ENDPOINT": "cloudwatch_endpoint",
+    "SCHEMAHUB_KILL_AT": "kill_at",
 }
 EXCHANGE_URL_ENV = {name: f"SCHEMAHUB_{name.upper()}_URL" for name in DEFAULT_EXCHANGE_URLS}
 
@@ -77,6 +79,7 @@ class Settings:
     s3_path_style: bool = False
     cloudwatch_endpoint: str | None = None
     in_glue: bool = False  # inside a Glue job: use the Spark session Glue configured
+    kill_at: str | None = None  # crash-safety tests only: SIGKILL at this point (killpoints.py)
 
     @property
     def is_local(self) -> bool:
@@ -172,6 +175,8 @@ def load_settings(
     settings = Settings(**values)
     if settings.profile not in PROFILES:
         raise ConfigError(f"profile must be one of {', '.join(PROFILES)}, got {settings.profile!r}")
+    if settings.kill_at is not None and settings.kill_at not in KILL_POINTS:
+        raise ConfigError(f"kill_at must be one of {', '.join(KILL_POINTS)}, got {settings.kill_at!r}")
     if settings.profile == "aws" and not settings.warehouse.startswith("s3://"):
         raise ConfigError(
             f"the aws profile needs an s3:// warehouse (SCHEMAHUB_WAREHOUSE), got {settings.warehouse!r}"

@@ -16,6 +16,7 @@ Every metric lives in the `SchemaHub` namespace. Names, units and dimensions are
 | UnreconciledKeys   | Count   | Exchange, Symbol          | audit (raw keys not unified) |
 | DataFiles          | Count   | Table                     | maintain, status             |
 | SmallFiles         | Count   | Table                     | maintain, status             |
+| TradesUnified      | Count   | Table                     | unify (rows it inserted)     |
 
 The local profile sends nothing (`NullSink`); the aws profile sends through boto3 to
 `settings.cloudwatch_endpoint` when set (a local moto server in tests), else the regional
@@ -50,6 +51,7 @@ CATALOGUE: Mapping[str, tuple[str, tuple[str, ...]]] = {
     "UnreconciledKeys": ("Count", ("Exchange", "Symbol")),
     "DataFiles": ("Count", ("Table",)),
     "SmallFiles": ("Count", ("Table",)),
+    "TradesUnified": ("Count", ("Table",)),
 }
 
 

@@ -3,7 +3,8 @@
 No Python UDFs: every transform is a built-in Spark expression, and lookups (value tables,
 symbols) are literal `create_map` expressions. A value the mapping cannot turn into a valid
 unified value raises inside Spark (`raise_error`) with a marked message naming the mapping
-file, key path, problem and value; `data_error` turns that back into a `MappingDataError`.
+file, key path, problem and value, and the exchange, raw table and trade id of the row;
+`data_error` turns that back into a `MappingDataError`.
 Because the check runs inside the job that writes, a bad value stops the write before commit.
 """
 
@@ -55,16 +56,33 @@ _MARKED = re.compile(
     re.escape(MARK) + r"\[(?P<file>[^|]*)\|(?P<path>[^|]*)\|(?P<problem>.*?)\]" + re.escape(MARK)
 )
 MICROS_PER_DAY = 86_400_000_000
+VALUE_CHARS = 120  # an offending value is shown up to this long
+ID_CHARS = 60
 WINDOW = f"{MIN_TRADE_TS[:10]}..{MAX_TRADE_TS[:10]}"
 
 
-def fail(spec: MappingSpec, rule: ColumnRule, problem: str, value: Column | None = None) -> Column:
-    """An expression that stops the job with a marked message naming file, key path and value."""
+def row_of(spec: MappingSpec, raw: DataFrame | None = None) -> Column:
+    """`exchange <name>, table <raw table>, trade <id column>=<id>`: which raw row a check stopped at."""
+    text = f"exchange {spec.exchange}, table {spec.source}"
+    source = spec.rule("trade_id").source
+    if source is None:  # a constant trade id: nothing identifies the row
+        return F.lit(text)
+    trade_id = F.col(source.name) if raw is None else raw[source.name]
+    shown = F.coalesce(trade_id.cast("string"), F.lit("null"))
+    return F.concat(F.lit(f"{text}, trade {source.name}="), F.substring(shown, 1, ID_CHARS))
+
+
+def fail(
+    spec: MappingSpec, rule: ColumnRule, problem: str, value: Column | None = None, row: Column | None = None
+) -> Column:
+    """An expression that stops the job with a marked message naming file, key path, value and,
+    given `row` (`row_of`), the exchange, raw table and trade id of the offending row."""
     shown = (
         F.lit("") if value is None else F.concat(F.lit(": "), F.coalesce(value.cast("string"), F.lit("null")))
     )
+    where = F.lit("") if row is None else F.concat(F.lit(" ("), row, F.lit(")"))
     head = f"{MARK}[{spec.file}|{rule.key_path}|{problem}"
-    return F.raise_error(F.concat(F.lit(head), F.substring(shown, 1, 120), F.lit(f"]{MARK}")))
+    return F.raise_error(F.concat(F.lit(head), F.substring(shown, 1, VALUE_CHARS), where, F.lit(f"]{MARK}")))
 
 
 def data_error(exc: BaseException) -> MappingDataError | None:
@@ -77,7 +95,7 @@ def _lit_map(table: Mapping[Any, str]) -> Column:
     return F.create_map(*[F.lit(x) for kv in table.items() for x in kv])
 
 
-def _epoch(spec: MappingSpec, rule: ColumnRule, x: Column) -> Column:
+def _epoch(spec: MappingSpec, rule: ColumnRule, x: Column, row: Column) -> Column:
     """Epoch in the rule's unit -> timestamp; a value outside the plausible window stops the run."""
     assert rule.source is not None and rule.transform is not None
     unit = EPOCH_UNITS[rule.transform]
@@ -96,16 +114,16 @@ def _epoch(spec: MappingSpec, rule: ColumnRule, x: Column) -> Column:
     )
     in_range = (v >= F.lit(lo)) & (v < F.lit(hi))
     return F.when(in_range, F.timestamp_micros(micros.cast("long"))).when(
-        v.isNotNull(), fail(spec, rule, problem, x)
+        v.isNotNull(), fail(spec, rule, problem, x, row)
     )
 
 
-def _check_window(spec: MappingSpec, rule: ColumnRule, ts: Column) -> Column:
+def _check_window(spec: MappingSpec, rule: ColumnRule, ts: Column, row: Column) -> Column:
     ok = ts.isNull() | (
         (ts >= F.lit(MIN_TRADE_TS).cast("timestamp")) & (ts < F.lit(MAX_TRADE_TS).cast("timestamp"))
     )
     problem = f"{rule.target.name} is outside {WINDOW} (a value in another unit?)"
-    return F.when(ok, ts).otherwise(fail(spec, rule, problem, ts))
+    return F.when(ok, ts).otherwise(fail(spec, rule, problem, ts, row))
 
 
 def compile_rule(
@@ -120,12 +138,13 @@ def compile_rule(
     if rule.source is None:
         return F.lit(rule.constant).cast(target_type)
     x = F.col(rule.source.name) if raw is None else raw[rule.source.name]
+    row = row_of(spec, raw)
     name = rule.transform
     problem = f"{rule.source.name} is null but {spec.target_table}.{rule.target.name} is required"
     if name is None:
         value = x.cast(target_type)
     elif name in EPOCH_UNITS:
-        value, problem = _epoch(spec, rule, x), f"{name}: {rule.source.name} is not a number (or null)"
+        value, problem = _epoch(spec, rule, x, row), f"{name}: {rule.source.name} is not a number (or null)"
     elif name == "iso8601":
         # Timestamps hold µs: digits past the sixth are dropped (floored), as for from_ns.
         micros_text = F.regexp_replace(x, r"(\.\d{6})\d+", "$1")
@@ -147,10 +166,10 @@ def compile_rule(
         value = _lit_map(table)[x] if table else F.lit(None).cast("string")
         problem = f"{rule.source.name} symbol not in the product seed nor matched by symbols.patterns"
     if rule.target.type == "timestamp" and name not in EPOCH_UNITS:
-        value = _check_window(spec, rule, value)
+        value = _check_window(spec, rule, value, row)
     if rule.target.required:
-        return F.coalesce(value, fail(spec, rule, problem, x))
-    return F.when(x.isNotNull() & value.isNull(), fail(spec, rule, problem, x)).otherwise(value)
+        return F.coalesce(value, fail(spec, rule, problem, x, row))
+    return F.when(x.isNotNull() & value.isNull(), fail(spec, rule, problem, x, row)).otherwise(value)
 
 
 def map_source(

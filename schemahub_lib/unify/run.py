@@ -20,6 +20,7 @@ from pyspark.sql import DataFrame, SparkSession
 from schemahub_lib.catalog import load_catalog
 from schemahub_lib.connectors.base import Product
 from schemahub_lib.errors import CommitConflictError
+from schemahub_lib.killpoints import reached
 from schemahub_lib.logs import log_event
 from schemahub_lib.mapping import (
     TARGET_TABLE,
@@ -29,6 +30,7 @@ from schemahub_lib.mapping import (
     resolve_symbols,
     seed_index,
 )
+from schemahub_lib.ops.metrics import Metric, load_metrics_sink, metric, run_metrics
 from schemahub_lib.settings import Settings
 from schemahub_lib.unify import commit
 from schemahub_lib.unify.batch import batch_stats, dedup_earliest, new_rows, time_ranges, write_partitions
@@ -94,13 +96,44 @@ def run_unify(
     `dry_run` plans, counts and checks the batch but writes nothing. `before_publish` runs
     between the branch write and the fast-forward (tests use it to line up concurrent runs).
     Raises MappingError/MappingDataError (nothing written) or CommitConflictError after
-    `max_attempts` lost races.
+    `max_attempts` lost races. Every run, failed or not, ends by sending `unify_metrics`.
+    `settings.kill_at` stops the process at a publish step (killpoints.py; crash tests).
     """
+    started = time.monotonic()
+    report: UnifyReport | None = None
+    try:
+        report = _run(settings, spark, mappings, products, dry_run, max_attempts, before_publish, started)
+        return report
+    finally:
+        seconds = time.monotonic() - started
+        load_metrics_sink(settings).put(unify_metrics(seconds, report))
+
+
+def unify_metrics(seconds: float, report: UnifyReport | None) -> list[Metric]:
+    """RunDurationSeconds and RunFailed for job `unify`, and TradesUnified: the rows the run
+    inserted (0 for a run that failed, found nothing new, or was a dry run). `report` is None
+    when the run raised."""
+    inserted = 0 if report is None else report.rows_inserted
+    return [
+        *run_metrics("unify", seconds, ok=report is not None),
+        metric("TradesUnified", inserted, Table=TARGET_TABLE),
+    ]
+
+
+def _run(
+    settings: Settings,
+    spark: SparkSession | None,
+    mappings: Sequence[MappingSpec] | None,
+    products: Mapping[str, Sequence[Product]] | None,
+    dry_run: bool,
+    max_attempts: int,
+    before_publish: Callable[[], None] | None,
+    started: float,
+) -> UnifyReport:
     from schemahub_lib.ddl import load_table_defs
     from schemahub_lib.mapping import load_mappings
     from schemahub_lib.seed import load_seed
 
-    started = time.monotonic()
     if mappings is None:
         mappings = load_mappings(settings.mappings_dir, load_table_defs(settings.ddl_dir))
     specs = list(mappings)
@@ -237,6 +270,7 @@ def _publish(
     commit.drop_stale_branches(spark, target, state.branches)
     branch = commit.new_branch_name()
     commit.create_branch(spark, target, branch, state.snapshot_id)
+    reached(settings.kill_at, "unify.branch_created")
     try:
         try:
             commit.append_to_branch(rows, target, branch, properties)
@@ -244,9 +278,11 @@ def _publish(
             _reraise_data_error(exc)
             raise
         snapshot_id, inserted = commit.published(load_table(catalog, settings, TARGET_TABLE), branch)
+        reached(settings.kill_at, "unify.branch_written")
         if before_publish is not None:
             before_publish()
         commit.fast_forward_main(spark, settings.catalog_name, target, branch)
+        reached(settings.kill_at, "unify.published")
     finally:
         try:
             commit.drop_branch(spark, target, branch)

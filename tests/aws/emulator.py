@@ -42,7 +42,8 @@ def client(service: str, endpoint: str):  # type: ignore[no-untyped-def]
 
 
 def aws_settings(endpoint: str, bucket: str, catalog_name: str, prefix: str = "lake") -> Settings:
-    """aws-profile Settings on the emulator: every endpoint overridden, path-style S3."""
+    """aws-profile Settings on the emulator: every endpoint overridden (CloudWatch too, so the
+    jobs' metrics stay on loopback), path-style S3."""
     return load_settings(
         env={},
         profile="aws",
@@ -52,4 +53,5 @@ def aws_settings(endpoint: str, bucket: str, catalog_name: str, prefix: str = "l
         glue_endpoint=endpoint,
         s3_endpoint=endpoint,
         s3_path_style=True,
+        cloudwatch_endpoint=endpoint,
     )

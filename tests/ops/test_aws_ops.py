@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from schemahub_lib.catalog import load_catalog
+from schemahub_lib.errors import MappingError
 from schemahub_lib.ops import formats
 from schemahub_lib.ops.maintenance import MaintainOptions, run_maintenance
 from schemahub_lib.ops.metrics import CloudWatchSink, load_metrics_sink, metric, run_metrics, stream_metrics
@@ -36,7 +37,7 @@ def aws(moto_endpoint, request):
     return dataclasses.replace(settings, cloudwatch_endpoint=moto_endpoint)
 
 
-def _datapoints(cw, name, dimensions, start):
+def _datapoints(cw, name, dimensions, start, stat="Sum"):
     query = {
         "Id": "m",
         "MetricStat": {
@@ -46,7 +47,7 @@ def _datapoints(cw, name, dimensions, start):
                 "Dimensions": [{"Name": k, "Value": v} for k, v in dimensions.items()],
             },
             "Period": 60,
-            "Stat": "Sum",
+            "Stat": stat,
         },
     }
     got = cw.get_metric_data(MetricDataQueries=[query], StartTime=start, EndTime=start + timedelta(hours=1))
@@ -105,3 +106,30 @@ def test_maintenance_runs_through_the_glue_catalog_and_reports_metrics(spark_ses
     cw = client("cloudwatch", moto_endpoint)
     assert _datapoints(cw, "DataFiles", {"Table": raw}, start) == 1
     assert _datapoints(cw, "RunFailed", {"Job": "maintain"}, start) == 0
+
+
+@pytest.mark.spark
+def test_unify_reports_each_run_ok_or_failed_with_the_rows_it_inserted(
+    spark_session, aws, moto_endpoint, tmp_path
+):
+    from schemahub_lib.unify import run_unify
+
+    start = datetime.now(UTC) - timedelta(minutes=5)
+    lake = Lake(aws)
+    lake.raw("coinbase", "BTC-USD", range(CB, CB + 25), CB)
+    lake.raw("coinbase", "BTC-USD", range(CB + 20, CB + 30), CB)  # 5 landed twice
+    assert run_unify(aws, spark_session).rows_inserted == 30
+    assert run_unify(aws, spark_session).snapshot_id is None  # nothing new: a run that inserted 0
+    bad = tmp_path / "mappings"
+    bad.mkdir()
+    (bad / "coinbase_trades.yaml").write_text("source: raw_coinbase_trades\n")
+    with pytest.raises(MappingError):  # fails before Spark: still a failed run
+        run_unify(dataclasses.replace(aws, mappings_dir=str(bad)), spark_session)
+
+    cw = client("cloudwatch", moto_endpoint)
+    assert _datapoints(cw, "RunFailed", {"Job": "unify"}, start, "SampleCount") == 3
+    assert _datapoints(cw, "RunFailed", {"Job": "unify"}, start) == 1
+    assert _datapoints(cw, "RunDurationSeconds", {"Job": "unify"}, start, "SampleCount") == 3
+    assert _datapoints(cw, "RunDurationSeconds", {"Job": "unify"}, start, "Minimum") > 0
+    assert _datapoints(cw, "TradesUnified", {"Table": "trades_unified"}, start, "SampleCount") == 3
+    assert _datapoints(cw, "TradesUnified", {"Table": "trades_unified"}, start) == 30

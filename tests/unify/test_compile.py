@@ -272,8 +272,12 @@ symbols: {{patterns: ['^([A-Z]+)_([A-Z]+)$']}}
     return parse_mapping(text, "units_trades.yaml", defs)
 
 
+# Where a failed check says the offending row is: exchange, raw table, trade id column and value.
+UNITS_ROW_7 = "exchange units, table raw_units_trades, trade id=7"
+
+
 def units_row(**values: Any) -> dict[str, Any]:
-    return {"id": 1, "market": "BTC_USD", "px": "60814.78000000", "amount": 0.5, "taker": "buy", **values}
+    return {"id": 7, "market": "BTC_USD", "px": "60814.78000000", "amount": 0.5, "taker": "buy", **values}
 
 
 def mapped_value(spark: Any, spec: MappingSpec, row: dict[str, Any], column: str = "trade_ts") -> Any:
@@ -330,7 +334,7 @@ def test_a_value_in_the_wrong_unit_stops_the_run_naming_column_and_value(
     err = mapping_failure(spark, spec, units_row(**{column: value}))
     assert err.key_path == "transforms.trade_ts"
     window = "outside 2000-01-01..2100-01-01 in that unit (a value in another unit?)"
-    assert err.problem == f"{transform} value in {column} is {window}: {shown}"
+    assert err.problem == f"{transform} value in {column} is {window}: {shown} ({UNITS_ROW_7})"
 
 
 def test_iso8601_without_a_zone_and_bad_numbers_and_values_stop_the_run(spark: Any, tmp_path: Path) -> None:
@@ -338,24 +342,33 @@ def test_iso8601_without_a_zone_and_bad_numbers_and_values_stop_the_run(spark: A
     err = mapping_failure(spark, spec, units_row(t_iso="2024-03-13T11:00:17"))
     assert (err.key_path, err.problem) == (
         "transforms.trade_ts",
-        "t_iso is not ISO 8601 text with a zone (or null): 2024-03-13T11:00:17",
+        f"t_iso is not ISO 8601 text with a zone (or null): 2024-03-13T11:00:17 ({UNITS_ROW_7})",
     )
     err = mapping_failure(spark, spec, units_row(t_iso="2024-03-13T11:00:17Z", px="60,814.78"))
     assert (err.key_path, err.problem) == (
         "transforms.price",
-        "to_double: px is not a number (or null): 60,814.78",
+        f"to_double: px is not a number (or null): 60,814.78 ({UNITS_ROW_7})",
     )
     err = mapping_failure(spark, spec, units_row(t_iso="2024-03-13T11:00:17Z", taker="b"))
-    assert (err.key_path, err.problem) == ("transforms.side", "taker value not in the map table (or null): b")
+    assert (err.key_path, err.problem) == (
+        "transforms.side",
+        f"taker value not in the map table (or null): b ({UNITS_ROW_7})",
+    )
     err = mapping_failure(spark, spec, units_row(t_iso="2024-03-13T11:00:17Z", taker=None))
     assert (err.key_path, err.problem) == (
         "transforms.side",
-        "taker value not in the map table (or null): null",
+        f"taker value not in the map table (or null): null ({UNITS_ROW_7})",
+    )
+    err = mapping_failure(spark, spec, units_row(t_iso="2024-03-13T11:00:17Z", id=None))
+    assert (err.key_path, err.problem) == (
+        "transforms.trade_id",
+        "id is null but trades_unified.trade_id is required: null "
+        "(exchange units, table raw_units_trades, trade id=null)",
     )
     err = mapping_failure(spark, units_spec(tmp_path, "t_ms", "from_ms"), units_row())
     assert (err.key_path, err.problem) == (
         "transforms.trade_ts",
-        "from_ms: t_ms is not a number (or null): null",
+        f"from_ms: t_ms is not a number (or null): null ({UNITS_ROW_7})",
     )
 
 
@@ -368,5 +381,5 @@ def test_a_symbol_missing_from_the_lookup_stops_the_run(spark: Any, tmp_path: Pa
     assert err is not None
     assert err.key_path in ("transforms.symbol", "transforms.base_asset", "transforms.quote_asset")
     assert err.problem.endswith(
-        "market symbol not in the product seed nor matched by symbols.patterns: BTC_USD"
+        f"market symbol not in the product seed nor matched by symbols.patterns: BTC_USD ({UNITS_ROW_7})"
     )

@@ -219,11 +219,18 @@ def test_a_value_in_the_wrong_unit_fails_the_run_and_commits_nothing(
         run_unify(lake.settings, spark, products=PRODUCTS)
     assert info.value.file.endswith("newex_trades.yaml")
     assert info.value.key_path == "transforms.trade_ts"
-    assert info.value.problem == (
+    problem = (
         "from_ms value in ts_ms is outside 2000-01-01..2100-01-01 in that unit (a value in another unit?): "
-        f"{COINBASE[1]['time']}"
+        f"{COINBASE[1]['time']} (exchange newex, table raw_newex_trades, trade tid={COINBASE[1]['trade_id']})"
+    )
+    assert info.value.problem == problem
+    # What `schemahub unify` prints after "schemahub unify: ": file, key path, problem, row.
+    assert (
+        str(info.value) == f"{lake.settings.mappings_dir}/newex_trades.yaml: transforms.trade_ts: {problem}"
     )
     assert main_history(spark, lake) == []
+    assert spark.sql(f"SELECT * FROM {lake.spark_table()}.refs").collect() == []  # no branch either
+    assert spark.table(lake.spark_table()).count() == 0
 
 
 def test_an_unmappable_value_found_while_writing_leaves_no_snapshot_and_no_branch(
@@ -235,7 +242,8 @@ def test_an_unmappable_value_found_while_writing_leaves_no_snapshot_and_no_branc
         run_unify(lake.settings, spark, products=PRODUCTS)
     assert (info.value.key_path, info.value.problem) == (
         "transforms.side",
-        "aggressor value not in the map table (or null): X",
+        "aggressor value not in the map table (or null): X "
+        f"(exchange newex, table raw_newex_trades, trade tid={COINBASE[1]['trade_id']})",
     )
     assert main_history(spark, lake) == []
     assert spark.sql(f"SELECT * FROM {lake.spark_table()}.refs").collect() == []
