@@ -10,6 +10,10 @@ the newest snapshot carrying landing's watermark, and the newest unify commit re
 everything from the oldest protected snapshot on keeps the incremental read's start snapshot
 and every snapshot between it and the current one.
 
+The expire step first drops branches that unify runs killed mid-publish left behind (older
+than unify's own stale-branch age): each pins its snapshot and data files, and unify itself
+sweeps them only when it has something to publish.
+
 Safe defaults: snapshots kept 7 days (the tables' `history.expire.max-snapshot-age-ms`) and
 never fewer than the table's `history.expire.min-snapshots-to-keep`; orphan files removed only
 when older than 3 days (Iceberg refuses less than 24 hours; it must exceed the longest write).
@@ -176,6 +180,12 @@ def _maintain_table(
     if "manifests" in options.steps:
         report.steps["manifests"] = _manifests(call, report.before, options)
     if "expire" in options.steps:
+        from schemahub_lib.unify.commit import drop_branch, stale_branches  # imports pyspark
+
+        dead = stale_branches(table.metadata.refs, int(now.timestamp() * 1000))
+        if not options.dry_run:
+            for branch in dead:
+                drop_branch(spark, settings.spark_table(name), branch)
         table = catalog.load_table(settings.table_id(name))
         cutoff = expiry_cutoff(now - timedelta(days=options.retain_days), protected)
         retain_last = options.retain_last or int(
@@ -183,7 +193,11 @@ def _maintain_table(
         )
         candidates = expiry_candidates(table, cutoff, retain_last)
         report.expire_before, report.expirable_snapshots = cutoff, len(candidates)
-        report.steps["expire"] = {"older_than": cutoff.isoformat(), "retain_last": retain_last}
+        report.steps["expire"] = {
+            "older_than": cutoff.isoformat(),
+            "retain_last": retain_last,
+            "dead_run_branches": dead,
+        }
         if candidates and not options.dry_run:
             row = call(
                 "expire_snapshots",

@@ -119,10 +119,8 @@ def fast_forward_main(spark: SparkSession, catalog: str, table_id: str, branch: 
     )
 
 
-def drop_stale_branches(
-    spark: SparkSession, table: str, branches: Iterable[str], now_ms: int | None = None
-) -> list[str]:
-    """Drop unify branches left by runs that died between creating and dropping them."""
+def stale_branches(branches: Iterable[str], now_ms: int | None = None) -> list[str]:
+    """The unify branches among `branches` older than STALE_BRANCH_MS: left by dead runs."""
     now = int(time.time() * 1000) if now_ms is None else now_ms
     stale = []
     for name in branches:
@@ -130,8 +128,17 @@ def drop_stale_branches(
             continue
         stamp = name.removeprefix(BRANCH_PREFIX).split("_")[0]
         if stamp.isdigit() and now - int(stamp) > STALE_BRANCH_MS:
-            drop_branch(spark, table, name)
             stale.append(name)
+    return stale
+
+
+def drop_stale_branches(
+    spark: SparkSession, table: str, branches: Iterable[str], now_ms: int | None = None
+) -> list[str]:
+    """Drop unify branches left by runs that died between creating and dropping them."""
+    stale = stale_branches(branches, now_ms)
+    for name in stale:
+        drop_branch(spark, table, name)
     return stale
 
 

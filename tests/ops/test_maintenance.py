@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import os
 import time
+from datetime import UTC, datetime
 
 import pytest
 
 from schemahub_lib.ops import formats
 from schemahub_lib.ops.maintenance import MaintainOptions, run_maintenance
+from schemahub_lib.unify import run_unify
 
 pytestmark = pytest.mark.spark
 
@@ -125,7 +127,6 @@ def test_unsafe_options_are_refused(settings):
 def test_maintenance_between_runs_leaves_landing_and_the_next_unify_exact(spark, sim_settings, sim):
     """Real landing and unify around a maintenance run with the most aggressive retention."""
     from schemahub_lib.ops.audit import run_audit
-    from schemahub_lib.unify import run_unify
     from tests.ops.conftest import VENUE, ingest
 
     for _ in range(2):  # small flushes: many small raw files, one unify file per run
@@ -161,3 +162,27 @@ def test_maintenance_between_runs_leaves_landing_and_the_next_unify_exact(spark,
     for s in audit.streams:  # raw and unified: every trade of the span exactly once
         truth = sim.truth(s.exchange, VENUE[s.exchange][1], from_id=s.first_id, to_id=s.last_id)
         assert (s.seen, s.duplicates) == (len(truth), 0), (s.layer, s.exchange)
+
+
+def test_branches_of_dead_unify_runs_are_dropped(spark, settings, lake):
+    from schemahub_lib.unify.commit import BRANCH_PREFIX, STALE_BRANCH_MS, create_branch
+
+    _land_chunks(lake, [list(range(CB, CB + 10))])
+    run_unify(settings, spark=spark)
+    unified = settings.spark_table("trades_unified")
+    head = lake.table("trades_unified").current_snapshot().snapshot_id
+    now = datetime.now(UTC)
+    now_ms = int(now.timestamp() * 1000)
+    dead = f"{BRANCH_PREFIX}{now_ms - STALE_BRANCH_MS - 60_000}_deadbeef"
+    recent = f"{BRANCH_PREFIX}{now_ms - 60_000}_cafecafe"  # may belong to a run still going
+    for branch in (dead, recent):
+        create_branch(spark, unified, branch, head)
+
+    dry = run_maintenance(settings, spark, MaintainOptions(dry_run=True, tables=("trades_unified",), now=now))
+    assert dry.tables[0].steps["expire"]["dead_run_branches"] == [dead]
+    assert {dead, recent} <= set(lake.table("trades_unified").metadata.refs)
+
+    done = run_maintenance(settings, spark, MaintainOptions(tables=("trades_unified",), now=now))
+    assert done.tables[0].steps["expire"]["dead_run_branches"] == [dead]
+    refs = set(lake.table("trades_unified").metadata.refs)
+    assert dead not in refs and recent in refs
