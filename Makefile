@@ -53,10 +53,10 @@ test-fast: setup ## Run the tests that need no JVM
 demo: setup ## Run the pipeline end to end on the embedded catalog and print a first query
 	$(PY) -m schemahub_lib.demo $(ARGS)
 
-lint: setup ## ruff (lint + format check) and mypy on schemahub_lib
+lint: setup ## ruff (lint + format check) and mypy on schemahub_lib and bench
 	$(VENV)/bin/ruff check schemahub_lib jobs tests glue_deploy bench
 	$(VENV)/bin/ruff format --check schemahub_lib jobs tests glue_deploy bench
-	$(VENV)/bin/mypy schemahub_lib
+	$(VENV)/bin/mypy schemahub_lib bench
 
 fmt: setup ## Apply ruff formatting
 	$(VENV)/bin/ruff format schemahub_lib jobs tests glue_deploy bench

@@ -10,6 +10,8 @@ from __future__ import annotations
 import fcntl
 import os
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from pyiceberg.catalog import Catalog
@@ -43,8 +45,11 @@ def ensure_local_warehouse(settings: Settings) -> None:
         )
     try:
         with sqlite3.connect(db, timeout=30) as conn:
-            # WAL lets Spark's JDBC catalog and PyIceberg read while the other commits.
-            conn.execute("PRAGMA journal_mode=WAL")
+            # WAL lets Spark's JDBC catalog and PyIceberg read while the other commits. Switching
+            # needs the database to itself, so it happens once (under the opening lock), not on
+            # every open while another process may be committing.
+            if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                conn.execute("PRAGMA journal_mode=WAL")
     except sqlite3.DatabaseError as exc:
         raise SetupError(
             f"the catalog {db} is not a usable SQLite database ({exc}). Move it aside or point "
@@ -52,24 +57,38 @@ def ensure_local_warehouse(settings: Settings) -> None:
         ) from exc
 
 
+@contextmanager
+def _opening_lock(settings: Settings) -> Iterator[None]:
+    """One process at a time sets up a warehouse (WAL switch, SqlCatalog's table creation).
+
+    Both are check-then-act: two processes opening a new warehouse at once could both pass the
+    check ("table iceberg_tables already exists", "database is locked").
+    """
+    lock_path = settings.catalog_db_path.with_name(settings.catalog_db_path.name + ".init-lock")
+    try:
+        settings.warehouse_path.mkdir(parents=True, exist_ok=True)
+        lock = open(lock_path, "a")  # noqa: SIM115 - closed below, after the unlock
+    except OSError:
+        yield  # an unusable warehouse: ensure_local_warehouse says what is wrong with it
+        return
+    with lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def _load_sql_catalog(settings: Settings) -> Catalog:
     from pyiceberg.catalog.sql import SqlCatalog
 
-    ensure_local_warehouse(settings)
-    # SqlCatalog creates its tables when they are missing, with a check-then-create that two
-    # processes opening a new warehouse at once can both pass ("table iceberg_tables already
-    # exists"). An exclusive lock on a sidecar file makes the first opening one at a time.
-    lock_path = settings.catalog_db_path.with_name(settings.catalog_db_path.name + ".init-lock")
-    with open(lock_path, "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            return SqlCatalog(
-                settings.catalog_name,
-                uri=f"sqlite:///{settings.catalog_db_path}",
-                warehouse=settings.warehouse_path.as_uri(),
-            )
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    with _opening_lock(settings):
+        ensure_local_warehouse(settings)
+        return SqlCatalog(
+            settings.catalog_name,
+            uri=f"sqlite:///{settings.catalog_db_path}",
+            warehouse=settings.warehouse_path.as_uri(),
+        )
 
 
 def glue_properties(settings: Settings) -> dict[str, Any]:
