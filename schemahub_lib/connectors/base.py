@@ -13,7 +13,7 @@ from it and a log line shows exactly what was asked.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal, Protocol
+from typing import Any, ClassVar, Literal, NamedTuple, Protocol
 
 Direction = Literal["older", "newer"]
 
@@ -40,15 +40,17 @@ class Cursor:
             raise TypeError(f"cursor values are exact strings, got {type(self.value).__name__}")
 
 
-@dataclass(frozen=True, slots=True)
-class RawTrade:
+class RawTrade(NamedTuple):
     """One trade as the exchange sent it.
 
     `record` holds the raw table's exchange columns (names as in ddl/raw_<exchange>_trades.sql,
     numeric strings already converted to float, TIMESTAMP columns as integer microseconds since
     the epoch UTC, Kraken's `time_ns` as integer ns) without the `_`-prefixed metadata columns
     that landing adds. `time_ns` is the trade time in exact integer nanoseconds. `payload` is
-    the trade's exact JSON text.
+    the trade's exact JSON text (exactjson.py says what "exact" normalises).
+
+    A NamedTuple rather than a frozen dataclass: one is built per trade, and this is immutable
+    too at less than half the construction cost.
     """
 
     trade_id: int

@@ -23,17 +23,16 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from schemahub_lib.connectors.base import Cursor, Page, Product, RawTrade, Reject
+from schemahub_lib.connectors.exactjson import ExactList, loads_exact, loads_items
 from schemahub_lib.connectors.records import (
     RecordError,
-    dumps_exact,
     epoch_ms_to_ns,
-    loads_exact,
     now_ns,
     require_bool,
     require_positive,
     require_trade_id,
 )
-from schemahub_lib.connectors.responses import decode_json, ids_of, malformed
+from schemahub_lib.connectors.responses import decode_json, ids_of, malformed, trade_id_of
 from schemahub_lib.errors import TerminalExchangeError
 from schemahub_lib.http import HttpClient, HttpResponse, RateLimit
 
@@ -99,8 +98,8 @@ class BinanceConnector:
         )
 
 
-def parse_trade(obj: Any, symbol: str, now: int) -> RawTrade:
-    """One trade object -> RawTrade; raises RecordError with the reason it is invalid."""
+def parse_trade(obj: Any, payload: str, symbol: str, now: int) -> RawTrade:
+    """One trade object and its exact text -> RawTrade; raises RecordError with the reason."""
     if type(obj) is not dict:
         raise RecordError("trade is not a JSON object")
     trade_id = require_trade_id(obj.get("id"), "id")
@@ -117,29 +116,29 @@ def parse_trade(obj: Any, symbol: str, now: int) -> RawTrade:
         "is_buyer_maker": require_bool(obj.get("isBuyerMaker"), "isBuyerMaker"),
         "is_best_match": None if best is None else require_bool(best, "isBestMatch"),
     }
-    return RawTrade(trade_id=trade_id, time_ns=time_ns, record=record, payload=dumps_exact(obj))
+    return RawTrade(trade_id, time_ns, record, payload)
 
 
 def parse_trades(
     body: bytes, *, symbol: str, url: str, now: int | None = None
 ) -> tuple[list[RawTrade], list[Reject]]:
     """A trades/historicalTrades body -> (trades ascending by id, rejects)."""
-    data = decode_json(NAME, url, body, loads_exact)
+    data = decode_json(NAME, url, body, loads_items)
     if isinstance(data, dict) and "code" in data and "msg" in data:
         # Binance errors are {code, msg}; on a 2xx this is not a page and a retry will not fix it.
         raise TerminalExchangeError(NAME, url, f"error {data['code']}: {data['msg']}", body=body)
-    if not isinstance(data, list):
+    if not isinstance(data, ExactList):
         raise malformed(NAME, url, "expected a JSON array of trades", body)
     now = now_ns() if now is None else now
     trades: list[RawTrade] = []
     rejects: list[Reject] = []
-    for obj in data:
+    for obj, payload in zip(data, data.texts, strict=True):
         try:
-            trades.append(parse_trade(obj, symbol, now))
+            trades.append(parse_trade(obj, payload, symbol, now))
         except RecordError as exc:
             tid = obj.get("id") if type(obj) is dict else None
-            rejects.append(Reject(str(exc), dumps_exact(obj), None if tid is None else str(tid)))
-    trades.sort(key=lambda t: t.trade_id)
+            rejects.append(Reject(str(exc), payload, None if tid is None else str(tid)))
+    trades.sort(key=trade_id_of)
     return trades, rejects
 
 

@@ -21,17 +21,16 @@ from typing import Any, ClassVar
 from urllib.parse import quote
 
 from schemahub_lib.connectors.base import Cursor, Page, Product, RawTrade, Reject
+from schemahub_lib.connectors.exactjson import ExactList, loads_exact, loads_items
 from schemahub_lib.connectors.records import (
     RecordError,
-    dumps_exact,
-    loads_exact,
     now_ns,
     require_choice,
     require_positive,
     require_trade_id,
     rfc3339_to_ns,
 )
-from schemahub_lib.connectors.responses import decode_json, ids_of, malformed
+from schemahub_lib.connectors.responses import decode_json, ids_of, malformed, trade_id_of
 from schemahub_lib.http import HttpClient, HttpResponse, RateLimit
 
 NAME = "coinbase"
@@ -79,8 +78,8 @@ class CoinbaseConnector:
         return self.client.get(self.products_path, None, parse_products)
 
 
-def parse_trade(obj: Any, product: str, now: int) -> RawTrade:
-    """One trade object -> RawTrade; raises RecordError with the reason it is invalid."""
+def parse_trade(obj: Any, payload: str, product: str, now: int) -> RawTrade:
+    """One trade object and its exact text -> RawTrade; raises RecordError with the reason."""
     if type(obj) is not dict:
         raise RecordError("trade is not a JSON object")
     trade_id = require_trade_id(obj.get("trade_id"), "trade_id", minimum=1)
@@ -93,26 +92,26 @@ def parse_trade(obj: Any, product: str, now: int) -> RawTrade:
         "time": time_ns // 1000,
         "side": require_choice(obj.get("side"), "side", ("buy", "sell")),
     }
-    return RawTrade(trade_id=trade_id, time_ns=time_ns, record=record, payload=dumps_exact(obj))
+    return RawTrade(trade_id, time_ns, record, payload)
 
 
 def parse_trades(
     body: bytes, *, product: str, url: str, now: int | None = None
 ) -> tuple[list[RawTrade], list[Reject]]:
     """A trades body -> (trades ascending by id, rejects). Raises MalformedPageError."""
-    data = decode_json(NAME, url, body, loads_exact)
-    if not isinstance(data, list):
+    data = decode_json(NAME, url, body, loads_items)
+    if not isinstance(data, ExactList):
         raise malformed(NAME, url, "expected a JSON array of trades", body)
     now = now_ns() if now is None else now
     trades: list[RawTrade] = []
     rejects: list[Reject] = []
-    for obj in data:
+    for obj, payload in zip(data, data.texts, strict=True):
         try:
-            trades.append(parse_trade(obj, product, now))
+            trades.append(parse_trade(obj, payload, product, now))
         except RecordError as exc:
             tid = obj.get("trade_id") if type(obj) is dict else None
-            rejects.append(Reject(str(exc), dumps_exact(obj), None if tid is None else str(tid)))
-    trades.sort(key=lambda t: t.trade_id)
+            rejects.append(Reject(str(exc), payload, None if tid is None else str(tid)))
+    trades.sort(key=trade_id_of)
     return trades, rejects
 
 

@@ -29,10 +29,9 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from schemahub_lib.connectors.base import Cursor, Page, Product, RawTrade, Reject
+from schemahub_lib.connectors.exactjson import ExactList, loads_exact, loads_items
 from schemahub_lib.connectors.records import (
     RecordError,
-    dumps_exact,
-    loads_exact,
     now_ns,
     require_choice,
     require_positive,
@@ -40,7 +39,7 @@ from schemahub_lib.connectors.records import (
     seconds_text_to_ns,
     short,
 )
-from schemahub_lib.connectors.responses import decode_json, ids_of, malformed
+from schemahub_lib.connectors.responses import decode_json, ids_of, malformed, trade_id_of
 from schemahub_lib.errors import RateLimitedError, TerminalExchangeError, TransientExchangeError
 from schemahub_lib.http import HttpClient, HttpResponse, RateLimit
 
@@ -131,8 +130,8 @@ def raise_for_errors(data: Any, url: str, body: bytes) -> dict[str, Any]:
     return result
 
 
-def parse_row(row: Any, pair: str, now: int) -> RawTrade:
-    """One `[price, volume, time, side, type, misc, trade_id]` row -> RawTrade."""
+def parse_row(row: Any, payload: str, pair: str, now: int) -> RawTrade:
+    """One `[price, volume, time, side, type, misc, trade_id]` row and its exact text -> RawTrade."""
     if type(row) is not list:
         raise RecordError("trade row is not a JSON array")
     if len(row) == 6:
@@ -159,19 +158,24 @@ def parse_row(row: Any, pair: str, now: int) -> RawTrade:
         "order_type": order_type,
         "misc": misc,
     }
-    return RawTrade(trade_id=trade_id, time_ns=time_ns, record=record, payload=dumps_exact(row))
+    return RawTrade(trade_id, time_ns, record, payload)
+
+
+def _loads_rows(body: bytes) -> Any:
+    return loads_items(body, depth=2)
 
 
 def parse_trades(
     body: bytes, *, url: str, now: int | None = None
 ) -> tuple[str, list[RawTrade], list[Reject], str | None, int]:
     """A Trades body -> (result key, trades ascending by id, rejects, `last` or None, row count)."""
-    result = raise_for_errors(decode_json(NAME, url, body, loads_exact), url, body)
+    # Depth 2: the rows of `{"result": {pair: [row, ...]}}` come with their exact texts.
+    result = raise_for_errors(decode_json(NAME, url, body, _loads_rows), url, body)
     keys = [k for k in result if k != "last"]
     if len(keys) != 1:
         raise malformed(NAME, url, f"expected one pair key besides 'last', got {keys}", body)
     pair, rows = keys[0], result[keys[0]]
-    if not isinstance(rows, list):
+    if not isinstance(rows, ExactList):
         raise malformed(NAME, url, f"result[{pair!r}] is not an array of trades", body)
     last = result.get("last")
     if type(last) is int:
@@ -182,13 +186,13 @@ def parse_trades(
     now = now_ns() if now is None else now
     trades: list[RawTrade] = []
     rejects: list[Reject] = []
-    for row in rows:
+    for row, payload in zip(rows, rows.texts, strict=True):
         try:
-            trades.append(parse_row(row, pair, now))
+            trades.append(parse_row(row, payload, pair, now))
         except RecordError as exc:
             tid = row[6] if type(row) is list and len(row) >= 7 else None
-            rejects.append(Reject(str(exc), dumps_exact(row), None if tid is None else str(tid)))
-    trades.sort(key=lambda t: t.trade_id)
+            rejects.append(Reject(str(exc), payload, None if tid is None else str(tid)))
+    trades.sort(key=trade_id_of)
     return pair, trades, rejects, last, len(rows)
 
 

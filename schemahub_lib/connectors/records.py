@@ -1,13 +1,8 @@
-"""Exact JSON and record validation shared by the exchange connectors.
+"""Validation of one trade record, shared by the exchange connectors.
 
-Two jobs, both pure:
-
-* Content-exact JSON. `loads_exact` keeps every JSON number with a fraction or exponent as
-  the text the exchange wrote (`NumberText`); `dumps_exact` writes a parsed value back with the
-  same keys, order and values, numbers unchanged, compact separators. A trade's `payload` is
-  `dumps_exact` of the trade as parsed, so `_raw_payload` is what the exchange sent.
-* Validation of one record. The `require_*` helpers raise `RecordError(reason)`; a connector
-  turns that into a `Reject` so a bad record never crashes its page and is never dropped.
+The `require_*` helpers raise `RecordError(reason)`; a connector turns that into a `Reject` so
+a bad record never crashes its page and is never dropped. Exact JSON (numbers kept as written,
+the `_raw_payload` text) is in exactjson.py.
 
 Time conventions: `RawTrade.time_ns` is exact integer nanoseconds since the epoch (UTC);
 TIMESTAMP columns in `RawTrade.record` are integer microseconds since the epoch (UTC), which
@@ -16,13 +11,14 @@ landing converts to Arrow `timestamp[us, UTC]`.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import time
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
+
+from schemahub_lib.connectors.exactjson import NumberText
 
 # 2009-01-01T00:00:00Z: no exchange in scope traded earlier; anything before is a unit error.
 MIN_TIME_NS = 1_230_768_000 * 10**9
@@ -35,58 +31,10 @@ _SECONDS = re.compile(r"(\d+)(?:\.(\d*))?")
 _RFC3339 = re.compile(
     r"(\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})",
 )
-_encode_string = json.encoder.encode_basestring  # type: ignore[attr-defined]
-_FLAT = frozenset({str, int, bool, type(None)})
-_c_make_encoder = getattr(json.encoder, "c_make_encoder", None)  # absent without the C speedups
-_encode_flat = _c_make_encoder and _c_make_encoder(
-    None, None, _encode_string, None, ":", ",", False, False, True
-)
-
-
-class NumberText(str):
-    """A JSON number with a fraction or exponent, kept as the exact text the exchange wrote."""
-
-    __slots__ = ()
 
 
 class RecordError(ValueError):
     """One record failed validation. Internal: connectors turn it into a `Reject`."""
-
-
-def _no_constants(name: str) -> Any:
-    # NaN/Infinity are not JSON; Python's decoder would accept them silently.
-    raise ValueError(f"{name} is not valid JSON")
-
-
-def loads_exact(body: bytes | str) -> Any:
-    """Parse JSON keeping fractional numbers as `NumberText`; ints are exact Python ints."""
-    return json.loads(body, parse_float=NumberText, parse_constant=_no_constants)
-
-
-def dumps_exact(value: Any) -> str:
-    """Write a `loads_exact` value back as compact JSON text, numbers exactly as written."""
-    kind = type(value)
-    if kind is dict and _encode_flat and _FLAT.issuperset(map(type, value.values())):
-        # Flat objects without fractional numbers (Coinbase, Binance trades): the C encoder
-        # writes them exactly and twice as fast.
-        return "".join(_encode_flat(value, 0))
-    if kind is str:
-        return _encode_string(value)  # type: ignore[no-any-return]
-    if kind is NumberText:
-        return str.__str__(value)
-    if kind is int:
-        return int.__repr__(value)
-    if kind is dict:
-        return "{" + ",".join(_encode_string(k) + ":" + dumps_exact(v) for k, v in value.items()) + "}"
-    if kind is list:
-        return "[" + ",".join(dumps_exact(v) for v in value) + "]"
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    if value is None:
-        return "null"
-    raise TypeError(f"not a loads_exact value: {kind.__name__}")
 
 
 def now_ns() -> int:
@@ -116,20 +64,25 @@ def require_trade_id(value: Any, field: str, *, minimum: int = 0) -> int:
 
 def require_positive(value: Any, field: str) -> float:
     """A positive finite decimal given as a JSON string or number; returned as a float."""
-    if value is None:
-        raise RecordError(f"missing {field}")
     kind = type(value)
-    # Plain digits-and-dot text skips the regex; float() alone would accept "1_0", " 1", "inf".
-    if kind is int or (
-        (kind is str or kind is NumberText) and (not value.strip("0123456789.") or _DECIMAL.fullmatch(value))
-    ):
+    if kind is str or kind is NumberText:
+        # Plain digits-and-dot text skips the regex; float() alone would accept "1_0", " 1", "inf".
+        if value.strip("0123456789.") and not _DECIMAL.fullmatch(value):
+            raise RecordError(f"{field} {short(value)} is not a decimal number")
         try:
             number = float(value)
-        except ValueError:
+        except ValueError:  # "", ".", "1.2.3"
             raise RecordError(f"{field} {short(value)} is not a decimal number") from None
+    elif kind is int:
+        try:
+            number = float(value)
+        except OverflowError:  # more digits than a float holds: not finite, rejected below
+            number = math.inf
+    elif value is None:
+        raise RecordError(f"missing {field}")
     else:
         raise RecordError(f"{field} {short(value)} is not a decimal number")
-    if not (number > 0 and math.isfinite(number)):
+    if not 0 < number < math.inf:
         raise RecordError(f"{field} {short(value)} is not a positive number")
     return number
 

@@ -15,7 +15,13 @@ from schemahub_lib.connectors.binance import (
     parse_products,
     parse_trades,
 )
-from schemahub_lib.errors import BannedError, MalformedPageError, RateLimitedError, TerminalExchangeError
+from schemahub_lib.errors import (
+    BannedError,
+    MalformedPageError,
+    RateLimitedError,
+    TerminalExchangeError,
+    snippet,
+)
 from schemahub_lib.http import HttpResponse, JsonFileBanStore, RateLimit, RetryPolicy
 from tests.connectors.support import FakeClock, Loopback, Reply, fixture_bytes, make_client
 
@@ -113,6 +119,26 @@ def test_error_object_on_200_is_terminal_and_wrong_shape_is_malformed() -> None:
         parse_trades(b'{"code":-1121,"msg":"Invalid symbol."}', symbol="X", url="u")
     with pytest.raises(MalformedPageError, match="expected a JSON array of trades"):
         parse_trades(b'{"trades":[]}', symbol="X", url="u")
+
+
+@pytest.mark.parametrize(
+    ("cut", "reason"),
+    [
+        (-1, r"Expecting ',' delimiter"),  # the closing bracket lost
+        (-30, "Unterminated string"),  # cut inside the last trade's "isBuyerMaker" key
+        (1, "Expecting value"),  # just the opening bracket
+    ],
+)
+def test_truncated_pages_name_exchange_url_and_snippet(cut: int, reason: str) -> None:
+    body = fixture_bytes(HISTORY)
+    compact = json.dumps(json.loads(body), separators=(",", ":")).encode()  # as Binance sends it
+    truncated = compact[:cut]
+    url = "http://bn.test/api/v3/historicalTrades?symbol=BTCUSDT&fromId=1"
+    with pytest.raises(MalformedPageError, match=f"body is not valid JSON \\({reason}") as info:
+        parse_trades(truncated, symbol="BTCUSDT", url=url)
+    assert (info.value.exchange, info.value.url) == ("binance", url)
+    assert str(info.value).startswith(f"binance {url}: ")
+    assert info.value.body_snippet == snippet(truncated) and snippet(truncated) in str(info.value)
 
 
 def test_fetch_page_uses_trades_then_historical_trades(loopback: Loopback) -> None:
