@@ -57,15 +57,28 @@ def _backfill(workdir: Path, trades: int) -> tuple[int, float, float, float]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("SCHEMAHUB_")}
         cmd = [sys.executable, "-m", "schemahub_lib.cli", "--config", str(config), "backfill", "binance",
                "--no-progress", "--json", "--workers", "1"]  # fmt: skip
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
-        assert proc.stdout is not None
-        out = proc.stdout.read()
-        _, status, usage = os.wait4(proc.pid, 0)
-        if status != 0:
-            raise RuntimeError(f"backfill exited with status {status}")
+        usage_file = run_dir / "usage.json"
+        launcher = [sys.executable, "-c", _LAUNCHER, str(usage_file)]
+        out = subprocess.run([*launcher, *cmd], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
+                             check=True).stdout  # fmt: skip
+        usage = json.loads(usage_file.read_text())
+        if usage["status"] != 0:
+            raise RuntimeError(f"backfill exited with status {usage['status']}")
     (stream,) = json.loads(out)["streams"]
-    cpu = usage.ru_utime + usage.ru_stime
-    return int(stream["trades"]), float(stream["seconds"]), usage.ru_maxrss / 1024, cpu
+    return int(stream["trades"]), float(stream["seconds"]), usage["maxrss_kb"] / 1024, usage["cpu_s"]
+
+
+# Runs the measured command and writes its rusage. Linux folds the memory high-water mark of the
+# process that spawned a child into the child's ru_maxrss at exec (and Python spawns with vfork),
+# so a child of this bench process, which holds a million-trade table by then, would report this
+# process's peak. Spawned from this small launcher instead, the child reports its own.
+_LAUNCHER = """
+import json, os, subprocess, sys
+proc = subprocess.Popen(sys.argv[2:])
+_, status, usage = os.wait4(proc.pid, 0)
+with open(sys.argv[1], "w") as out:
+    json.dump({"status": status, "maxrss_kb": usage.ru_maxrss, "cpu_s": usage.ru_utime + usage.ru_stime}, out)
+"""
 
 
 def _write_path(workdir: Path, trades: int, flush: int) -> float:
