@@ -120,7 +120,7 @@ class Pacer:
         *,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
-        header_budget: float = 0.9,
+        header_budget: float = 0.95,
     ) -> None:
         self.limit = limit
         self._clock = clock
@@ -130,6 +130,9 @@ class Pacer:
         self._stamp = clock()
         self._not_before = 0.0
         self._header_budget = header_budget
+        # Cost reserved by `acquire` whose response has not yet reported the server's count:
+        # those requests are sent whatever that count says, so it must leave room for them.
+        self._unreported = 0.0
 
     def _refill(self, now: float) -> None:
         rate = self.limit.per_second or 0.0
@@ -144,6 +147,7 @@ class Pacer:
             now = self._clock()
             self._refill(now)
             self._tokens -= cost  # a reservation: later callers queue behind this one
+            self._unreported += cost
             wait = max(0.0, -self._tokens / self.limit.per_second, self._not_before - now)
         if wait > 0:
             self._sleep(wait)
@@ -154,14 +158,25 @@ class Pacer:
         with self._lock:
             self._not_before = max(self._not_before, self._clock() + seconds)
 
-    def observe_used(self, used: float) -> None:
-        """Sync with the server's own count of the window budget (shared with other processes)."""
+    def settle(self, cost: float, used: float | None = None) -> None:
+        """The request that reserved `cost` is over; `used` is the server's count of the window
+        budget (Binance `X-MBX-USED-WEIGHT-1M`, shared with every process on this IP) if sent.
+
+        New reservations may take what the server has left under `header_budget` of its limit,
+        minus what this process has reserved and the server has not counted yet. The header
+        is authoritative, so other processes on the IP slow this one down; their own reserved
+        requests are the only overshoot, well inside the 5% kept free.
+        """
         limit = self.limit
-        if limit.per_second is None or limit.window_limit is None:
+        if limit.per_second is None:
             return
         with self._lock:
+            self._unreported = max(0.0, self._unreported - cost)
+            if used is None or limit.window_limit is None:
+                return
             self._refill(self._clock())
-            self._tokens = min(self._tokens, limit.window_limit * self._header_budget - used)
+            room = limit.window_limit * self._header_budget - used - self._unreported
+            self._tokens = min(self._tokens, room)
 
 
 class PacerRegistry:
@@ -376,7 +391,7 @@ class HttpClient:
             self._check_ban(url)
             self.counters.add(paced_s=pacer.acquire(cost))
             try:
-                response = self._send(url, params, pacer)
+                response = self._send(url, params, pacer, cost)
                 self._raise_for_status(response)
                 return parse(response)
             except TransientError as exc:
@@ -400,11 +415,16 @@ class HttpClient:
                 )
                 self.sleep(delay)
 
-    def _send(self, url: str, params: Mapping[str, str | int] | None, pacer: Pacer) -> HttpResponse:
+    def _send(
+        self, url: str, params: Mapping[str, str | int] | None, pacer: Pacer, cost: float
+    ) -> HttpResponse:
         self.counters.add(requests=1)
+        used = None
         try:
             reply = self.session.get(url, params=params, timeout=self.timeout)
             body = reply.content
+            header = reply.headers.get(self.limit.used_header, "") if self.limit.used_header else ""
+            used = float(header) if header.isdigit() else None
         except requests.Timeout as exc:
             raise TransientExchangeError(self.exchange, url, f"timed out ({exc.__class__.__name__})") from exc
         except (
@@ -417,11 +437,9 @@ class HttpClient:
             raise TransientExchangeError(
                 self.exchange, url, f"connection failed: {exc.__class__.__name__}: {exc}"
             ) from exc
+        finally:
+            pacer.settle(cost, used)
         self.counters.add(bytes=len(body))
-        if self.limit.used_header:
-            used = reply.headers.get(self.limit.used_header, "")
-            if used.isdigit():
-                pacer.observe_used(float(used))
         # Header names are case-insensitive (proxies and HTTP/2 lower-case them).
         headers = CaseInsensitiveDict(reply.headers)
         return HttpResponse(url=reply.url, status=reply.status_code, headers=headers, body=body)

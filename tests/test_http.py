@@ -89,11 +89,45 @@ def test_pacer_hold_off_and_weight_costs() -> None:
     assert pacer.acquire(500) == pytest.approx(2.5)  # 200 + 300 refilled in 3 s, capped at 250
 
 
+WEIGHT = RateLimit(100.0, burst=250.0, used_header="X-MBX-USED-WEIGHT-1M", window_limit=6000)
+
+
 def test_pacer_syncs_with_the_servers_used_count() -> None:
     clock = FakeClock(start=0.0)
-    pacer = Pacer(RateLimit(100.0, burst=250.0, window_limit=6000), clock=clock, sleep=clock.sleep)
-    pacer.observe_used(5500)  # 5400 (90%) is our ceiling: 100 over
+    pacer = Pacer(WEIGHT, clock=clock, sleep=clock.sleep)
+    pacer.settle(0, used=5800)  # 5700 (95%) is our ceiling: 100 over
     assert pacer.acquire(25) == pytest.approx(1.25)
+
+
+def test_pacer_leaves_room_for_requests_the_server_has_not_counted() -> None:
+    clock = FakeClock(start=0.0)
+    pacer = Pacer(WEIGHT, clock=clock, sleep=clock.sleep)
+    for _ in range(3):
+        assert pacer.acquire(25) == 0.0  # three requests sent together
+    pacer.settle(25, used=5600)  # the first answers; the other two will land on top of 5600
+    assert pacer.acquire(25) == 0.0  # 5700 - 5600 - 50 in flight = 50 left
+    assert pacer.acquire(50) == pytest.approx(0.25)
+    pacer.settle(25, used=5650)
+    pacer.settle(25, used=5675)
+    pacer.settle(25, used=5700)
+    pacer.settle(50, used=5750)
+    assert pacer.acquire(25) == pytest.approx(0.75)  # 50 over the ceiling, nothing in flight
+
+
+def test_client_reports_the_header_and_failed_requests_free_their_reservation(loopback: Loopback) -> None:
+    loopback.route("/x", [Reply(200, b"[]", headers={"X-MBX-USED-WEIGHT-1M": "5800"})])
+    client = make_client("binance", loopback.url, limit=WEIGHT)
+    client.get("/x", None, parse_json, cost=25)
+    assert client.pacer().acquire(25) == pytest.approx(1.25)
+
+    with running() as server:
+        closed = server.url
+    failing = make_client("binance", closed, limit=WEIGHT, retry=RetryPolicy(max_attempts=2))
+    with pytest.raises(TransientExchangeError):
+        failing.get("/x", None, parse_json, cost=25)
+    pacer = failing.pacer()
+    pacer.settle(0, used=5600)  # nothing of ours in flight: 100 left, taken at once
+    assert pacer.acquire(100) == 0.0
 
 
 def test_unpaced_never_waits() -> None:

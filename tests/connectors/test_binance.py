@@ -157,12 +157,12 @@ def test_fetch_page_uses_trades_then_historical_trades(loopback: Loopback) -> No
 def test_used_weight_header_slows_the_pacer(loopback: Loopback) -> None:
     clock = FakeClock()
     limit = RateLimit(95.0, burst=250.0, used_header="X-MBX-USED-WEIGHT-1M", window_limit=6000)
-    loopback.route("/api/v3/trades", [Reply(200, b"[]", {"X-MBX-USED-WEIGHT-1M": "5400"})])
+    loopback.route("/api/v3/trades", [Reply(200, b"[]", {"X-MBX-USED-WEIGHT-1M": "5700"})])
     bn = connector(loopback, limit=limit, clock=clock)
     bn.fetch_page("BTCUSDT")
     assert clock.sleeps == []  # the burst covers the first request
     bn.fetch_page("BTCUSDT")
-    # The server says 5400 of 6000 are used: 90% is our ceiling, so a full request's weight waits.
+    # The server says 5700 of 6000 are used: 95% is our ceiling, so a full request's weight waits.
     assert clock.sleeps == [pytest.approx(25 / 95)]
 
 
