@@ -2,13 +2,14 @@
 
 1. A raw-layer audit (not recorded) lists the gaps that alarm: `open` (lost inside a landed
    range) and `skipped` (left out by a capped catch-up). Pending and unfillable gaps are left.
-2. Coinbase and Binance gaps are refetched by id (refetch.py), in pieces of at most
-   `chunk_ids`. Trades found are committed to raw through landing's committer (kind
-   `repair`): same Parquet layout and run metadata, the stream's watermark untouched, and
-   skipped ranges that are now resolved dropped from the stream state in the same snapshot.
+2. Gaps are refetched (refetch.py) in pieces of at most `chunk_ids`: Coinbase and Binance by
+   id, Kraken by time from the trade just before the gap (the audit's `after_ts`). Trades found
+   are committed to raw through landing's committer (kind `repair`): same Parquet layout and
+   run metadata, the stream's watermark untouched, and skipped ranges that are now resolved
+   dropped from the stream state in the same snapshot.
 3. Ids the exchange answered around twice (once walking the range, once aimed at them) were
    never issued: they become `unfillable` rows in schemahub_coverage, so audits stop alarming.
-   Everything else stays open: a failed request, Kraken (it pages by time, not by id).
+   Everything else stays open: a failed request, a Kraken gap without a time before it.
 4. Unify runs (unless `unify=False`; with nothing new it commits nothing), then a full audit,
    recorded; its result is repair's exit code.
 """
@@ -19,7 +20,7 @@ import dataclasses
 import json
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from schemahub_lib.connectors.base import Product
@@ -30,7 +31,15 @@ from schemahub_lib.ops import coverage
 from schemahub_lib.ops.audit import AuditOptions, run_audit
 from schemahub_lib.ops.auditreport import AuditReport
 from schemahub_lib.ops.metrics import load_metrics_sink, metric, run_metrics
-from schemahub_lib.ops.refetch import REFETCHABLE, Refetched, confirm_absent, ranges_of, refetch_range
+from schemahub_lib.ops.refetch import (
+    BY_TIME,
+    REFETCHABLE,
+    Refetched,
+    confirm_absent,
+    ranges_of,
+    refetch_range,
+    time_before,
+)
 from schemahub_lib.ops.sparkutil import ops_spark
 from schemahub_lib.settings import Settings
 
@@ -55,6 +64,7 @@ class GapRepair:
     first_id: int
     last_id: int
     status: str  # the audit's: open or skipped
+    after_ns: int | None = None  # time of the trade just before the gap, integer ns (µs precision)
     filled: list[coverage.Range] = field(default_factory=list)
     unfillable: list[coverage.Range] = field(default_factory=list)
     unresolved: list[coverage.Range] = field(default_factory=list)
@@ -115,12 +125,15 @@ def run_repair(
         by_stream: dict[tuple[str, str], list[GapRepair]] = {}
         for s in before.streams:
             for g in s.open_gaps:
-                repair = GapRepair(s.exchange, s.symbol, g.first_id, g.last_id, g.status)
+                after_ns = _ns(g.after_ts)
+                repair = GapRepair(s.exchange, s.symbol, g.first_id, g.last_id, g.status, after_ns)
                 report.gaps.append(repair)
                 if s.exchange not in REFETCHABLE:
+                    repair.unresolved, repair.note = [(g.first_id, g.last_id)], f"{s.exchange} cannot refetch"
+                elif s.exchange in BY_TIME and after_ns is None:
                     repair.unresolved, repair.note = (
                         [(g.first_id, g.last_id)],
-                        f"{s.exchange} cannot refetch by id",
+                        f"{s.exchange} pages by time and the trade before the gap has none",
                     )
                 elif not options.dry_run:
                     by_stream.setdefault((s.exchange, s.symbol), []).append(repair)
@@ -165,10 +178,11 @@ def _repair_stream(
     connector = ctx.connector(exchange, HttpCounters())
     flush = _Flush(ctx, Product(exchange, symbol, source, base, quote))
     for gap in gaps:
+        after_ns = gap.after_ns
         for a in range(gap.first_id, gap.last_id + 1, options.chunk_ids):
             piece = (a, min(gap.last_id, a + options.chunk_ids - 1))
             try:
-                got = _refetch(connector, exchange, source, piece)
+                got = _refetch(connector, exchange, source, piece, after_ns)
             except SchemaHubError as exc:
                 gap.unresolved.append(piece)
                 gap.note = f"refetch failed: {str(exc)[:200]}"
@@ -176,6 +190,7 @@ def _repair_stream(
             gap.filled += ranges_of(list(got.trades))
             gap.unfillable += got.proven
             gap.rejected += len(got.rejects)
+            after_ns = time_before(got, piece[1] + 1, after_ns)  # where the next piece starts
             handled = coverage.merge(gap.filled + gap.unfillable + ranges_of(sorted(got.rejected_ids)))
             gap.unresolved += coverage.split(piece, handled)[1]
             flush.add(gap, got)
@@ -240,15 +255,20 @@ class _Flush:
         self.trades, self.rejects, self.marks, self.pending, self.ids = {}, [], [], [], 0
 
 
-def _refetch(connector: Any, exchange: str, product: str, piece: coverage.Range) -> Refetched:
+def _refetch(
+    connector: Any, exchange: str, product: str, piece: coverage.Range, after_ns: int | None
+) -> Refetched:
     """Walk the range, then ask again aimed at each absent sub-range.
 
-    On return `proven` holds only the ranges absent from both answers (never issued).
+    `after_ns` (Kraken): at or below the time of the trade just before `piece`. On return
+    `proven` holds only the ranges absent from both answers (never issued).
     """
-    got = refetch_range(connector, exchange, product, piece)
+    got = refetch_range(connector, exchange, product, piece, after_ns)
     confirmed: list[coverage.Range] = []
     for candidate in got.absent(piece):
-        again = confirm_absent(connector, exchange, product, candidate)
+        again = confirm_absent(
+            connector, exchange, product, candidate, time_before(got, candidate[0], after_ns)
+        )
         got.trades.update(again.trades)
         got.rejects += again.rejects
         confirmed += again.absent(candidate)
@@ -257,7 +277,8 @@ def _refetch(connector: Any, exchange: str, product: str, piece: coverage.Range)
 
 
 def _mark_row(run_id: str, gap: GapRepair, r: coverage.Range) -> dict[str, Any]:
-    proof = {"audit_status": gap.status, "how": "absent from two id-paged answers of the exchange"}
+    paged = "time-paged" if gap.exchange in BY_TIME else "id-paged"
+    proof = {"audit_status": gap.status, "how": f"absent from two {paged} answers of the exchange"}
     return {
         "audit_id": run_id,
         "kind": coverage.UNFILLABLE,
@@ -271,6 +292,13 @@ def _mark_row(run_id: str, gap: GapRepair, r: coverage.Range) -> dict[str, Any]:
         "status": coverage.UNFILLABLE,
         "detail": json.dumps(proof),
     }
+
+
+def _ns(ts: datetime | None) -> int | None:
+    """A trade time as integer ns since the epoch, without a float on the way."""
+    if ts is None:
+        return None
+    return (ts - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1) * 1000
 
 
 def _unify(settings: Settings, spark: SparkSession) -> str:

@@ -3,6 +3,7 @@
 The simulator skips ids it never issues (`id_gap_rate`) and a `drop` fault swallows trades
 from the middle of one page per exchange; landing cannot notice either. Ground truth says
 which ids are which, so the audit must report exactly their ranges, no more, no fewer.
+Coinbase and Binance gaps are refetched by id, Kraken's by time from the trade before them.
 """
 
 from __future__ import annotations
@@ -107,18 +108,36 @@ def test_repair_fills_what_exists_marks_what_never_was_and_audit_is_clean(spark,
             assert stream.unfillable_ids == len(never) and stream.expected == stream.seen == len(truth)
 
 
-def test_kraken_gaps_stay_open_and_repair_says_why(spark, sim_settings, sim):
+@pytest.mark.parametrize("chunk_ids", [100_000, 2], ids=["whole-gaps", "pieces-of-2-ids"])
+def test_repair_refetches_kraken_by_time_marks_never_issued_and_audit_is_clean(
+    spark, sim_settings, sim, chunk_ids
+):
     _drop_a_page_everywhere(sim)
     _ingest(sim_settings, sim)
-    want, *_ = _truth_gaps(sim, sim_settings, "kraken")
+    run_unify(sim_settings, spark)
+    want, never, hidden, truth = _truth_gaps(sim, sim_settings, "kraken")
+    assert len(hidden) == 3 and len(never) >= 3  # a swallowed page and ids Kraken never issued
+    before = run_audit(sim_settings, spark, AuditOptions(exchanges=("kraken",), record=False))
+    (stream,) = [s for s in before.streams if s.layer == "raw"]
+    assert [(g.first_id, g.last_id, g.status) for g in stream.gaps] == [(a, b, "open") for a, b in want]
 
-    report = run_repair(sim_settings, spark, RepairOptions(exchanges=("kraken",), unify=False))
+    options = RepairOptions(exchanges=("kraken",), chunk_ids=chunk_ids)
+    report = run_repair(sim_settings, spark, options)
 
-    assert report.exit_code == 1
+    assert report.audit is not None and report.audit.ok and report.exit_code == 0
     assert [(g.first_id, g.last_id) for g in report.gaps] == want
-    assert all(g.note == "kraken cannot refetch by id" and g.unresolved for g in report.gaps)
-    (stream,) = [s for s in report.audit.streams if s.exchange == "kraken" and s.layer == "raw"]
-    assert [(g.first_id, g.last_id) for g in stream.open_gaps] == want
+    assert all(g.after_ns is not None and not g.unresolved and not g.note for g in report.gaps)
+    assert sorted(i for g in report.gaps for a, b in g.filled for i in range(a, b + 1)) == sorted(hidden)
+    assert sorted(r for g in report.gaps for r in g.unfillable) == ranges_of(never)
+    assert sorted(_landed_ids(sim_settings, "kraken")) == truth.trade_id.tolist()  # each trade once
+    again = run_audit(sim_settings, spark, AuditOptions(exchanges=("kraken",)))
+    assert again.ok
+    for layer in ("raw", "unified"):
+        (stream,) = [s for s in again.streams if s.layer == layer]
+        assert [(g.first_id, g.last_id, g.status) for g in stream.gaps] == [
+            (a, b, "unfillable") for a, b in ranges_of(never)
+        ]
+        assert stream.unfillable_ids == len(never) and stream.expected == stream.seen == len(truth)
 
 
 def test_a_capped_catch_up_is_reported_as_skipped_and_repair_lands_it(spark, sim_settings, sim):
