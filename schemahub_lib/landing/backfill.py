@@ -18,14 +18,13 @@ from __future__ import annotations
 import os
 import sys
 import time
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 from schemahub_lib.connectors.base import Cursor
 from schemahub_lib.errors import ConfigError
 from schemahub_lib.landing.backward import walk_down
 from schemahub_lib.landing.context import LandingContext, iso, pid_alive, select_products
-from schemahub_lib.landing.execute import StreamResult, finish, run_streams
+from schemahub_lib.landing.execute import LandingReport, finish, run_streams
 from schemahub_lib.landing.forward import walk_below, walk_forward
 from schemahub_lib.landing.plan import plan_backfill
 from schemahub_lib.landing.progress import Progress
@@ -57,24 +56,7 @@ class BackfillOptions:
     http_timeout_s: float | None = None  # per-request read timeout; None: the HTTP layer's default
 
 
-@dataclass
-class BackfillReport:
-    run_id: str
-    streams: list[StreamResult] = field(default_factory=list)
-    plan: list[dict[str, Any]] = field(default_factory=list)
-    dry_run: bool = False
-
-    @property
-    def failed(self) -> list[StreamResult]:
-        return [s for s in self.streams if s.status == "failed"]
-
-    @property
-    def trades(self) -> int:
-        return sum(s.trades for s in self.streams)
-
-    @property
-    def exit_code(self) -> int:
-        return 1 if self.failed else 0
+BackfillReport = LandingReport
 
 
 def backfill_stream(run: StreamRun, options: BackfillOptions) -> None:

@@ -14,7 +14,8 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from schemahub_lib.connectors.base import Product
 from schemahub_lib.errors import SchemaHubError
@@ -65,6 +66,32 @@ class StreamResult:
 
 
 StreamBody = Callable[[StreamRun], None]
+
+
+@dataclass
+class LandingReport:
+    """What one ingest or backfill run did: its streams, or its plan on a dry run."""
+
+    run_id: str
+    streams: list[StreamResult] = field(default_factory=list)
+    plan: list[dict[str, Any]] = field(default_factory=list)
+    dry_run: bool = False
+
+    @property
+    def failed(self) -> list[StreamResult]:
+        return [s for s in self.streams if s.status == "failed"]
+
+    @property
+    def trades(self) -> int:
+        return sum(s.trades for s in self.streams)
+
+    @property
+    def rejects(self) -> int:
+        return sum(s.rejects for s in self.streams)
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.failed else 0
 
 
 def run_streams(

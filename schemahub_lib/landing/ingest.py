@@ -21,13 +21,13 @@ import json
 import logging
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from schemahub_lib.connectors.base import Cursor
 from schemahub_lib.errors import ConfigError
 from schemahub_lib.landing.backward import walk_down, walk_up
 from schemahub_lib.landing.context import LandingContext, iso, pid_alive, select_products
-from schemahub_lib.landing.execute import StreamResult, finish, run_streams
+from schemahub_lib.landing.execute import LandingReport, finish, run_streams
 from schemahub_lib.landing.forward import walk_forward
 from schemahub_lib.landing.plan import plan_ingest
 from schemahub_lib.landing.runs import ALL, RunLog, RunRow, options_json, repair_interrupted
@@ -62,28 +62,7 @@ class IngestOptions:
     http_timeout_s: float | None = None  # per-request read timeout; None: the HTTP layer's default
 
 
-@dataclass
-class IngestReport:
-    run_id: str
-    streams: list[StreamResult] = field(default_factory=list)
-    plan: list[dict[str, object]] = field(default_factory=list)
-    dry_run: bool = False
-
-    @property
-    def failed(self) -> list[StreamResult]:
-        return [s for s in self.streams if s.status == "failed"]
-
-    @property
-    def trades(self) -> int:
-        return sum(s.trades for s in self.streams)
-
-    @property
-    def rejects(self) -> int:
-        return sum(s.rejects for s in self.streams)
-
-    @property
-    def exit_code(self) -> int:
-        return 1 if self.failed else 0
+IngestReport = LandingReport
 
 
 def ingest_stream(run: StreamRun, options: IngestOptions, now_ns: int, window_min: float) -> None:
