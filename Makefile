@@ -41,7 +41,8 @@ jars: ## Fetch the Iceberg/SQLite jars from Maven Central into .jars/ (skips tho
 	  a=$$(echo $$coord | cut -d: -f2); v=$$(echo $$coord | cut -d: -f3); \
 	  if [ -s $(JARS_DIR)/$$a-$$v.jar ]; then continue; fi; \
 	  echo "fetching $$coord"; \
-	  $(MVN) -q -B $(DEP_PLUGIN):copy -Dartifact=$$coord -DoutputDirectory=$(JARS_DIR) -Dmdep.overWriteIfNewer=true || exit 1; \
+	  out=$$($(MVN) -q -B $(DEP_PLUGIN):copy -Dartifact=$$coord -DoutputDirectory=$(JARS_DIR) -Dmdep.overWriteIfNewer=true 2>&1) \
+	    || { echo "$$out" >&2; echo "setup: Maven could not fetch $$coord (see above)." >&2; exit 1; }; \
 	done
 
 test: setup ## Run the whole test suite (unit, simulator, Spark, moto)
