@@ -4,7 +4,8 @@
 
 Glue 5.0 Spark jobs bill per second with a 1-minute minimum; DPU = workers × DPU per worker
 (G.1X = 1). `minutes` is the job's `expected_minutes` from the deployment file, an assumption
-to replace with the ExecutionTime of real runs. S3 and Athena are estimated in the README.
+to replace with the ExecutionTime of real runs. S3, Athena and CloudWatch are estimated in the
+README.
 """
 
 from __future__ import annotations
@@ -89,5 +90,6 @@ def render_cost(rows: list[JobCost]) -> str:
             f"  {r.job}: {r.runs_per_month} runs x {r.dpu:g} DPU x {r.billed_minutes:g} min = "
             f"{r.dpu_hours:g} DPU-h = ${r.usd:.2f}"
         )
-    lines.append(f"  total: ${sum(r.usd for r in rows):.2f}/month (S3 and Athena: see glue_deploy/README.md)")
+    total = sum(r.usd for r in rows)
+    lines.append(f"  total: ${total:.2f}/month (S3, Athena and CloudWatch: see glue_deploy/README.md)")
     return "\n".join(lines)
