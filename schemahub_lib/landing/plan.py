@@ -9,7 +9,7 @@ would reach (`--since`, or the start of the exchange's history found with a few 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from schemahub_lib.catalog import load_catalog
@@ -18,7 +18,7 @@ from schemahub_lib.connectors.base import Connector, Cursor, Page, Product
 from schemahub_lib.errors import SchemaHubError
 from schemahub_lib.http import HttpCounters, new_session
 from schemahub_lib.landing.context import iso, load_ban_store
-from schemahub_lib.landing.state import ExchangeState
+from schemahub_lib.landing.state import ExchangeState, StreamState
 from schemahub_lib.landing.watermarks import read_exchange_state
 from schemahub_lib.landing.writer import raw_table_name
 from schemahub_lib.settings import Settings
@@ -68,20 +68,23 @@ def _connectors(settings: Settings) -> Any:
     )
 
 
+def _streams(
+    settings: Settings, products: Sequence[Product]
+) -> Iterator[tuple[Product, StreamState, Connector, dict[str, Any]]]:
+    """Per product: its stream's position, a connector, and the plan entry to fill in."""
+    states = read_states(settings, sorted({p.exchange for p in products}))
+    connector_for = _connectors(settings)
+    for product in products:
+        state = states.get(product.exchange, ExchangeState()).get(product.symbol)
+        plan = {"exchange": product.exchange, "product": product.symbol, "state": state.describe()}
+        yield product, state, connector_for(product.exchange), plan
+
+
 def plan_ingest(
     settings: Settings, products: Sequence[Product], options: IngestOptions, now_ns: int, window_min: float
 ) -> list[dict[str, Any]]:
-    states = read_states(settings, sorted({p.exchange for p in products}))
-    connector_for = _connectors(settings)
     plans = []
-    for product in products:
-        state = states.get(product.exchange, ExchangeState()).get(product.symbol)
-        connector = connector_for(product.exchange)
-        plan: dict[str, Any] = {
-            "exchange": product.exchange,
-            "product": product.symbol,
-            "state": state.describe(),
-        }
+    for product, state, connector, plan in _streams(settings, products):
         try:
             newest = connector.fetch_page(product.exchange_symbol, None)
         except SchemaHubError as exc:
@@ -109,17 +112,8 @@ def plan_ingest(
 def plan_backfill(
     settings: Settings, products: Sequence[Product], options: BackfillOptions
 ) -> list[dict[str, Any]]:
-    states = read_states(settings, sorted({p.exchange for p in products}))
-    connector_for = _connectors(settings)
     plans = []
-    for product in products:
-        state = states.get(product.exchange, ExchangeState()).get(product.symbol)
-        connector = connector_for(product.exchange)
-        plan: dict[str, Any] = {
-            "exchange": product.exchange,
-            "product": product.symbol,
-            "state": state.describe(),
-        }
+    for product, state, connector, plan in _streams(settings, products):
         try:
             newest = connector.fetch_page(product.exchange_symbol, None)
             start_id = (
