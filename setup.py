@@ -16,6 +16,7 @@ INSTALL_REQUIRES = [
     "requests>=2.31,<3",
     "pyyaml>=6,<7",
     "tqdm>=4.66,<5",
+    "python-dateutil>=2.8.2,<3",  # isoparse: every time flag (schemahub_lib/timespec.py)
 ]
 
 TEST_REQUIRES = [

@@ -3,6 +3,10 @@
 Each subcommand lives in `schemahub_lib/commands/<module>.py` with `register(subparsers)`;
 its handler gets the parsed args and the resolved `Settings` and returns an exit code.
 Config flows one way: flags here -> `load_settings` -> library functions.
+
+Building the parser imports no heavy library (pyarrow, pyiceberg, pyspark, boto3): command
+modules import those inside their handlers, so `--help` and bad input answer at once.
+Exit codes: 0 ok, 1 a finding or a failed stream (per command), 2 bad input or an error.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ COMMAND_MODULES = (
 )
 
 # The seeds' spelling: `schemahub run ingest binance coinbase`, `schemahub run unify trades_unified`.
-RUN_ALIASES = {"ingest", "unify", "pipeline", "backfill"}
+RUN_ALIASES = ("ingest", "backfill", "unify", "pipeline")
 UNIFIED_TABLE = "trades_unified"
 
 
@@ -51,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
                 continue  # command not built yet
             raise
         module.register(sub)
+    _register_run_alias(sub)
     for subparser in sub.choices.values():
         # `schemahub init --warehouse W` works as well as `schemahub --warehouse W init`.
         _add_global_options(subparser, default=argparse.SUPPRESS)
@@ -76,6 +81,22 @@ def _add_global_options(parser: argparse.ArgumentParser, default: object = None)
         if taken.isdisjoint(flags):
             unset = False if default is None and kwargs.get("action") == "store_true" else default
             parser.add_argument(*flags, default=unset, **kwargs)  # type: ignore[arg-type]
+
+
+def _register_run_alias(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`run` only for --help and mistakes: `run VERB ...` is rewritten to `VERB ...` before
+    parsing (`_rewrite_run_alias`), so its handler is never reached with a valid verb."""
+    parser = sub.add_parser(
+        "run",
+        help=f"the seeds' spelling of {', '.join(RUN_ALIASES)}: `run ingest binance`",
+        description="`schemahub run VERB ARGS...` is `schemahub VERB ARGS...` for VERB in "
+        f"{', '.join(RUN_ALIASES)}; `run unify {UNIFIED_TABLE}` and `run pipeline {UNIFIED_TABLE}` "
+        "name the table they write. `schemahub run VERB --help` shows VERB's options.",
+        epilog="examples: schemahub run ingest binance coinbase; schemahub run unify trades_unified",
+    )
+    parser.add_argument("verb", choices=RUN_ALIASES, help="the command to run")
+    parser.add_argument("args", nargs=argparse.REMAINDER, help="its arguments")
+    parser.set_defaults(handler=lambda args, settings: 2)
 
 
 def _rewrite_run_alias(argv: list[str]) -> list[str]:

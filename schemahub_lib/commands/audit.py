@@ -1,22 +1,40 @@
-"""`schemahub audit` and `schemahub repair`: prove trade-id continuity, then fill what can be.
+"""`schemahub audit`: prove trade-id continuity per stream in raw and trades_unified.
 
     schemahub audit                          # every exchange, all time, raw and trades_unified
     schemahub audit --exchange coinbase --since 24h --json
-    schemahub repair --exchange binance      # refetch open gaps, land, unify, audit again
 
-`audit` exits 0 when clean, 1 when it finds an open gap, a duplicate key in trades_unified or
-a raw key unify consumed but trades_unified lacks (2 on errors), so a scheduler can alert.
+Exits 0 when clean, 1 when it finds an open gap, a duplicate key in trades_unified or a raw
+key unify consumed but trades_unified lacks, 2 on errors (bad input included), so a
+scheduler can alert. Times: ISO 8601, epoch seconds or milliseconds, or a span before now
+(90m, 24h, 7d).
 """
 
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
-from schemahub_lib.ops.audit import LAYERS, AuditOptions, run_audit
-from schemahub_lib.ops.auditreport import AuditReport
-from schemahub_lib.ops.formats import RAW_TABLES
-from schemahub_lib.ops.text import parse_time, table, to_json
+from schemahub_lib.connectors import CONNECTORS
+from schemahub_lib.ops.text import table, to_json
 from schemahub_lib.settings import Settings
+from schemahub_lib.timespec import time_arg
+
+if TYPE_CHECKING:
+    from schemahub_lib.ops.auditreport import AuditReport
+
+LAYERS = ("raw", "unified")  # ops/audit.py's layers; kept here so --help loads no pyiceberg
+
+REPAIR_DOC = """`schemahub repair`: refetch the trade ids an audit found missing, land them, unify, audit again.
+
+    schemahub repair                         # every exchange, all time
+    schemahub repair --exchange binance --since 7d --dry-run
+
+Coinbase and Binance gaps are refetched by id, Kraken gaps by time from the trade before the
+gap. Ids the exchange answers around twice without them were never issued: they are recorded
+as such, so audits stop reporting them. Then unify runs (unless --no-unify) and a full audit,
+whose result is repair's exit code: 0 clean, 1 findings left, 2 on errors. Times: ISO 8601,
+epoch seconds or milliseconds, or a span before now (90m, 24h, 7d).
+"""
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -34,8 +52,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
     repair = subparsers.add_parser(
         "repair",
-        help="refetch missing trade ids (Coinbase, Binance), mark ids never issued, unify, audit",
-        description=__doc__,
+        help="refetch missing trade ids (Coinbase, Binance, Kraken), mark ids never issued, unify, audit",
+        description=REPAIR_DOC,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _window_flags(repair)
@@ -49,10 +67,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def _window_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--exchange", action="append", choices=list(RAW_TABLES), help="limit to an exchange (repeatable)"
+        "--exchange", action="append", choices=list(CONNECTORS), help="limit to an exchange (repeatable)"
     )
-    parser.add_argument("--since", type=parse_time, help="trade time from (ISO 8601 or e.g. 24h, 7d)")
-    parser.add_argument("--until", type=parse_time, help="trade time before (ISO 8601 or e.g. 1h)")
+    parser.add_argument(
+        "--since", metavar="TIME", type=time_arg("--since"), help="trade time from (e.g. 2026-11-01, 24h)"
+    )
+    parser.add_argument(
+        "--until", metavar="TIME", type=time_arg("--until"), help="trade time before (e.g. 1h, 1750000000)"
+    )
 
 
 def run_repair_command(args: argparse.Namespace, settings: Settings) -> int:
@@ -111,6 +133,8 @@ def _ids(ranges: list[tuple[int, int]]) -> int:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    from schemahub_lib.ops.audit import AuditOptions, run_audit
+
     options = AuditOptions(
         exchanges=tuple(args.exchange or ()),
         since=args.since,

@@ -17,10 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 
-from schemahub_lib.deploy.config import load_deployment
-from schemahub_lib.deploy.cost import monthly_glue_cost, render_cost
-from schemahub_lib.deploy.deployer import run_deploy
-from schemahub_lib.deploy.policy import deployer_policy, job_role_policy, trust_policy
 from schemahub_lib.errors import ConfigError
 from schemahub_lib.settings import Settings
 
@@ -57,6 +53,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    from schemahub_lib.deploy.config import load_deployment
+    from schemahub_lib.deploy.cost import monthly_glue_cost, render_cost
+    from schemahub_lib.deploy.deployer import run_deploy
+    from schemahub_lib.deploy.policy import deployer_policy, job_role_policy, trust_policy
+
     if args.delete_data and not args.teardown:
         raise ConfigError("--delete-data only goes with --teardown")
     deployment = load_deployment(args.deployment)

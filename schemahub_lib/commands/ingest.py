@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import time
 from typing import Any
 
-from schemahub_lib.landing.cli import add_common, overrides, print_report, split_streams
-from schemahub_lib.landing.context import parse_time
-from schemahub_lib.landing.ingest import IngestOptions, run_ingest
+from schemahub_lib.landing.cli import (
+    add_common,
+    check_limit,
+    check_not_future,
+    overrides,
+    print_report,
+    split_streams,
+)
 from schemahub_lib.settings import Settings
+from schemahub_lib.timespec import time_arg, to_ns
 
 OPTION_FLAGS = (
     "seed_path",
@@ -22,6 +29,8 @@ OPTION_FLAGS = (
     "cold_start_minutes",
     "http_timeout_s",
 )
+# IngestOptions' defaults, for --help without importing the landing code (tests check they agree).
+DEFAULTS = {"workers": 4, "flush_trades": 100_000, "flush_seconds": 60.0}
 
 
 def register(sub: Any) -> None:
@@ -29,9 +38,10 @@ def register(sub: Any) -> None:
         "ingest",
         help="land new trades after each stream's watermark (the scheduled micro-batch)",
         description="Land every trade after each stream's watermark; a stream without one lands "
-        "the cold-start window. Data and watermark commit in one Iceberg snapshot.",
+        "the cold-start window. Data and watermark commit in one Iceberg snapshot. Exits 1 when "
+        "a stream failed (the others still land), 2 on bad input.",
     )
-    add_common(parser)
+    add_common(parser, DEFAULTS)
     parser.add_argument(
         "--before", dest="before_id", type=int, metavar="TRADE_ID", help="land ids below this"
     )
@@ -46,23 +56,36 @@ def register(sub: Any) -> None:
         dest="max_catch_up_minutes",
         type=float,
         metavar="MINUTES",
-        help="cap a long catch-up: skip (and record) trades older than this",
+        help="cap a long catch-up: skip (and record) trades older than this (default: no cap)",
     )
     parser.add_argument(
-        "--cold-start-minutes", type=float, help="window of a stream's first run (default: settings, 90)"
+        "--cold-start-minutes",
+        type=float,
+        metavar="MINUTES",
+        help="window of a stream's first run (default: settings cold_start_minutes, 90)",
     )
-    parser.add_argument("--as-of", metavar="TIME", help="treat TIME (ISO 8601 or epoch s) as now")
+    parser.add_argument(
+        "--as-of",
+        metavar="TIME",
+        type=time_arg("--as-of"),
+        help="treat TIME as now (ISO 8601, epoch s or ms, or a span before now like 1h; default: now)",
+    )
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    from schemahub_lib.landing.ingest import IngestOptions, run_ingest
+
     exchanges, products = split_streams(args)
+    check_limit(args.limit, exchanges)
+    as_of_ns = None if args.as_of is None else to_ns(args.as_of)
+    check_not_future("--as-of", as_of_ns, time.time_ns(), "no trade is due yet")
     options = IngestOptions(
         exchanges=exchanges,
         products=products,
         skip_checkpoint=args.skip_checkpoint,
         dry_run=args.dry_run,
-        as_of_ns=None if args.as_of is None else parse_time(args.as_of, "--as-of"),
+        as_of_ns=as_of_ns,
         **overrides(args, OPTION_FLAGS),
     )
     report = run_ingest(settings, options)

@@ -11,14 +11,21 @@ carrying landing's watermark, or unify's newest commit record (or anything newer
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
-from schemahub_lib.ops.maintenance import STEPS, MaintainOptions, MaintainReport, run_maintenance
 from schemahub_lib.ops.text import human_bytes, table, to_json
 from schemahub_lib.settings import Settings
 
+if TYPE_CHECKING:
+    from schemahub_lib.ops.maintenance import MaintainReport
+
+# ops/maintenance.py's steps and MaintainOptions defaults, copied so --help loads no pyiceberg
+# (tests/test_cli.py checks they agree).
+STEPS = ("compact", "manifests", "expire", "orphans")
+DEFAULTS = {"retain_days": 7.0, "orphan_days": 3.0, "min_input_files": 5}
+
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    defaults = MaintainOptions()
     parser = subparsers.add_parser(
         "maintain",
         help="compact, rewrite manifests, expire snapshots, remove orphan files",
@@ -31,8 +38,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--retain-days",
         type=float,
-        default=defaults.retain_days,
-        help=f"keep snapshots younger than this (default {defaults.retain_days:g})",
+        default=DEFAULTS["retain_days"],
+        help=f"keep snapshots younger than this (default {DEFAULTS['retain_days']:g})",
     )
     parser.add_argument(
         "--retain-last", type=int, help="always keep this many snapshots (default: the table's setting)"
@@ -40,20 +47,22 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--orphan-days",
         type=float,
-        default=defaults.orphan_days,
-        help=f"remove unreferenced files older than this (default {defaults.orphan_days:g}, minimum 1)",
+        default=DEFAULTS["orphan_days"],
+        help=f"remove unreferenced files older than this (default {DEFAULTS['orphan_days']:g}, minimum 1)",
     )
     parser.add_argument(
         "--min-input-files",
         type=int,
-        default=defaults.min_input_files,
-        help=f"compact a table when it has this many small files (default {defaults.min_input_files})",
+        default=DEFAULTS["min_input_files"],
+        help=f"compact a table when it has this many small files (default {DEFAULTS['min_input_files']})",
     )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    from schemahub_lib.ops.maintenance import MaintainOptions, run_maintenance
+
     options = MaintainOptions(
         dry_run=args.dry_run,
         tables=tuple(args.table or ()),

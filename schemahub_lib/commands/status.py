@@ -1,17 +1,24 @@
 """`schemahub status [--json]`: every stream's watermark, lag, row counts and last run; every table's shape.
 
-schemahub status                 # readable tables
-schemahub status --json          # the same, for machines
-schemahub status --no-counts     # skip the per-stream row counts (the only data scans)
+    schemahub status                 # readable tables
+    schemahub status --json          # the same, for machines
+    schemahub status --no-counts     # skip the per-stream row counts (the only data scans)
+
+Exits 0 when all is well, 1 on trouble: a stream whose last landing run failed (listed first,
+with its error) or stream state that could not be read; 2 on errors. Lag is how far a stream's
+newest landed trade is behind now, never negative.
 """
 
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
-from schemahub_lib.ops.status import StatusReport, run_status
 from schemahub_lib.ops.text import human_bytes, human_span, table, to_json
 from schemahub_lib.settings import Settings
+
+if TYPE_CHECKING:
+    from schemahub_lib.ops.status import StatusReport
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -30,13 +37,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    from schemahub_lib.ops.status import run_status
+
     report = run_status(settings, counts=not args.no_counts, publish=args.publish_metrics)
     print(to_json(report.as_dict()) if args.json else render(report))
-    return 0
+    return report.exit_code
 
 
 def render(report: StatusReport) -> str:
-    lines = [f"streams (as of {report.generated_at:%Y-%m-%d %H:%M:%S} UTC)"]
+    lines = [f"trouble: {t}" for t in report.trouble]
+    lines += [""] if lines else []
+    lines.append(f"streams (as of {report.generated_at:%Y-%m-%d %H:%M:%S} UTC)")
     rows = [
         (
             s.exchange,
@@ -83,5 +94,4 @@ def render(report: StatusReport) -> str:
     lines.append(
         table(("table", "snapshots", "data files", "size", "rows", "small files", "manifests"), trows)
     )
-    lines += [f"error: {e}" for e in report.errors]
     return "\n".join(lines)

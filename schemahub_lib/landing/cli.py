@@ -5,19 +5,58 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from typing import Any
 
 from schemahub_lib.connectors import CONNECTORS
+from schemahub_lib.errors import ConfigError
+from schemahub_lib.timespec import iso_ns
 
 
-def add_common(parser: argparse.ArgumentParser) -> None:
+def positive(kind: type[int] | type[float], unit: str = "") -> Any:
+    """An argparse `type=` for a count or duration that must be above zero (exit 2 otherwise)."""
+
+    def convert(text: str) -> int | float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a {kind.__name__}, got {text!r}") from None
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be above 0{unit}, got {text}")
+        return value
+
+    convert.__name__ = kind.__name__
+    return convert
+
+
+def _page_maxima() -> str:
+    return ", ".join(f"{name} {cls.page_limit}" for name, cls in CONNECTORS.items())
+
+
+def page_size(text: str) -> int:
+    """An argparse `type=` for --limit: 1 up to the largest page any exchange serves (each
+    exchange's own maximum is checked once the streams are known, `check_limit`)."""
+    top = max(cls.page_limit for cls in CONNECTORS.values())
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of trades, got {text!r}") from None
+    if not 1 <= value <= top:
+        raise argparse.ArgumentTypeError(
+            f"{text} trades per request: give 1..{top}; the exchanges' page maxima: {_page_maxima()}"
+        )
+    return value
+
+
+def add_common(parser: argparse.ArgumentParser, defaults: Mapping[str, Any]) -> None:
+    """The flags ingest and backfill share; `defaults` are the command's options' defaults
+    (workers, flush_trades, flush_seconds), shown in --help."""
     parser.add_argument(
         "streams",
         nargs="*",
         metavar="EXCHANGE|PRODUCT",
-        help=f"exchanges ({', '.join(sorted(CONNECTORS))}) and/or products (BTC-USD); default: the seed",
+        help=f"exchanges ({', '.join(CONNECTORS)}) and/or products (BTC-USD); default: the seed",
     )
     parser.add_argument(
         "--products",
@@ -27,28 +66,85 @@ def add_common(parser: argparse.ArgumentParser) -> None:
         help="products: BTC-USD or the exchange symbol",
     )
     parser.add_argument("--seed-path", help="product seed YAML (default: settings seed_path)")
-    parser.add_argument("--limit", type=int, help="trades per request (default: the exchange's maximum)")
-    parser.add_argument("--workers", type=int, help="streams fetched at once")
+    parser.add_argument(
+        "--limit",
+        type=page_size,
+        metavar="N",
+        help=f"trades per request (default: the exchange's maximum: {_page_maxima()})",
+    )
+    parser.add_argument(
+        "--workers",
+        type=positive(int),
+        metavar="N",
+        help=f"streams fetched at once (default: {defaults['workers']})",
+    )
     parser.add_argument("--dry-run", action="store_true", help="print the plan; write nothing")
-    parser.add_argument("--flush-trades", type=int, help="commit every N trades per stream")
-    parser.add_argument("--flush-seconds", type=float, help="commit at least every T seconds per stream")
+    parser.add_argument(
+        "--flush-trades",
+        type=positive(int),
+        metavar="N",
+        help=f"commit every N trades per stream (default: {defaults['flush_trades']:,})",
+    )
+    parser.add_argument(
+        "--flush-seconds",
+        type=positive(float, " seconds"),
+        metavar="SECONDS",
+        help=f"commit at least every SECONDS per stream (default: {defaults['flush_seconds']:g})",
+    )
     parser.add_argument(
         "--http-timeout",
         dest="http_timeout_s",
-        type=float,
+        type=positive(float, " seconds"),
         metavar="SECONDS",
-        help="per-request read timeout",
+        help=f"per-request read timeout (default: {DEFAULT_READ_TIMEOUT_S:g})",
     )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
 
 
+# http.py's DEFAULT_TIMEOUT read timeout; copied so --help does not load the HTTP layer
+# (tests/test_cli.py checks they agree).
+DEFAULT_READ_TIMEOUT_S = 30.0
+
+
 def split_streams(args: argparse.Namespace) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(exchanges, products) from positional words and --products (comma lists allowed)."""
+    """(exchanges, products) from positional words and --products (comma lists allowed).
+
+    A lower-case word that names no exchange is an unknown exchange (products are spelled
+    BTC-USD or with the exchange's own upper-case symbol)."""
     words = [w for item in args.streams for w in item.split(",") if w]
+    unknown = [w for w in words if w.isalpha() and w.islower() and w not in CONNECTORS]
+    if unknown:
+        raise ConfigError(
+            f"unknown exchange {', '.join(map(repr, unknown))}; known: {', '.join(CONNECTORS)} "
+            "(products are spelled BTC-USD or with the exchange's symbol, e.g. BTCUSDT)"
+        )
     exchanges = tuple(w.lower() for w in words if w.lower() in CONNECTORS)
     products = [w for w in words if w.lower() not in CONNECTORS]
     products += [w for item in args.products for w in item.split(",") if w]
     return exchanges, tuple(products)
+
+
+def check_limit(limit: int | None, exchanges: Sequence[str]) -> None:
+    """--limit against each exchange's page maximum (the connector class's `page_limit`),
+    before any request. No exchanges named: every registered one."""
+    if limit is None:
+        return
+    for name in exchanges or CONNECTORS:
+        top = CONNECTORS[name].page_limit
+        if not 1 <= limit <= top:
+            raise ConfigError(
+                f"--limit {limit}: {name} pages hold at most {top} trades "
+                f"({CONNECTORS[name].__name__}.page_limit); give 1..{top}"
+            )
+
+
+def check_not_future(flag: str, ns: int | None, now_ns: int, consequence: str) -> None:
+    """A time a run cannot reach yet is an input error, not an empty run."""
+    if ns is not None and ns > now_ns:
+        raise ConfigError(
+            f"{flag} {iso_ns(ns)} is in the future (now {iso_ns(now_ns)}): {consequence}; "
+            "give a time up to now"
+        )
 
 
 def overrides(args: argparse.Namespace, names: Sequence[str]) -> dict[str, Any]:

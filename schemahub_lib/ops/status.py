@@ -4,9 +4,12 @@ JVM-free: PyIceberg reads snapshot summaries (landing's stream state, unify's re
 runs table and table metadata; row counts per stream scan one or two columns batch by batch.
 
 Per stream (exchange, product): the watermark (landed id ranges, newest landed trade), lag
-behind now, rows in raw and in trades_unified, the last landing run and its result. Per
+(how far the newest landed trade is behind now, never negative), rows in raw and in trades_unified, the last landing run and its result. Per
 table: snapshots, data files, bytes, small files, manifests. Unify: when it last committed
 and how many raw commits it has not consumed yet.
+
+Trouble, which makes `schemahub status` exit 1: a stream whose last landing run failed, or
+stream state that could not be read. Streams in trouble are listed first.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from schemahub_lib.ops.metrics import Metric, load_metrics_sink, metric
 from schemahub_lib.ops.retention import newest_with
 from schemahub_lib.ops.tablestats import TableStats, table_stats
 from schemahub_lib.settings import Settings
+from schemahub_lib.timespec import lag_seconds, to_ns
 
 RUNS_TABLE = "schemahub_runs"
 RUNS_LOOKBACK = timedelta(days=14)
@@ -69,9 +73,27 @@ class StatusReport:
     unify: UnifyStatus
     errors: list[str] = field(default_factory=list)
 
+    @property
+    def failed_streams(self) -> list[StreamStatus]:
+        return [s for s in self.streams if s.last_run_status == "failed"]
+
+    @property
+    def trouble(self) -> list[str]:
+        """What makes the status exit 1, one line each; empty when all is well."""
+        lines = [
+            f"{s.exchange} {s.product}: last {s.last_run_kind} run {s.last_run_id} failed: {s.last_run_error}"
+            for s in self.failed_streams
+        ]
+        return lines + [f"unreadable state: {e}" for e in self.errors]
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.trouble else 0
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "generated_at": self.generated_at,
+            "trouble": self.trouble,
             "streams": [asdict(s) for s in self.streams],
             "tables": [t.as_dict() for t in self.tables],
             "unify": asdict(self.unify),
@@ -121,7 +143,10 @@ def run_status(settings: Settings, *, counts: bool = True, publish: bool = False
         if counts:
             s.raw_rows = s.raw_rows or 0
             s.unified_rows = s.unified_rows or 0
-    report.streams = sorted(streams.values(), key=lambda s: (s.exchange, s.product))
+    # Trouble first: a person reads the top, a scheduler's alert shows the first lines.
+    report.streams = sorted(
+        streams.values(), key=lambda s: (s.last_run_status != "failed", s.exchange, s.product)
+    )
     for name in load_table_defs(settings.ddl_dir):
         if catalog.table_exists(settings.table_id(name)):
             report.tables.append(table_stats(name, catalog.load_table(settings.table_id(name))))
@@ -159,7 +184,7 @@ def _apply_state(s: StreamStatus, state: Any, now: datetime) -> None:
         newest.append(state.below.last.time_ns)
     if newest:
         s.newest_trade_ts = datetime.fromtimestamp(max(newest) / 1e9, UTC)
-        s.lag_s = round((now - s.newest_trade_ts).total_seconds(), 3)
+        s.lag_s = lag_seconds(to_ns(now), max(newest))
     walks = [name for name in ("up", "down", "below") if getattr(state, name) is not None]
     s.in_progress = ",".join(walks) or None
     s.skipped = [tuple(r) for r in state.skipped]  # type: ignore[misc]

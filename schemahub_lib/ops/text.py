@@ -1,33 +1,11 @@
-"""Small helpers the ops commands share: time arguments, plain-text tables, JSON output."""
+"""Small helpers the ops commands share: plain-text tables, human units, JSON output."""
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
-
-from schemahub_lib.errors import ConfigError
-
-_RELATIVE = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
-
-
-def parse_time(text: str, now: datetime | None = None) -> datetime:
-    """ISO 8601 (naive means UTC) or a span back from now: `90m`, `24h`, `7d`."""
-    relative = _RELATIVE.fullmatch(text.strip())
-    if relative:
-        span = timedelta(**{_UNITS[relative[2]]: float(relative[1])})
-        return (now or datetime.now(UTC)) - span
-    try:
-        value = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise ConfigError(
-            f"cannot read time {text!r}; expected ISO 8601 (2026-01-05T12:00:00Z) or a span like 24h or 7d"
-        ) from None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     """A left-aligned plain-text table; numbers right-aligned."""
