@@ -81,3 +81,35 @@ def test_status_json_from_the_command_line(sim_settings, sim, tmp_path):
     text = render(run_status(sim_settings, counts=False))
     assert "binance   BTC-USDT" in text and "ingest ok" in text and "raw_binance_trades" in text
     assert text.count("\n") > len(data["tables"])
+
+
+def test_status_exits_1_when_a_streams_last_run_failed_and_lists_it_first(sim_settings, sim, tmp_path):
+    assert ingest(sim_settings, sim).exit_code == 0
+    sim.clock.advance(30)
+    sim.faults.add({"kind": "server_error", "exchange": "kraken", "count": None})
+    assert ingest(sim_settings, sim, http_timeout_s=1.0).exit_code == 1
+    config = tmp_path / "schemahub.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "warehouse": sim_settings.warehouse,
+                "catalog_name": sim_settings.catalog_name,
+                "seed_path": sim_settings.seed_path,
+            }
+        )
+    )
+    cmd = [sys.executable, "-m", "schemahub_lib.cli", "--config", str(config), "status", "--no-counts"]
+    out = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, env={"PATH": "/usr/bin"})
+    assert out.returncode == 1, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0].startswith("trouble: kraken BTC-USD: last ingest run ingest-") and "failed" in lines[0]
+    assert "EService:Unavailable" in lines[0]
+    rows = lines[lines.index(next(x for x in lines if x.startswith("exchange"))) + 2 :]
+    assert rows[0].startswith("kraken") and "ingest failed" in rows[0]  # the failed stream first
+    data = json.loads(subprocess.run([*cmd, "--json"], cwd=REPO, capture_output=True, text=True,
+                                     env={"PATH": "/usr/bin"}).stdout)  # fmt: skip
+    assert data["streams"][0]["exchange"] == "kraken" and len(data["trouble"]) == 1
+
+    sim.faults.clear()
+    assert ingest(sim_settings, sim).exit_code == 0  # the stream recovers: status is clean again
+    assert subprocess.run(cmd, cwd=REPO, capture_output=True, env={"PATH": "/usr/bin"}).returncode == 0
