@@ -4,6 +4,7 @@ before any request (checked against the simulator's request counter) or any file
 from __future__ import annotations
 
 import dataclasses
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -169,9 +170,9 @@ def test_the_help_defaults_copied_for_speed_agree_with_the_library() -> None:
 
     for copied, options in ((ingest.DEFAULTS, IngestOptions()), (backfill.DEFAULTS, BackfillOptions())):
         assert copied == {k: getattr(options, k) for k in copied}
-    assert maintain.DEFAULTS == {k: getattr(MaintainOptions(), k) for k in maintain.DEFAULTS}
+    assert {k: getattr(MaintainOptions(), k) for k in maintain.DEFAULTS} == maintain.DEFAULTS
     assert maintain.STEPS == STEPS and audit.LAYERS == LAYERS
-    assert DEFAULT_READ_TIMEOUT_S == DEFAULT_TIMEOUT[1]
+    assert DEFAULT_TIMEOUT[1] == DEFAULT_READ_TIMEOUT_S
 
 
 HEAVY = ("pyarrow", "pyiceberg", "pyspark", "boto3", "pandas")
@@ -183,18 +184,18 @@ def test_help_loads_no_heavy_library() -> None:
     """`--help` for the tool and every command builds the parser without pyarrow, pyiceberg,
     pyspark, boto3 or pandas: those load only when a command runs."""
     probe = f"""
-import contextlib, io, sys
+import contextlib, io, json, sys
 from schemahub_lib.cli import main
 loaded = {{}}
 for argv in [["--help"]] + [[c, "--help"] for c in {list(COMMANDS)!r}] + [["sim", "serve", "--help"]]:
     with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):
         main(argv)
     loaded[" ".join(argv)] = sorted({{m.split(".")[0] for m in sys.modules}} & set({HEAVY!r}))
-print(loaded)
+print(json.dumps(loaded))
 """
     out = subprocess.run(
         [sys.executable, "-c", probe], cwd=REPO, env=clean_env(), capture_output=True, text=True, check=True
     )
-    loaded = eval(out.stdout)  # noqa: S307 - our own probe's repr of a dict of lists
+    loaded = json.loads(out.stdout)
     assert len(loaded) == len(COMMANDS) + 2
     assert loaded == {argv: [] for argv in loaded}

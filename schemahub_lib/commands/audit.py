@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 
 LAYERS = ("raw", "unified")  # ops/audit.py's layers; kept here so --help loads no pyiceberg
 
-REPAIR_DOC = """`schemahub repair`: refetch the trade ids an audit found missing, land them, unify, audit again.
+REPAIR_DOC = """`schemahub repair`: refetch the trade ids an audit found missing, land them, unify,
+audit again.
 
     schemahub repair                         # every exchange, all time
     schemahub repair --exchange binance --since 7d --dry-run

@@ -49,8 +49,7 @@ def register(sub: Any) -> None:
         "--progress",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="progress bars (default: when stderr is a terminal; otherwise a line per stream "
-        "every 10 s)",
+        help="progress bars (default: when stderr is a terminal; otherwise a line per stream every 10 s)",
     )
     parser.set_defaults(handler=run)
 

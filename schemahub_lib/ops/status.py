@@ -4,9 +4,10 @@ JVM-free: PyIceberg reads snapshot summaries (landing's stream state, unify's re
 runs table and table metadata; row counts per stream scan one or two columns batch by batch.
 
 Per stream (exchange, product): the watermark (landed id ranges, newest landed trade), lag
-(how far the newest landed trade is behind now, never negative), rows in raw and in trades_unified, the last landing run and its result. Per
-table: snapshots, data files, bytes, small files, manifests. Unify: when it last committed
-and how many raw commits it has not consumed yet.
+(how far the newest landed trade is behind now, never negative), rows in raw and in
+trades_unified, the last landing run and its result. Per table: snapshots, data files,
+bytes, small files, manifests. Unify: when it last committed and how many raw commits it
+has not consumed yet.
 
 Trouble, which makes `schemahub status` exit 1: a stream whose last landing run failed, or
 stream state that could not be read. Streams in trouble are listed first.
