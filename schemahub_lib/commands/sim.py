@@ -1,7 +1,8 @@
 """`schemahub sim serve`: the exchange simulator on loopback until SIGINT/SIGTERM.
 
 Prints one line per exchange, `<exchange> <base URL>`, then serves. The admin API is under
-`<root>/_sim/` (see schemahub_lib/sim/admin.py).
+`<root>/_sim/` (see schemahub_lib/sim/admin.py); `schemahub sim fault add|list|clear`
+(commands/simfault.py) sets fault rules on a running simulator through it.
 """
 
 from __future__ import annotations
@@ -13,18 +14,26 @@ import threading
 from types import FrameType
 from typing import Any
 
+from schemahub_lib.commands import simfault
 from schemahub_lib.errors import ConfigError
 from schemahub_lib.settings import Settings
 from schemahub_lib.sim.catalog import EXCHANGES, PRODUCTS
 from schemahub_lib.sim.config import LimitConfig, SimConfig, parse_duration
-from schemahub_lib.sim.server import SimServer
 
 
 def register(subparsers: Any) -> None:
     sim = subparsers.add_parser("sim", help="exchange simulator: Coinbase, Binance and Kraken trade APIs")
     sub = sim.add_subparsers(dest="sim_command", metavar="SIM_COMMAND")
     sub.required = True
-    serve = sub.add_parser("serve", help="serve all three exchanges on one loopback port until stopped")
+    serve = sub.add_parser(
+        "serve",
+        help="serve all three exchanges on one loopback port until stopped",
+        description="Serve the Coinbase, Binance and Kraken trade APIs on one loopback port until "
+        "SIGINT/SIGTERM. Prints `<exchange> <base URL>` per exchange; faults are added while it "
+        "runs with `schemahub sim fault add` (kinds below).",
+        epilog=simfault.fault_kinds_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     serve.add_argument("--port", type=int, default=8765, help="TCP port; 0 picks a free one (default 8765)")
     serve.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     serve.add_argument("--seed", type=int, default=0, help="market seed; same seed and clock, same bytes")
@@ -68,6 +77,7 @@ def register(subparsers: Any) -> None:
     )
     serve.add_argument("--kraken-lag-ms", type=float, help="Kraken lag behind the fair value (default 250)")
     serve.set_defaults(handler=serve_command)
+    simfault.register(sub)
 
 
 def _pairs(values: list[str], flag: str) -> dict[str, float]:
@@ -115,6 +125,8 @@ def build_config(args: argparse.Namespace) -> SimConfig:
 
 
 def serve_command(args: argparse.Namespace, settings: Settings) -> int:
+    from schemahub_lib.sim.server import SimServer
+
     config = build_config(args)
     stop = threading.Event()
 
