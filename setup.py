@@ -28,6 +28,7 @@ TEST_REQUIRES = [
     "mypy>=1.11,<2",
     "types-requests",
     "types-PyYAML",
+    "types-python-dateutil",
 ]
 
 setup(

@@ -69,6 +69,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         since_ns=since_ns,
         until_ns=None if args.until is None else to_ns(args.until),
         progress=args.progress,
+        progress_lines="json" if args.json else "text",
         **overrides(
             args, ["seed_path", "limit", "workers", "flush_trades", "flush_seconds", "http_timeout_s"]
         ),

@@ -53,6 +53,7 @@ class BackfillOptions:
     flush_trades: int = 100_000
     flush_seconds: float = 120.0
     progress: bool | None = None  # progress bars; None: when stderr is a terminal
+    progress_lines: str = "text"  # off a terminal: a "text" line per stream, or "json" events
     http_timeout_s: float | None = None  # per-request read timeout; None: the HTTP layer's default
 
 
@@ -147,7 +148,12 @@ def run_backfill(settings: Settings, options: BackfillOptions) -> BackfillReport
         WatermarkLog(ctx.catalog, settings).repair(exchange, ctx.committer(exchange).load_state(), ctx.run_id)
     log_event("backfill.start", run_id=ctx.run_id, streams=[f"{p.exchange}:{p.symbol}" for p in products],
               since=iso(options.since_ns), until=iso(options.until_ns), workers=options.workers)  # fmt: skip
-    progress = Progress("backfill", bars=options.progress)
+    progress = Progress(
+        "backfill",
+        bars=options.progress,
+        lines=options.progress_lines,
+        plan=lambda product: plan_backfill(settings, [product], options)[0],  # the bars' totals
+    )
     try:
         results = run_streams(
             ctx,

@@ -26,6 +26,7 @@ from schemahub_lib.landing.runs import ALL, RunLog, RunRow
 from schemahub_lib.landing.stream import StreamRun, StreamSkipped, StreamStopped
 from schemahub_lib.logs import log_event
 from schemahub_lib.ops.metrics import load_metrics_sink, run_metrics, stream_metrics
+from schemahub_lib.timespec import lag_seconds
 
 _log = logging.getLogger("schemahub")
 # Parsing a page allocates a few thousand containers per worker that all die with the page.
@@ -107,7 +108,11 @@ def run_streams(
     progress: Progress | None = None,
     span: Callable[[StreamRun], tuple[int, int] | None] | None = None,
 ) -> list[StreamResult]:
-    """Run `body` for every product's stream, `workers` at a time; results in product order."""
+    """Run `body` for every product's stream, `workers` at a time; results in product order.
+
+    A stream's lag is `status`'s: how far its newest landed trade is behind now (`now_ns`, moved
+    on by the time the run has taken), never negative."""
+    began = time.monotonic_ns()
 
     def one(product: Product) -> StreamResult:
         counters = HttpCounters()
@@ -128,7 +133,7 @@ def run_streams(
                 on_progress=None if progress is None else lambda r, n: progress.update(key, n, r.position_ns),
             )
             if progress is not None:
-                progress.start(key, span(run) if span else None)
+                progress.start(key, span(run) if span else None, run)
             body(run)
         except StreamSkipped as skip:
             result.status, result.error = "skipped", str(skip)
@@ -167,7 +172,7 @@ def run_streams(
             result.first_trade_id = state.first.trade_id if state.first else None
             result.last_trade_id = state.last.trade_id if state.last else None
             if state.last is not None:
-                result.lag_seconds = round((now_ns - state.last.time_ns) / 1e9, 3)
+                result.lag_seconds = lag_seconds(now_ns + time.monotonic_ns() - began, state.last.time_ns)
         log_event(f"{ctx.kind}.stream", run_id=ctx.run_id, **asdict(result))
         return result
 

@@ -131,7 +131,12 @@ def test_progress_goes_to_log_lines_off_a_terminal(
 ) -> None:
     caplog.set_level(logging.INFO, logger="schemahub")
     report = backfill(
-        land_settings, "binance", since_ns=window_start(sim, 10), flush_trades=2_000, progress=None
+        land_settings,
+        "binance",
+        since_ns=window_start(sim, 10),
+        flush_trades=2_000,
+        progress=None,
+        progress_lines="json",
     )
     assert report.exit_code == 0
     lines = [json.loads(r.getMessage()) for r in caplog.records if '"backfill.progress"' in r.getMessage()]
