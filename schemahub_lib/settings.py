@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -181,7 +182,35 @@ def load_settings(
         raise ConfigError(
             f"the aws profile needs an s3:// warehouse (SCHEMAHUB_WAREHOUSE), got {settings.warehouse!r}"
         )
+    _check_values(settings)
     return settings
+
+
+def _check_values(settings: Settings) -> None:
+    """Values that would otherwise fail later, per request or per stream, fail here at once."""
+    for exchange, url in settings.exchange_urls.items():
+        parts = urllib.parse.urlsplit(str(url))
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            source = f"--{exchange}-url, {EXCHANGE_URL_ENV.get(exchange, 'the environment')}"
+            raise ConfigError(
+                f"{exchange} URL {url!r}: expected http(s)://host[:port][/path] "
+                f"(set by {source} or exchange_urls in the config file)"
+            )
+    if settings.cold_start_minutes <= 0:
+        raise ConfigError(
+            f"cold_start_minutes must be above 0, got {settings.cold_start_minutes} "
+            "(SCHEMAHUB_COLD_START_MINUTES or the config file)"
+        )
+    if settings.spark_shuffle_partitions < 1:
+        raise ConfigError(
+            f"spark_shuffle_partitions must be 1 or more, got {settings.spark_shuffle_partitions} "
+            "(SCHEMAHUB_SHUFFLE_PARTITIONS or the config file)"
+        )
+    for exchange, rate in settings.rate_limits.items():
+        if not isinstance(rate, int | float) or isinstance(rate, bool) or rate < 0:
+            raise ConfigError(
+                f"rate_limits.{exchange} must be requests per second >= 0 (0: unpaced), got {rate!r}"
+            )
 
 
 def _read_config_file(path: Path) -> dict[str, Any]:

@@ -76,3 +76,34 @@ def test_aws_profile_needs_s3_warehouse():
 def test_unknown_exchange_lists_valid_ones():
     with pytest.raises(ConfigError, match="unknown exchange 'ftx'; valid: binance, coinbase, kraken"):
         load_settings(env={}).exchange_url("ftx")
+
+
+@pytest.mark.parametrize(
+    ("flags", "env", "message"),
+    [
+        ({"exchange_urls": {"binance": "localhost:9"}}, {}, "binance URL 'localhost:9': expected http(s)://"),
+        ({}, {"SCHEMAHUB_KRAKEN_URL": "ftp://x"}, "kraken URL 'ftp://x'"),
+        ({}, {"SCHEMAHUB_COLD_START_MINUTES": "0"}, "cold_start_minutes must be above 0, got 0"),
+        ({}, {"SCHEMAHUB_SHUFFLE_PARTITIONS": "0"}, "spark_shuffle_partitions must be 1 or more"),
+    ],
+)
+def test_values_that_would_fail_later_fail_at_once(flags, env, message):
+    with pytest.raises(ConfigError) as info:
+        load_settings(env=env, **flags)
+    assert message in str(info.value)
+
+
+def test_rate_limits_from_the_config_file_are_checked(tmp_path):
+    config = tmp_path / "schemahub.yaml"
+    config.write_text("rate_limits: {binance: fast}\n")
+    with pytest.raises(ConfigError, match=r"rate_limits\.binance must be requests per second >= 0"):
+        load_settings(config, env={})
+
+
+def test_a_bad_url_flag_exits_2_before_any_request(capsys):
+    from schemahub_lib.cli import main
+
+    assert main(["--binance-url", "localhost:9", "ingest", "binance", "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert "schemahub ingest: binance URL 'localhost:9': expected http(s)://host" in err
+    assert "--binance-url, SCHEMAHUB_BINANCE_URL" in err
