@@ -38,11 +38,13 @@ class _Stream:
     started: float = field(default_factory=time.monotonic)
     position_ns: int | None = None
     done: bool = False
+    ended: float | None = None
+    reported: bool = False  # its closing line is out (text lines)
     bar: Any = None
     row: int = 0  # the bar's line under the total bar
 
     def elapsed(self) -> float:
-        return max(time.monotonic() - self.started, 1e-9)
+        return max((self.ended or time.monotonic()) - self.started, 1e-9)
 
     def rate(self) -> float:
         return self.fetched / self.elapsed()
@@ -204,7 +206,10 @@ class Progress:
     def finish(self, key: str) -> None:
         with self._lock:
             stream = self._streams[key]
-            stream.done = True
+            stream.done, stream.ended = True, time.monotonic()
+            if not self.bars and self.lines == "text":
+                stream.reported = True
+                _log.info(self._line(stream))
             if stream.bar is not None:
                 stream.bar.close()
                 self._total_bar.write(self._line(stream), file=sys.stderr)
@@ -263,7 +268,8 @@ class Progress:
     def _log(self) -> None:
         if self.lines == "text":
             for stream in self._streams.values():
-                _log.info(self._line(stream))
+                if not stream.reported:
+                    _log.info(self._line(stream))
             return
         fetched = sum(s.fetched for s in self._streams.values())
         elapsed = time.monotonic() - self._started

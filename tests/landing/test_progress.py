@@ -79,6 +79,13 @@ def test_off_a_terminal_one_readable_line_per_stream(caplog: pytest.LogCaptureFi
     assert kraken.startswith("backfill kraken:BTC-USD: 25 trades fetched, 0 landed, ")
     assert "trades/s, 24% of ~104, ETA 0:00:" in kraken
     assert "binance:BTC-USDT: 0 trades fetched, 0 landed, 0 trades/s, ETA ?" in lines[1] + lines[0]
+    progress.finish("kraken:BTC-USD")  # its closing line at once, and no more lines after it
+    assert "backfill kraken:BTC-USD: 25 trades fetched, 0 landed, " in caplog.records[-1].getMessage()
+    assert "done in 0:00:00" in caplog.records[-1].getMessage()
+    progress.fetched("binance:BTC-USDT", trades(90, 80))
+    progress.close()
+    later = [r.getMessage() for r in caplog.records[3:]]
+    assert len(later) == 2 and all("binance:BTC-USDT: 2 trades fetched" in x for x in later)
 
 
 def test_json_lines_keep_the_machine_event(caplog: pytest.LogCaptureFixture) -> None:
