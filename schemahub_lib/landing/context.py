@@ -181,22 +181,6 @@ class LandingContext:
         return connector
 
 
-def parse_time(text: str, flag: str) -> int:
-    """`2025-06-15T15:00:00Z`, `2025-06-15`, or epoch seconds -> ns since the epoch (UTC)."""
-    value = text.strip()
-    try:
-        if value.replace(".", "", 1).isdigit():
-            return int(float(value) * 1e9) if "." in value else int(value) * 10**9
-        stamp = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        raise ConfigError(
-            f"{flag} {text!r}: expected an ISO 8601 time (2025-06-15T15:00:00Z) or epoch seconds"
-        ) from None
-    if stamp.tzinfo is None:
-        stamp = stamp.replace(tzinfo=UTC)
-    return int(stamp.timestamp()) * 10**9 + stamp.microsecond * 1000
-
-
 def iso(ns: int | None) -> str | None:
     if ns is None:
         return None
