@@ -43,6 +43,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="schemahub",
         description="Complete, deduplicated crypto trade history in an Apache Iceberg lakehouse.",
+        epilog="`schemahub COMMAND --help` says what a command does. Times (--since, --until, "
+        "--as-of): ISO 8601, epoch seconds or milliseconds, or a span before now (90m, 24h, 7d). "
+        "Exit codes: 0 ok; 1 a failed stream (ingest, backfill), findings (audit, repair) or "
+        "trouble (status); 2 bad input or an error.",
     )
     _add_global_options(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
