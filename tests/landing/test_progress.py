@@ -132,9 +132,9 @@ def test_backfill_bars_in_a_real_terminal(land_settings: Settings, sim: SimServe
     """`schemahub backfill` in a pseudo-terminal against the simulator: the bars move with the
     pages fetched (only one flush, at the end), show a total, a rate and an ETA from the first
     pages, and every log line comes out whole above them."""
-    paced = dataclasses.replace(land_settings, rate_limits={"binance": 25.0})  # ~4 s of pages
+    paced = dataclasses.replace(land_settings, rate_limits={"binance": 30.0})  # a few seconds of pages
     config = write_config(paced, tmp_path / "schemahub.yaml")
-    since = str((sim.clock.now_ns() - 12 * 60 * SECOND) // SECOND)
+    since = str((sim.clock.now_ns() - 6 * 60 * SECOND) // SECOND)
     code, raw = _run_in_pty(
         [sys.executable, "-m", "schemahub_lib.cli", "--config", str(config), "backfill", "binance",
          "--since", since, "--limit", "200", "--workers", "2",
