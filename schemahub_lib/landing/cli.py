@@ -160,7 +160,9 @@ def print_report(report: Any, as_json: bool) -> None:
         for plan in report.plan:
             print(f"{plan['exchange']:9} {plan['product']:10} {plan.get('mode') or plan.get('error')}")
             print(f"{'':20} state: {plan['state']}")
-            if "expected_pages" in plan:
+            if plan.get("expected_trades") == 0:
+                print(f"{'':20} nothing due: no trade to fetch")
+            elif "expected_pages" in plan:
                 print(
                     f"{'':20} ~{plan['expected_trades']:,} trades, ~{plan['expected_pages']:,} pages, "
                     f"~{plan['seconds_at_rate_limit']:,.0f}s at the rate limit"

@@ -36,3 +36,14 @@ def test_ingest_and_status_measure_lag_alike(land_settings: Settings, sim: SimSe
     gap_s = (status.generated_at.timestamp() * SECOND - sim.clock.now_ns()) / SECOND
     assert landed.lag_seconds is not None and stream.lag_s is not None
     assert abs(stream.lag_s - landed.lag_seconds - gap_s) < 30
+
+
+def test_a_dry_run_with_nothing_new_says_nothing_is_due(
+    land_settings: Settings, sim: SimServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert ingest(land_settings, sim, "binance", cold_start_minutes=2).exit_code == 0
+    plan = ingest(land_settings, sim, "binance", dry_run=True)  # the clock has not moved
+    assert plan.plan[0]["expected_trades"] == 0
+    print_report(plan, as_json=False)
+    out = capsys.readouterr().out
+    assert "nothing due: no trade to fetch" in out and "~0 trades" not in out
