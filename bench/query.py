@@ -220,7 +220,7 @@ def _ensure_table(settings: Settings) -> tuple[int, int]:
     init_tables(catalog, settings)
     table = catalog.load_table(settings.table_id("trades_unified"))
     snapshot = table.current_snapshot()
-    if snapshot is None or int(snapshot.summary["total-records"]) != ROWS:  # type: ignore[index]
+    if snapshot is None or _summary(snapshot, "total-records") != ROWS:
         if snapshot is not None:
             raise SystemExit(f"{CACHE} holds another table; remove it to regenerate")
         print(f"   generating {ROWS:,} trades into {CACHE} (once)", flush=True)
@@ -233,8 +233,12 @@ def _ensure_table(settings: Settings) -> tuple[int, int]:
             )
         table = catalog.load_table(settings.table_id("trades_unified"))
         snapshot = table.current_snapshot()
-    assert snapshot is not None and snapshot.summary is not None
-    return int(snapshot.summary["total-records"]), int(snapshot.summary["total-data-files"])
+    assert snapshot is not None
+    return _summary(snapshot, "total-records"), _summary(snapshot, "total-data-files")
+
+
+def _summary(snapshot: Any, key: str) -> int:
+    return int((snapshot.summary or {}).get(key) or 0)
 
 
 def _day_of_trades(schema: pa.Schema, day: datetime, n: int, seed: int, first_id: int) -> pa.Table:
