@@ -67,7 +67,13 @@ class Lakehouse:
 
     def tables(self) -> list[str]:
         """Plain names of the tables in the catalog's namespace, sorted."""
-        return sorted(identifier[-1] for identifier in self.catalog.list_tables(self.settings.namespace))
+        from pyiceberg.exceptions import NoSuchNamespaceError
+
+        try:
+            identifiers = self.catalog.list_tables(self.settings.namespace)
+        except NoSuchNamespaceError:
+            return []  # nothing created yet: UnknownTableError says to run `schemahub init`
+        return sorted(identifier[-1] for identifier in identifiers)
 
     def table(self, name: str) -> Table:
         """The PyIceberg table `name`; UnknownTableError listing the known ones if missing."""

@@ -3,16 +3,24 @@ and filled with synthetic trades through PyIceberg."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from schemahub_lib.catalog import load_catalog
 from schemahub_lib.read import Lakehouse, load_lakehouse
-from schemahub_lib.settings import Settings
+from schemahub_lib.settings import Settings, load_settings
 from schemahub_lib.tables import init_tables
 from tests.read.synthetic import append_days
 
 DAYS = 3
 PER_HOUR = 400
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """The default catalog name (no Spark here), so `schemahub --warehouse W query` sees it."""
+    return load_settings(env={}, warehouse=str(tmp_path / "warehouse"))
 
 
 @pytest.fixture
