@@ -32,6 +32,13 @@ TEST_REQUIRES = [
     "types-PyYAML",
 ]
 
+# `make bench` compares the read API with DuckDB's Iceberg extension when these are installed
+# (`pip install -e '.[bench]'`); the product itself never loads an extension.
+BENCH_REQUIRES = [
+    "duckdb-extension-iceberg==1.5.5",
+    "duckdb-extension-avro==1.5.5",
+]
+
 setup(
     name="schemahub",
     version="0.1.0",
@@ -40,6 +47,6 @@ setup(
     packages=find_packages(include=["schemahub_lib", "schemahub_lib.*"]),
     package_data={"schemahub_lib": ["py.typed"]},
     install_requires=INSTALL_REQUIRES,
-    extras_require={"test": TEST_REQUIRES},
+    extras_require={"test": TEST_REQUIRES, "bench": BENCH_REQUIRES},
     entry_points={"console_scripts": ["schemahub=schemahub_lib.cli:main"]},
 )
