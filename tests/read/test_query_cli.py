@@ -126,3 +126,15 @@ def test_the_console_script_end_to_end(lakehouse: Lakehouse) -> None:
         [str(schemahub), *_query(lakehouse, "SELECT * FROM nope")], capture_output=True, text=True
     )
     assert bad.returncode == 2 and "unknown table 'nope'" in bad.stderr
+
+
+def test_json_keeps_big_integers_as_numbers(lakehouse: Lakehouse, capsys: pytest.CaptureFixture[str]) -> None:
+    # sum(BIGINT) is a HUGEINT in DuckDB, a decimal(38, 0) in Arrow.
+    sql = "SELECT sum(x) AS total, sum(x) / 4 AS quarter, [1, 2] AS pair FROM range(3) r(x)"
+    assert main(_query(lakehouse, sql, "--format", "json")) == 0
+    assert json.loads(capsys.readouterr().out) == [{"total": 3, "quarter": 0.75, "pair": [1, 2]}]
+
+
+def test_csv_refuses_nested_columns_by_name(lakehouse: Lakehouse, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(_query(lakehouse, "SELECT [1, 2] AS pair", "--format", "csv")) == 2
+    assert "CSV cannot hold nested columns: pair (list<" in capsys.readouterr().err
