@@ -26,6 +26,16 @@ def settings(tmp_path: Path) -> Settings:
 @pytest.fixture
 def lakehouse(settings: Settings) -> Lakehouse:
     """Three days of trades, one append (one file) per day."""
+    return _filled(settings)
+
+
+@pytest.fixture(scope="module")
+def shared_lakehouse(tmp_path_factory: pytest.TempPathFactory) -> Lakehouse:
+    """The same, once per module, for tests that only read."""
+    return _filled(load_settings(env={}, warehouse=str(tmp_path_factory.mktemp("shared") / "warehouse")))
+
+
+def _filled(settings: Settings) -> Lakehouse:
     catalog = load_catalog(settings)
     init_tables(catalog, settings)
     append_days(catalog.load_table(settings.table_id("trades_unified")), DAYS, PER_HOUR)

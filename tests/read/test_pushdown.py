@@ -120,8 +120,9 @@ def _reference(lakehouse: Lakehouse, query: str, params: Any) -> list[tuple[Any,
 
 @pytest.mark.parametrize(("query", "params", "max_files"), CASES, ids=range(len(CASES)))
 def test_pushdown_prunes_without_changing_results(
-    lakehouse: Lakehouse, query: str, params: Any, max_files: int
+    shared_lakehouse: Lakehouse, query: str, params: Any, max_files: int
 ) -> None:
+    lakehouse = shared_lakehouse
     got = lakehouse.sql(query, params)
     rows = sorted((tuple(r.values()) for r in got.to_pylist()), key=repr)
     assert rows == _reference(lakehouse, query, params)
