@@ -179,3 +179,18 @@ def test_a_table_without_snapshots_reads_empty_at_any_time(lakehouse: Lakehouse)
         as_of=first,
     )
     assert got.to_pylist() == [{"t": 24 * PER_HOUR, "w": 0}]
+
+
+def test_module_functions_read_the_environments_warehouse(
+    lakehouse: Lakehouse, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from schemahub_lib import read
+
+    monkeypatch.setenv("SCHEMAHUB_WAREHOUSE", lakehouse.settings.warehouse)
+    window = read.trades(symbols="ETH-USD", start=START, end=START + timedelta(hours=1))
+    assert (
+        window.num_rows
+        == lakehouse.trades(symbols="ETH-USD", start=START, end=START + timedelta(hours=1)).num_rows
+    )
+    assert set(window["symbol"].to_pylist()) == {"ETH-USD"}
+    assert read.sql("SELECT count(*) AS n FROM trades_unified")["n"][0].as_py() == DAYS * 24 * PER_HOUR
