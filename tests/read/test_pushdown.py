@@ -102,6 +102,19 @@ CASES: list[tuple[str, Any, int]] = [
         1,
     ),
     ("SELECT exchange, symbol FROM trades_unified GROUP BY ALL HAVING symbol = 'BTC-USD'", None, DAYS),
+    # A reservoir sample of the whole table, then the filter: pushing would sample other rows.
+    (
+        "SELECT count(*) FROM trades_unified TABLESAMPLE RESERVOIR(20 ROWS) REPEATABLE (7) "
+        f"WHERE trade_ts < '{DAY2}'",
+        None,
+        DAYS,
+    ),
+    (
+        f"SELECT count(*) FROM trades_unified WHERE trade_ts < '{DAY2}' "
+        "USING SAMPLE reservoir(20 ROWS) REPEATABLE (7)",
+        None,
+        DAYS,
+    ),
     (
         f"""SELECT exchange, price, row_number() OVER (PARTITION BY exchange ORDER BY trade_ts) AS n
         FROM trades_unified WHERE trade_ts >= '{W_START}' AND trade_ts < '{W_END}' QUALIFY n <= 3""",
