@@ -17,7 +17,8 @@ def _pyiceberg_rows(lake: Lakehouse) -> pa.Table:
     return lake.table("trades_unified").scan().to_arrow()
 
 
-def test_trades_equal_a_filtered_pyiceberg_scan(lakehouse: Lakehouse) -> None:
+def test_trades_equal_a_filtered_pyiceberg_scan(shared_lakehouse: Lakehouse) -> None:
+    lakehouse = shared_lakehouse
     start, end = START + timedelta(hours=30), START + timedelta(hours=31, minutes=15)
     got = lakehouse.trades(
         exchanges=["binance", "Kraken"], symbols="btc-usd", start=start, end=end.isoformat()
@@ -38,7 +39,8 @@ def test_trades_equal_a_filtered_pyiceberg_scan(lakehouse: Lakehouse) -> None:
     assert set(got["exchange"].to_pylist()) == {"BINANCE", "KRAKEN"}
 
 
-def test_trades_take_epoch_seconds_and_columns(lakehouse: Lakehouse) -> None:
+def test_trades_take_epoch_seconds_and_columns(shared_lakehouse: Lakehouse) -> None:
+    lakehouse = shared_lakehouse
     start = START + timedelta(days=1)
     got = lakehouse.trades(
         start=start.timestamp(), end=(start + timedelta(minutes=5)).timestamp(), columns=["price"]
@@ -47,7 +49,8 @@ def test_trades_take_epoch_seconds_and_columns(lakehouse: Lakehouse) -> None:
     assert 0 < got.num_rows < PER_HOUR
 
 
-def test_a_15_minute_window_reads_only_that_days_file(lakehouse: Lakehouse) -> None:
+def test_a_15_minute_window_reads_only_that_days_file(shared_lakehouse: Lakehouse) -> None:
+    lakehouse = shared_lakehouse
     start = START + timedelta(days=1, hours=12)
     lakehouse.trades(start=start, end=start + timedelta(minutes=15))
     assert lakehouse.files_read == 1
@@ -61,7 +64,8 @@ def test_a_15_minute_window_reads_only_that_days_file(lakehouse: Lakehouse) -> N
     assert lakehouse.files_read == 1
 
 
-def test_sql_aggregates_equal_pyiceberg(lakehouse: Lakehouse) -> None:
+def test_sql_aggregates_equal_pyiceberg(shared_lakehouse: Lakehouse) -> None:
+    lakehouse = shared_lakehouse
     got = lakehouse.sql(
         "SELECT exchange, symbol, count(*) AS n, sum(price * quantity) AS notional, sum(quantity) AS qty "
         "FROM trades_unified GROUP BY exchange, symbol ORDER BY exchange, symbol"
@@ -73,7 +77,8 @@ def test_sql_aggregates_equal_pyiceberg(lakehouse: Lakehouse) -> None:
     assert sum(got["qty"].to_pylist()) == pytest.approx(pc.sum(full["quantity"]).as_py())
 
 
-def test_sql_binds_parameters_never_formats_them(lakehouse: Lakehouse) -> None:
+def test_sql_binds_parameters_never_formats_them(shared_lakehouse: Lakehouse) -> None:
+    lakehouse = shared_lakehouse
     sneaky = "BTC-USD' OR '1'='1"
     assert (
         lakehouse.sql("SELECT count(*) AS n FROM trades_unified WHERE symbol = ?", [sneaky])["n"][0].as_py()
@@ -108,7 +113,8 @@ def test_time_travel_returns_the_earlier_snapshots_rows(lakehouse: Lakehouse) ->
         lakehouse.trades(as_of=12345)
 
 
-def test_unknown_tables_list_the_known_ones(lakehouse: Lakehouse) -> None:
+def test_unknown_tables_list_the_known_ones(shared_lakehouse: Lakehouse) -> None:
+    lakehouse = shared_lakehouse
     with pytest.raises(
         UnknownTableError, match=r"unknown table 'trades_unifed'.*raw_binance_trades.*trades_unified"
     ):
@@ -129,19 +135,22 @@ def test_unknown_tables_list_the_known_ones(lakehouse: Lakehouse) -> None:
         ("SELECT * FROM read_csv('/etc/passwd')", "file system operations are disabled"),
     ],
 )
-def test_bad_queries_say_what_is_wrong(lakehouse: Lakehouse, query: str, message: str) -> None:
+def test_bad_queries_say_what_is_wrong(shared_lakehouse: Lakehouse, query: str, message: str) -> None:
+    lakehouse = shared_lakehouse
     with pytest.raises(QueryError, match=message):
         lakehouse.sql(query)
 
 
-def test_only_named_tables_are_scanned(lakehouse: Lakehouse) -> None:
+def test_only_named_tables_are_scanned(shared_lakehouse: Lakehouse) -> None:
+    lakehouse = shared_lakehouse
     lakehouse.sql("SELECT count(*) FROM schemahub_watermarks")
     assert [s.table for s in lakehouse.last_scans] == ["schemahub_watermarks"]
     lakehouse.sql("WITH w AS (SELECT 1 AS x) SELECT * FROM w")
     assert lakehouse.last_scans == []
 
 
-def test_start_must_be_before_end(lakehouse: Lakehouse) -> None:
+def test_start_must_be_before_end(shared_lakehouse: Lakehouse) -> None:
+    lakehouse = shared_lakehouse
     with pytest.raises(QueryError, match="not before end"):
         lakehouse.trades(start="2026-11-02", end="2026-11-01")
     with pytest.raises(QueryError, match="milliseconds"):
@@ -172,7 +181,8 @@ def test_a_snapshot_id_reads_the_other_tables_as_of_its_commit_time(lakehouse: L
         lakehouse.sql(query, as_of=42)
 
 
-def test_a_table_without_snapshots_reads_empty_at_any_time(lakehouse: Lakehouse) -> None:
+def test_a_table_without_snapshots_reads_empty_at_any_time(shared_lakehouse: Lakehouse) -> None:
+    lakehouse = shared_lakehouse
     first = lakehouse.snapshots()[0].snapshot_id
     got = lakehouse.sql(
         "SELECT (SELECT count(*) FROM trades_unified) AS t, (SELECT count(*) FROM schemahub_watermarks) AS w",
@@ -182,8 +192,9 @@ def test_a_table_without_snapshots_reads_empty_at_any_time(lakehouse: Lakehouse)
 
 
 def test_module_functions_read_the_environments_warehouse(
-    lakehouse: Lakehouse, monkeypatch: pytest.MonkeyPatch
+    shared_lakehouse: Lakehouse, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    lakehouse = shared_lakehouse
     from schemahub_lib import read
 
     monkeypatch.setenv("SCHEMAHUB_WAREHOUSE", lakehouse.settings.warehouse)

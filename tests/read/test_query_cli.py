@@ -27,7 +27,8 @@ def _query(lakehouse: Lakehouse, *args: str) -> list[str]:
     return ["--warehouse", lakehouse.settings.warehouse, "query", *args]
 
 
-def test_table_output_is_aligned(lakehouse: Lakehouse, capsys: pytest.CaptureFixture[str]) -> None:
+def test_table_output_is_aligned(shared_lakehouse: Lakehouse, capsys: pytest.CaptureFixture[str]) -> None:
+    lakehouse = shared_lakehouse
     assert main(_query(lakehouse, VWAP)) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split() == ["exchange", "symbol", "trades", "vwap"]
@@ -41,8 +42,9 @@ def test_table_output_is_aligned(lakehouse: Lakehouse, capsys: pytest.CaptureFix
 
 
 def test_csv_json_and_parquet_hold_the_same_rows(
-    lakehouse: Lakehouse, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    shared_lakehouse: Lakehouse, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    lakehouse = shared_lakehouse
     want = lakehouse.sql(VWAP).to_pylist()
 
     assert main(_query(lakehouse, VWAP, "--format", "csv")) == 0
@@ -61,14 +63,18 @@ def test_csv_json_and_parquet_hold_the_same_rows(
     assert pq.read_table(out).to_pylist() == want
 
 
-def test_json_timestamps_are_iso(lakehouse: Lakehouse, capsys: pytest.CaptureFixture[str]) -> None:
+def test_json_timestamps_are_iso(shared_lakehouse: Lakehouse, capsys: pytest.CaptureFixture[str]) -> None:
+    lakehouse = shared_lakehouse
     sql = "SELECT min(trade_ts) AS first FROM trades_unified"
     first = lakehouse.sql(sql)["first"][0].as_py()
     assert main(_query(lakehouse, sql, "--format", "json")) == 0
     assert json.loads(capsys.readouterr().out) == [{"first": first.isoformat()}]
 
 
-def test_as_of_reads_an_earlier_snapshot(lakehouse: Lakehouse, capsys: pytest.CaptureFixture[str]) -> None:
+def test_as_of_reads_an_earlier_snapshot(
+    shared_lakehouse: Lakehouse, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lakehouse = shared_lakehouse
     first = lakehouse.snapshots()[0]
     count = "SELECT count(*) AS n FROM trades_unified"
     assert main(_query(lakehouse, count, "--format", "csv", "--as-of", str(first.snapshot_id))) == 0
@@ -92,8 +98,9 @@ def test_as_of_reads_an_earlier_snapshot(lakehouse: Lakehouse, capsys: pytest.Ca
     ],
 )
 def test_bad_queries_exit_2_with_the_reason(
-    lakehouse: Lakehouse, capsys: pytest.CaptureFixture[str], sql: str, message: str
+    shared_lakehouse: Lakehouse, capsys: pytest.CaptureFixture[str], sql: str, message: str
 ) -> None:
+    lakehouse = shared_lakehouse
     assert main(_query(lakehouse, sql)) == 2
     err = capsys.readouterr().err
     assert err.startswith("schemahub query: ") and message in err
@@ -114,7 +121,8 @@ def test_a_missing_warehouse_is_named(tmp_path: Path, capsys: pytest.CaptureFixt
     assert not (tmp_path / "nowhere").exists()
 
 
-def test_the_console_script_end_to_end(lakehouse: Lakehouse) -> None:
+def test_the_console_script_end_to_end(shared_lakehouse: Lakehouse) -> None:
+    lakehouse = shared_lakehouse
     schemahub = Path(sys.executable).parent / "schemahub"
     done = subprocess.run(
         [str(schemahub), *_query(lakehouse, VWAP, "--stats")], capture_output=True, text=True
@@ -128,19 +136,26 @@ def test_the_console_script_end_to_end(lakehouse: Lakehouse) -> None:
     assert bad.returncode == 2 and "unknown table 'nope'" in bad.stderr
 
 
-def test_json_keeps_big_integers_as_numbers(lakehouse: Lakehouse, capsys: pytest.CaptureFixture[str]) -> None:
+def test_json_keeps_big_integers_as_numbers(
+    shared_lakehouse: Lakehouse, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lakehouse = shared_lakehouse
     # sum(BIGINT) is a HUGEINT in DuckDB, a decimal(38, 0) in Arrow.
     sql = "SELECT sum(x) AS total, sum(x) / 4 AS quarter, [1, 2] AS pair FROM range(3) r(x)"
     assert main(_query(lakehouse, sql, "--format", "json")) == 0
     assert json.loads(capsys.readouterr().out) == [{"total": 3, "quarter": 0.75, "pair": [1, 2]}]
 
 
-def test_csv_refuses_nested_columns_by_name(lakehouse: Lakehouse, capsys: pytest.CaptureFixture[str]) -> None:
+def test_csv_refuses_nested_columns_by_name(
+    shared_lakehouse: Lakehouse, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lakehouse = shared_lakehouse
     assert main(_query(lakehouse, "SELECT [1, 2] AS pair", "--format", "csv")) == 2
     assert "CSV cannot hold nested columns: pair (list<" in capsys.readouterr().err
 
 
-def test_a_query_starts_no_jvm(lakehouse: Lakehouse) -> None:
+def test_a_query_starts_no_jvm(shared_lakehouse: Lakehouse) -> None:
+    lakehouse = shared_lakehouse
     script = (
         "import sys\n"
         "from schemahub_lib.cli import main\n"
