@@ -4,6 +4,7 @@
     schemahub query "SELECT * FROM trades_unified WHERE trade_ts >= now() - INTERVAL 15 MINUTES" \\
         --format csv --out last15m.csv
     schemahub query --as-of 2026-11-30T12:00:00Z "SELECT count(*) FROM trades_unified"
+    schemahub query --param sym=BTC-USD "SELECT count(*) FROM trades_unified WHERE symbol = $sym"
     echo "SELECT * FROM schemahub_watermarks" | schemahub query -
 
 Tables go by their plain names (trades_unified, raw_binance_trades, schemahub_coverage, ...).
@@ -40,6 +41,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--as-of", metavar="SNAPSHOT_ID|TIMESTAMP", help="read the tables as of a snapshot id or an ISO time"
     )
     parser.add_argument(
+        "--param",
+        action="append",
+        metavar="NAME=VALUE",
+        help="bind $NAME to the text VALUE (repeatable); values are bound, never pasted into the SQL",
+    )
+    parser.add_argument(
         "--stats",
         action="store_true",
         help="after the result, print per table the files and rows read (stderr)",
@@ -57,8 +64,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.format in BINARY_FORMATS and to_terminal:
         raise ConfigError(f"--format {args.format} is binary: give --out FILE or redirect stdout")
     as_of = int(args.as_of) if args.as_of and args.as_of.strip().isdigit() else args.as_of
+    params = _params(args.param or [])
     lake = load_lakehouse(settings)
-    result = lake.sql(query, as_of=as_of)
+    result = lake.sql(query, params or None, as_of=as_of)
     max_rows = TERMINAL_MAX_ROWS if to_terminal else None
     if args.out:
         with Path(args.out).open("wb") as out:
@@ -75,3 +83,15 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 file=sys.stderr,
             )
     return 0
+
+
+def _params(pairs: list[str]) -> dict[str, str]:
+    params = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip().isidentifier():
+            raise ConfigError(
+                f"--param {pair!r}: expected NAME=VALUE, e.g. --param start=2026-11-30T12:00:00Z"
+            )
+        params[name.strip()] = value
+    return params

@@ -167,3 +167,16 @@ def test_a_query_starts_no_jvm(shared_lakehouse: Lakehouse) -> None:
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[-1] == "[]"
+
+
+def test_params_are_bound_by_name(shared_lakehouse: Lakehouse, capsys: pytest.CaptureFixture[str]) -> None:
+    lakehouse = shared_lakehouse
+    sql = "SELECT count(*) AS n FROM trades_unified WHERE symbol = $sym AND trade_ts >= $start"
+    args = ["--param", "sym=ETH-USD", "--param", "start=2026-11-03", "--format", "csv", "--stats"]
+    assert main(_query(lakehouse, sql, *args)) == 0
+    captured = capsys.readouterr()
+    want = lakehouse.sql(sql, {"sym": "ETH-USD", "start": "2026-11-03"})["n"][0].as_py()
+    assert captured.out.split() == ['"n"', str(want)] and 0 < want < 24 * PER_HOUR
+    assert ", 1 files," in captured.err  # the bound start still prunes to one day
+    assert main(_query(lakehouse, sql, "--param", "sym")) == 2
+    assert "--param 'sym': expected NAME=VALUE" in capsys.readouterr().err
