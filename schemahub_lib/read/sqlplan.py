@@ -5,7 +5,8 @@ read the same way here). From the syntax tree come:
 
 - the tables it names: only those are scanned;
 - the columns it mentions: the scan reads only those (all of them after a `*`);
-- per table, the conjuncts of the WHERE clause that compare one of its columns with a constant
+- per table, the conjuncts of the WHERE clause (and of the ON clauses of inner joins) that
+  compare one of its columns with a constant
   (`=`, `<`, `<=`, `>`, `>=`, `IN`, `BETWEEN`): they become a PyIceberg row filter, so the scan
   plans only the partitions and files that can hold matching rows.
 
@@ -214,6 +215,24 @@ def _join_leaves(from_table: dict[str, Any]) -> list[dict[str, Any]] | None:
     return None
 
 
+def _inner_join_conditions(from_table: dict[str, Any]) -> list[dict[str, Any]]:
+    """The ON conjuncts of a FROM whose joins are all INNER: they filter like WHERE does. An
+    outer join keeps the rows its ON rejects, so then none are used."""
+    conditions: list[dict[str, Any]] = []
+    for node in _walk_joins(from_table):
+        if node.get("join_type") != "INNER":
+            return []
+        conditions += _conjuncts(node.get("condition"))
+    return conditions
+
+
+def _walk_joins(from_table: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    if from_table.get("type") == "JOIN":
+        yield from_table
+        yield from _walk_joins(from_table["left"])
+        yield from _walk_joins(from_table["right"])
+
+
 def _bind_select(parsed: ParsedQuery, node: dict[str, Any]) -> None:
     """Record, for each base table of this SELECT's FROM, the WHERE conditions on its columns."""
     leaves = _join_leaves(node.get("from_table") or {})
@@ -228,7 +247,9 @@ def _bind_select(parsed: ParsedQuery, node: dict[str, Any]) -> None:
         return
     # A sample is drawn before WHERE: `USING SAMPLE 100 ROWS` of fewer rows is another sample.
     sampled = node.get("sample") is not None or any(leaf.get("sample") is not None for leaf in leaves)
-    conjuncts = [] if sampled else _conjuncts(node.get("where_clause"))
+    conjuncts = (
+        [] if sampled else _conjuncts(node.get("where_clause")) + _inner_join_conditions(node["from_table"])
+    )
     single = len(leaves) == 1  # unqualified columns belong to the table only when it is alone
     for table in (leaf for leaf in leaves if leaf.get("type") == "BASE_TABLE"):
         if table.get("schema_name") or table.get("catalog_name"):

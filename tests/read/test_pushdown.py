@@ -51,6 +51,22 @@ CASES: list[tuple[str, Any, int]] = [
         None,
         2,
     ),
+    # Inner joins' ON conditions filter like WHERE; an outer join's do not (its rows survive them).
+    (
+        f"""SELECT count(*), sum(a.price - b.price) FROM trades_unified a JOIN trades_unified b
+          ON a.symbol = b.symbol AND a.exchange = 'BINANCE' AND b.exchange = 'KRAKEN'
+         AND a.trade_ts >= '{W_START}' AND a.trade_ts < '{W_END}'
+         AND b.trade_ts BETWEEN '{W_START}' AND '{W_END}'""",
+        None,
+        1,
+    ),
+    (
+        f"""SELECT count(*), count(b.trade_id) FROM trades_unified a LEFT JOIN trades_unified b
+          ON a.trade_id = b.trade_id AND a.trade_ts < '{DAY2}' AND b.trade_ts < '{DAY2}'
+        WHERE a.trade_ts >= '2026-11-03'""",
+        None,
+        DAYS,
+    ),
     # Unqualified columns in a join could belong to either side: nothing pushed for them.
     (
         f"""SELECT count(*) FROM trades_unified a JOIN schemahub_watermarks w ON true
