@@ -102,6 +102,14 @@ CASES: list[tuple[str, Any, int]] = [
     ),
     # ASOF picks the nearest row: filtering b first would change which one, so nothing pushed.
     (
+        "SELECT count(*), sum(b.price) FROM (VALUES "
+        + ", ".join(f"(TIMESTAMPTZ '2026-11-02 {h:02d}:30:00+00')" for h in range(12))
+        + """) a(ts) ASOF JOIN trades_unified b ON a.ts >= b.trade_ts
+        WHERE b.exchange = 'KRAKEN' AND b.price > 90000""",
+        None,
+        DAYS,
+    ),
+    (
         f"""SELECT count(*), sum(b.price) FROM
           (SELECT * FROM trades_unified
             WHERE exchange = 'BINANCE' AND trade_ts >= '{W_START}' AND trade_ts < '{W_END}') a
