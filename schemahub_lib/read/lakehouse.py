@@ -269,7 +269,7 @@ def trades_filter(
     """The row filter of `Lakehouse.trades`: partition pruning comes from the trade_ts bounds."""
     from pyiceberg.expressions import AlwaysTrue, And
 
-    from schemahub_lib.read.sqlplan import predicate
+    from schemahub_lib.read.predicates import predicate
 
     parts: list[BooleanExpression] = []
     for column, values in (("exchange", exchanges), ("symbol", symbols)):

@@ -23,13 +23,13 @@ DuckDB itself with the query's parameters, cast to the column's type.
 
 from __future__ import annotations
 
-import copy
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from schemahub_lib.read.errors import QueryError
+from schemahub_lib.read.predicates import Condition, Params, conjunction, scalar, to_iceberg, walk
 
 if TYPE_CHECKING:
     import duckdb
@@ -64,15 +64,6 @@ _CLOCK_FUNCTIONS = {
 }
 _FIXED_WIDTH = ("int", "long", "date", "timestamp", "timestamptz", "float", "double", "boolean")
 _RANDOM_FUNCTIONS = {"random", "uuid", "gen_random_uuid", "nextval", "currval", "setseed"}
-
-
-@dataclass(frozen=True)
-class Condition:
-    """`column op value-expression`, from one WHERE conjunct; `op` is IN with a list of values."""
-
-    column: str
-    op: str
-    values: tuple[dict[str, Any], ...]
 
 
 @dataclass
@@ -118,7 +109,7 @@ class ParsedQuery:
         table: str,
         schema: Schema,
         con: duckdb.DuckDBPyConnection,
-        params: Sequence[Any] | Mapping[str, Any] | None,
+        params: Params,
     ) -> BooleanExpression:
         """The filter every row the query can use from `table` satisfies (AlwaysTrue if unknown)."""
         from pyiceberg.expressions import AlwaysTrue, Or
@@ -130,8 +121,8 @@ class ParsedQuery:
         for ref in refs:
             if not ref.conditions:
                 return AlwaysTrue()
-            expression = _conjunction(
-                [e for c in ref.conditions if (e := _to_iceberg(c, schema, con, params)) is not None]
+            expression = conjunction(
+                [e for c in ref.conditions if (e := to_iceberg(c, schema, con, params)) is not None]
             )
             if expression == AlwaysTrue():
                 return AlwaysTrue()
@@ -157,30 +148,20 @@ def parse_query(con: duckdb.DuckDBPyConnection, query: str) -> ParsedQuery:
     kind = statements[0].type.name
     if kind != "SELECT":
         raise QueryError(f"only SELECT queries are allowed, got a {kind} statement")
-    serialized = json.loads(_scalar(con, "SELECT json_serialize_sql(?)", [query]))
+    serialized = json.loads(scalar(con, "SELECT json_serialize_sql(?)", [query]))
     if serialized.get("error"):
         raise QueryError(f"SQL error: {serialized.get('error_message', serialized)}")
     parsed = ParsedQuery(query=query, tree=serialized["statements"][0]["node"])
     _collect(parsed, parsed.tree)
-    for node in _walk(parsed.tree):
+    for node in walk(parsed.tree):
         if node.get("type") in ("SELECT_NODE",):
             _bind_select(parsed, node)
     return parsed
 
 
-def _walk(node: Any) -> Iterator[dict[str, Any]]:
-    if isinstance(node, dict):
-        yield node
-        for value in node.values():
-            yield from _walk(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from _walk(value)
-
-
 def _collect(parsed: ParsedQuery, tree: dict[str, Any]) -> None:
     """Tables, CTE names, column names and stars anywhere in the tree."""
-    for node in _walk(tree):
+    for node in walk(tree):
         kind = node.get("type")
         if kind == "BASE_TABLE":
             name = node["table_name"].lower()
@@ -237,7 +218,7 @@ def _bind_select(parsed: ParsedQuery, node: dict[str, Any]) -> None:
     """Record, for each base table of this SELECT's FROM, the WHERE conditions on its columns."""
     leaves = _join_leaves(node.get("from_table") or {})
     if leaves is None:
-        for sub in _walk(node.get("from_table") or {}):
+        for sub in walk(node.get("from_table") or {}):
             # Named inside a FROM this module does not read (subqueries are visited on their own).
             plain = sub.get("type") == "BASE_TABLE" and not (
                 sub.get("schema_name") or sub.get("catalog_name")
@@ -262,8 +243,8 @@ def _bind_select(parsed: ParsedQuery, node: dict[str, Any]) -> None:
 
 def _inside_subquery(root: dict[str, Any], target: dict[str, Any]) -> bool:
     """Whether `target` sits under a subquery node of `root` (that subquery binds it itself)."""
-    for node in _walk(root):
-        if node.get("type") == "SUBQUERY" and any(sub is target for sub in _walk(node.get("subquery"))):
+    for node in walk(root):
+        if node.get("type") == "SUBQUERY" and any(sub is target for sub in walk(node.get("subquery"))):
             return True
     return False
 
@@ -289,7 +270,7 @@ def _column(expr: dict[str, Any], names: set[str], single: bool) -> str | None:
 
 
 def _is_constant(expr: dict[str, Any]) -> bool:
-    for node in _walk(expr):
+    for node in walk(expr):
         if node.get("class") in ("COLUMN_REF", "SUBQUERY", "WINDOW", "LAMBDA", "STAR"):
             return False
         if node.get("class") == "FUNCTION" and node.get("function_name", "").lower() in _RANDOM_FUNCTIONS:
@@ -300,7 +281,7 @@ def _is_constant(expr: dict[str, Any]) -> bool:
 def _reads_clock(expr: dict[str, Any]) -> bool:
     return any(
         n.get("class") == "FUNCTION" and n.get("function_name", "").lower() in _CLOCK_FUNCTIONS
-        for n in _walk(expr)
+        for n in walk(expr)
     )
 
 
@@ -330,131 +311,3 @@ def _condition(expr: dict[str, Any], names: set[str], single: bool) -> Condition
             return None
         return Condition(column, "in", values)
     return None
-
-
-def _conjunction(expressions: list[BooleanExpression]) -> BooleanExpression:
-    from pyiceberg.expressions import AlwaysTrue, And
-
-    if not expressions:
-        return AlwaysTrue()
-    result = expressions[0]
-    for expression in expressions[1:]:
-        result = And(result, expression)
-    return result
-
-
-# Iceberg type -> (DuckDB type to cast the constant to, DuckDB types the constant may already
-# have for the comparison to mean the same thing on both sides).
-def _duckdb_cast(iceberg_type: str) -> tuple[str, tuple[str, ...]] | None:
-    numeric = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "FLOAT", "DOUBLE", "DECIMAL")
-    times = (
-        "TIMESTAMP",
-        "TIMESTAMP WITH TIME ZONE",
-        "DATE",
-        "VARCHAR",
-        "TIMESTAMP_S",
-        "TIMESTAMP_MS",
-        "TIMESTAMP_NS",
-    )
-    if iceberg_type == "timestamptz":
-        return "TIMESTAMPTZ", times
-    if iceberg_type == "timestamp":
-        return "TIMESTAMP", times
-    if iceberg_type == "date":
-        return "DATE", ("DATE", "VARCHAR")
-    if iceberg_type == "string":
-        return "VARCHAR", ("VARCHAR",)
-    if iceberg_type in ("long", "int"):
-        return "BIGINT", numeric[:5]
-    if iceberg_type in ("double", "float"):
-        return "DOUBLE", numeric
-    return None
-
-
-def _to_iceberg(
-    condition: Condition,
-    schema: Schema,
-    con: duckdb.DuckDBPyConnection,
-    params: Sequence[Any] | Mapping[str, Any] | None,
-) -> BooleanExpression | None:
-    """The PyIceberg form of `condition`, or None when it cannot be pushed exactly."""
-    from pyiceberg.expressions import And
-
-    fields = {f.name.lower(): f for f in schema.fields}
-    iceberg_field = fields.get(condition.column)
-    if iceberg_field is None:
-        return None
-    cast = _duckdb_cast(str(iceberg_field.field_type))
-    if cast is None:
-        return None
-    values = [_evaluate(con, v, cast, params) for v in condition.values]
-    if any(v is None for v in values):
-        return None
-    name = iceberg_field.name
-    if condition.op == "between":
-        return And(predicate(">=", name, values[0]), predicate("<=", name, values[1]))
-    return predicate(condition.op, name, values if condition.op == "in" else values[0])
-
-
-def predicate(op: str, column: str, value: Any) -> BooleanExpression:
-    """`column op value` as a PyIceberg expression; op is =, <, <=, >, >= or in."""
-    from pyiceberg import expressions as ex
-
-    builder = {
-        "=": ex.EqualTo,
-        "<": ex.LessThan,
-        "<=": ex.LessThanOrEqual,
-        ">": ex.GreaterThan,
-        ">=": ex.GreaterThanOrEqual,
-        "in": ex.In,
-    }[op]
-    # PyIceberg's pydantic-generated signatures hide the (name, value) constructor from mypy.
-    return builder(column, tuple(value) if op == "in" else value)  # type: ignore[abstract, call-arg, misc, arg-type]
-
-
-def _evaluate(
-    con: duckdb.DuckDBPyConnection,
-    expr: dict[str, Any],
-    cast: tuple[str, tuple[str, ...]],
-    params: Sequence[Any] | Mapping[str, Any] | None,
-) -> Any:
-    """The value of a constant expression as PyIceberg takes it; None if it cannot be had.
-
-    Timestamps come back as epoch microseconds: no time zone conversion on the way."""
-    import duckdb
-
-    target, accepted = cast
-    expr = copy.deepcopy(expr)
-    bound: dict[str, Any] = {}
-    for node in _walk(expr):
-        if node.get("class") == "PARAMETER":
-            key = node["identifier"]
-            try:
-                value = params[int(key) - 1] if isinstance(params, Sequence) else (params or {})[key]
-            except (KeyError, IndexError, ValueError, TypeError):
-                return None
-            node["identifier"] = f"p_{key}"
-            bound[f"p_{key}"] = value
-    expr["alias"] = "e"
-    template = json.loads(_scalar(con, "SELECT json_serialize_sql('SELECT NULL AS e')"))
-    template["statements"][0]["node"]["select_list"] = [expr]
-    value_sql = f"CAST(e AS {target})"
-    if target in ("TIMESTAMPTZ", "TIMESTAMP"):
-        value_sql = f"epoch_us({value_sql})"
-    try:
-        select = _scalar(con, "SELECT json_deserialize_sql(?)", [json.dumps(template)])
-        row = con.execute(f"SELECT typeof(e), {value_sql} FROM ({select})", bound or None).fetchone()
-    except duckdb.Error:
-        return None  # DuckDB says what is wrong when it runs the query itself
-    if row is None or row[1] is None:
-        return None
-    kind = str(row[0]).upper()
-    if not any(kind == a or kind.startswith(a + "(") for a in accepted):
-        return None
-    return row[1]
-
-
-def _scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> Any:
-    row = con.execute(sql, params).fetchone()
-    assert row is not None  # a SELECT of one expression has one row
-    return row[0]
