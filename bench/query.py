@@ -185,7 +185,9 @@ def _files_of_day(lake: Lakehouse, when: datetime) -> int:
 
 def _cli(settings: Settings, query: str) -> None:
     cmd = [str(Path(sys.executable).parent / "schemahub"), "--warehouse", settings.warehouse]
-    subprocess.run([*cmd, "query", query, "--format", "csv"], check=True, capture_output=True)
+    done = subprocess.run([*cmd, "query", query, "--format", "csv"], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"schemahub query failed (exit {done.returncode}): {done.stderr[-2000:]}")
 
 
 def _spark_cold(settings: Settings, query: str) -> float:
