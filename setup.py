@@ -17,6 +17,9 @@ INSTALL_REQUIRES = [
     "pyyaml>=6,<7",
     "tqdm>=4.66,<5",
     "python-dateutil>=2.8.2,<3",  # isoparse: every time flag (schemahub_lib/timespec.py)
+    # `schemahub query` and the read API. Pinned: the Iceberg extension wheels on PyPI exist
+    # per exact DuckDB version (README "Querying"), and results should not move under us.
+    "duckdb==1.5.5",
 ]
 
 TEST_REQUIRES = [
@@ -31,6 +34,13 @@ TEST_REQUIRES = [
     "types-python-dateutil",
 ]
 
+# `make bench` compares the read API with DuckDB's Iceberg extension when these are installed
+# (`pip install -e '.[bench]'`); the product itself never loads an extension.
+BENCH_REQUIRES = [
+    "duckdb-extension-iceberg==1.5.5",
+    "duckdb-extension-avro==1.5.5",
+]
+
 setup(
     name="schemahub",
     version="0.1.0",
@@ -39,6 +49,6 @@ setup(
     packages=find_packages(include=["schemahub_lib", "schemahub_lib.*"]),
     package_data={"schemahub_lib": ["py.typed"]},
     install_requires=INSTALL_REQUIRES,
-    extras_require={"test": TEST_REQUIRES},
+    extras_require={"test": TEST_REQUIRES, "bench": BENCH_REQUIRES},
     entry_points={"console_scripts": ["schemahub=schemahub_lib.cli:main"]},
 )

@@ -30,6 +30,7 @@ COMMAND_MODULES = (
     "status",
     "audit",
     "maintain",
+    "query",
     "sim",
     "deploy",
 )
