@@ -34,7 +34,7 @@ def read_states(settings: Settings, exchanges: Sequence[str]) -> dict[str, Excha
     """Stream positions per exchange, without creating anything that does not exist."""
     if settings.is_local and not settings.catalog_db_path.exists():
         return {}
-    catalog = load_catalog(settings)
+    catalog = load_catalog(settings, read_only=True)
     out = {}
     for exchange in exchanges:
         identifier = settings.table_id(raw_table_name(exchange))

@@ -1,0 +1,277 @@
+"""The local warehouse's table folders, and whether the catalog holds their history.
+
+A table's history is the chain of metadata files in `<warehouse>/<namespace>/<table>/metadata/`
+(`NNNNN-<uuid>.metadata.json`, NNNNN counting commits); the catalog holds only a pointer to the
+newest. A catalog that lost the pointer (`catalog.db` deleted, truncated or replaced by a new one)
+would let a writer start a second history in the same folder beside the first, and orphan cleanup
+would then delete the first one's files. So:
+
+* `check_history_held` (called by every writer as it opens the catalog) refuses while a folder
+  with metadata is not held by the catalog;
+* `recover_plan` finds each such table's newest metadata file for `schemahub init --recover`;
+* `check_catalog_current` refuses maintenance while a folder holds metadata newer than the
+  catalog's pointer (an older copy of the catalog put back): orphan cleanup would delete the
+  newer history as garbage.
+
+The catalog is read here with plain `sqlite3`, read-only, so the check never creates or changes it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from schemahub_lib.errors import CatalogHistoryError, SetupError
+from schemahub_lib.settings import Settings
+
+METADATA_FILE = re.compile(r"^(?P<version>\d+)-.+\.metadata\.json$")
+RECOVER_COMMAND = "schemahub init --recover"
+
+
+@dataclass(frozen=True)
+class TableFolder:
+    """`<warehouse>/<namespace>/<table>`, holding at least one metadata file."""
+
+    namespace: str
+    table: str
+    path: Path
+
+    @property
+    def identifier(self) -> str:
+        return f"{self.namespace}.{self.table}"
+
+    @property
+    def metadata_dir(self) -> Path:
+        return self.path / "metadata"
+
+    def metadata_files(self) -> list[tuple[int, Path]]:
+        """(version, file) of every `NNNNN-<uuid>.metadata.json`, oldest first."""
+        found = []
+        with os.scandir(self.metadata_dir) as entries:
+            for entry in entries:
+                m = METADATA_FILE.match(entry.name)
+                if m:
+                    found.append((int(m["version"]), Path(entry.path)))
+        return sorted(found)
+
+
+@dataclass(frozen=True)
+class CatalogPointers:
+    """What the catalog file holds for one catalog name: `state` and identifier -> metadata file."""
+
+    state: str  # "missing" | "empty" | "unreadable: ..." | "ok"
+    pointers: dict[str, Path]
+
+    def describe(self, db: Path) -> str:
+        if self.state == "missing":
+            return f"the catalog {db} does not exist"
+        if self.state == "empty":
+            return f"the catalog {db} is empty (new, or truncated)"
+        if self.state.startswith("unreadable"):
+            return f"the catalog {db} is not a usable SQLite database ({self.state.split(': ', 1)[-1]})"
+        return f"the catalog {db} does not hold these tables (a new catalog, or another warehouse's)"
+
+
+def set_aside_journal(db: Path) -> list[Path]:
+    """Rename the `-wal`/`-shm` files a lost (missing or emptied) catalog left, to `*.lost`.
+
+    SQLite would replay a leftover write-ahead log into the new file of the same name; the copy
+    stays beside it for whoever wants to look."""
+    if db.exists() and db.stat().st_size > 0:
+        return []
+    moved = []
+    for suffix in ("-wal", "-shm"):
+        journal = db.with_name(db.name + suffix)
+        if journal.exists():
+            target = journal.with_name(journal.name + ".lost")
+            journal.replace(target)
+            moved.append(target)
+    return moved
+
+
+def table_folders(warehouse: Path) -> list[TableFolder]:
+    """Every `<namespace>/<table>` folder under `warehouse` that holds a metadata file."""
+    folders = []
+    for namespace in _subdirs(warehouse):
+        for table in _subdirs(namespace):
+            if _has_metadata(table / "metadata"):
+                folders.append(TableFolder(namespace.name, table.name, table))
+    return folders
+
+
+def sqlite_read_only_uri(db: Path) -> str:
+    """A SQLite URI that opens `db` read-only and never writes beside it.
+
+    In WAL mode even a reader needs the `-shm` file; in a folder this user cannot write, with no
+    `-wal` left (nobody else can be writing there either), `immutable=1` reads without it.
+    """
+    uri = f"{db.as_uri()}?mode=ro"
+    wal = db.with_name(db.name + "-wal")
+    if not os.access(db.parent, os.W_OK) and not wal.exists():
+        uri += "&immutable=1"
+    return uri
+
+
+def read_pointers(db: Path, catalog_name: str) -> CatalogPointers:
+    """The catalog's metadata pointers, read without creating or changing anything."""
+    if not db.exists():
+        return CatalogPointers("missing", {})
+    if db.stat().st_size == 0:
+        return CatalogPointers("empty", {})
+    try:
+        conn = sqlite3.connect(sqlite_read_only_uri(db), uri=True, timeout=30)
+        try:
+            names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if "iceberg_tables" not in names:
+                return CatalogPointers("empty", {})
+            rows = conn.execute(
+                "SELECT table_namespace, table_name, metadata_location FROM iceberg_tables "
+                "WHERE catalog_name = ?",
+                (catalog_name,),
+            ).fetchall()
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        return CatalogPointers(f"unreadable: {exc}", {})
+    pointers = {f"{ns}.{name}": local_path(location) for ns, name, location in rows if location}
+    return CatalogPointers("ok" if pointers else "empty", pointers)
+
+
+def unheld_folders(settings: Settings) -> tuple[CatalogPointers, list[TableFolder]]:
+    """The catalog as read, and the table folders whose history it does not hold."""
+    folders = table_folders(settings.warehouse_path)
+    if not folders:
+        return CatalogPointers("ok", {}), []
+    catalog = read_pointers(settings.catalog_db_path, settings.catalog_name)
+    held = {p.parent.resolve() for p in catalog.pointers.values()}
+    return catalog, [f for f in folders if f.metadata_dir.resolve() not in held]
+
+
+def check_history_held(settings: Settings) -> None:
+    """Refuse to write while the warehouse holds table histories the catalog does not know.
+
+    Local profile only: the Glue Data Catalog is not a file that can be lost or replaced."""
+    if not settings.is_local:
+        return
+    catalog, unheld = unheld_folders(settings)
+    if not unheld:
+        return
+    names = ", ".join(str(f.path.relative_to(settings.warehouse_path)) for f in unheld)
+    raise CatalogHistoryError(
+        f"{catalog.describe(settings.catalog_db_path)}, but the warehouse {settings.warehouse_path} "
+        f"holds the history of {len(unheld)} table folder(s) it does not know: {names}. Writing now "
+        "would start new histories beside them (and orphan cleanup would then delete their files), "
+        f"so nothing was written. Run `{RECOVER_COMMAND}` with the same warehouse to re-register "
+        "each table from its newest metadata file (keep a copy of the catalog file first if it "
+        "exists); a table folder you no longer want must be moved out of the warehouse."
+    )
+
+
+def check_folders_writable(settings: Settings) -> None:
+    """Refuse before writing, naming the folder, when a table folder cannot be written.
+
+    Checks each table folder and its `metadata/` and `data/`, where commits create files."""
+    if not settings.is_local:
+        return
+    for folder in table_folders(settings.warehouse_path):
+        for path in (folder.path, folder.metadata_dir, folder.path / "data"):
+            if path.exists() and not os.access(path, os.W_OK):
+                raise SetupError(
+                    f"the table folder {path} is not writable by this user, so "
+                    f"{folder.identifier} cannot be written (the catalog {settings.catalog_db_path} "
+                    f"is). Make it writable again (`chmod -R u+w {folder.path}`, or "
+                    f"`chattr -R -i {folder.path}` if it was made immutable) or run as its owner."
+                )
+
+
+def newest_metadata(folder: TableFolder) -> tuple[int, Path]:
+    """The metadata file with the highest version: the table's newest committed state.
+
+    Two files with the highest version mean a commit lost a race (or was killed) after writing
+    its file; which one the catalog pointed at cannot be told from the files, so say so."""
+    files = folder.metadata_files()
+    if not files:
+        raise CatalogHistoryError(
+            f"{folder.metadata_dir}: no NNNNN-<uuid>.metadata.json file to recover from"
+        )
+    top = files[-1][0]
+    newest = [p for v, p in files if v == top]
+    if len(newest) > 1:
+        raise CatalogHistoryError(
+            f"{folder.identifier}: {len(newest)} metadata files share the newest version {top} "
+            f"({', '.join(p.name for p in newest)} in {folder.metadata_dir}); one is a commit that "
+            "lost a race or was killed. Move the one that is not the table's state out of the "
+            f"folder (keep it), then run `{RECOVER_COMMAND}` again."
+        )
+    return top, newest[0]
+
+
+def metadata_version(path: Path) -> int:
+    m = METADATA_FILE.match(path.name)
+    return int(m["version"]) if m else -1
+
+
+def newer_metadata(pointer: Path) -> list[Path]:
+    """Metadata files beside the catalog's `pointer` with a higher version: commits the catalog
+    does not hold (an older copy of the catalog was put back, or the last commit was killed)."""
+    current = metadata_version(pointer)
+    folder = pointer.parent
+    try:
+        with os.scandir(folder) as entries:
+            names = [e.name for e in entries]
+    except FileNotFoundError:
+        return []
+    return sorted(folder / n for n in names if METADATA_FILE.match(n) and metadata_version(Path(n)) > current)
+
+
+def check_catalog_current(settings: Settings, pointers: dict[str, str]) -> None:
+    """Refuse when a table folder holds metadata newer than the catalog's pointer (table -> URI).
+
+    Orphan cleanup deletes every file the catalog's snapshots do not reference: with an older
+    catalog that is the newer history itself."""
+    if not settings.is_local:
+        return
+    stale = {table: newer_metadata(local_path(uri)) for table, uri in pointers.items()}
+    stale = {table: files for table, files in stale.items() if files}
+    if not stale:
+        return
+    detail = "; ".join(
+        f"{table}: the catalog points at {Path(local_path(pointers[table])).name}, the folder also holds "
+        f"{', '.join(f.name for f in files[:3])}{' ...' if len(files) > 3 else ''}"
+        for table, files in stale.items()
+    )
+    raise CatalogHistoryError(
+        f"the catalog {settings.catalog_db_path} is older than table folders in "
+        f"{settings.warehouse_path} ({detail}), so maintenance (whose orphan cleanup would delete "
+        "the newer commits' files) did nothing. If the catalog is an older copy, move it aside "
+        f"(keep it) and run `{RECOVER_COMMAND}`; if the newer file is what a killed commit left "
+        "behind, the table's next commit supersedes it."
+    )
+
+
+def local_path(location: str) -> Path:
+    """A `file:` URI (or plain path) as a path."""
+    parsed = urlparse(location)
+    return Path(unquote(parsed.path) if parsed.scheme == "file" else location)
+
+
+def _subdirs(path: Path) -> list[Path]:
+    try:
+        with os.scandir(path) as entries:
+            return sorted(Path(e.path) for e in entries if e.is_dir(follow_symlinks=False))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
+def _has_metadata(path: Path) -> bool:
+    try:
+        with os.scandir(path) as entries:
+            return any(METADATA_FILE.match(e.name) for e in entries)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    except PermissionError:
+        return True  # unreadable: assume it holds a history rather than write beside it
