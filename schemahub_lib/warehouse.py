@@ -174,12 +174,15 @@ def check_history_held(settings: Settings) -> None:
 def check_folders_writable(settings: Settings) -> None:
     """Refuse before writing, naming the folder, when a table folder cannot be written.
 
-    Checks each table folder and its `metadata/` and `data/`, where commits create files."""
+    Checks each table folder, its `metadata/` and `data/` and the first level of partition
+    folders in `data/`, where commits create files (deeper levels would cost a listing of every
+    data file on each open)."""
     if not settings.is_local:
         return
     for folder in table_folders(settings.warehouse_path):
-        for path in (folder.path, folder.metadata_dir, folder.path / "data"):
-            if path.exists() and not os.access(path, os.W_OK):
+        data = folder.path / "data"
+        for path in (folder.path, folder.metadata_dir, data, *_subdirs(data)):
+            if not os.access(path, os.W_OK) and path.exists():
                 raise SetupError(
                     f"the table folder {path} is not writable by this user, so "
                     f"{folder.identifier} cannot be written (the catalog {settings.catalog_db_path} "
