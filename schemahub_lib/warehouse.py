@@ -51,11 +51,19 @@ class TableFolder:
     def metadata_files(self) -> list[tuple[int, Path]]:
         """(version, file) of every `NNNNN-<uuid>.metadata.json`, oldest first."""
         found = []
-        with os.scandir(self.metadata_dir) as entries:
-            for entry in entries:
-                m = METADATA_FILE.match(entry.name)
-                if m:
-                    found.append((int(m["version"]), Path(entry.path)))
+        try:
+            with os.scandir(self.metadata_dir) as entries:
+                for entry in entries:
+                    m = METADATA_FILE.match(entry.name)
+                    if m:
+                        found.append((int(m["version"]), Path(entry.path)))
+        except FileNotFoundError:
+            return []
+        except PermissionError as exc:
+            raise SetupError(
+                f"cannot list {self.metadata_dir} ({exc.strerror}), the history of "
+                f"{self.identifier}: make it readable (`chmod -R u+rX {self.path}`) or run as its owner"
+            ) from exc
         return sorted(found)
 
 
@@ -151,24 +159,60 @@ def unheld_folders(settings: Settings) -> tuple[CatalogPointers, list[TableFolde
     return catalog, [f for f in folders if f.metadata_dir.resolve() not in held]
 
 
+def folders_ahead(settings: Settings) -> list[tuple[TableFolder, int, int]]:
+    """(folder, catalog's version, folder's newest version) where the folder is 2+ commits ahead.
+
+    One ahead is what a commit killed between writing its metadata file and updating the catalog
+    leaves (the table's next commit reuses that version), so only 2+ says the catalog is an
+    older copy. The folders are listed before the catalog is read: a file seen then was either
+    committed by the time of the read or is one in-flight commit ahead, never two."""
+    newest = {}
+    for folder in table_folders(settings.warehouse_path):
+        files = folder.metadata_files()
+        if files:
+            newest[folder.metadata_dir.resolve()] = (folder, files[-1][0])
+    catalog = read_pointers(settings.catalog_db_path, settings.catalog_name)
+    ahead = []
+    for pointer in catalog.pointers.values():
+        found = newest.get(pointer.parent.resolve())
+        if found is not None and found[1] >= metadata_version(pointer) + 2:
+            ahead.append((found[0], metadata_version(pointer), found[1]))
+    return ahead
+
+
 def check_history_held(settings: Settings) -> None:
-    """Refuse to write while the warehouse holds table histories the catalog does not know.
+    """Refuse to write while the warehouse holds table histories the catalog does not know:
+    folders it has no table for, or folders 2+ commits ahead of its pointer (an older copy).
 
     Local profile only: the Glue Data Catalog is not a file that can be lost or replaced."""
     if not settings.is_local:
         return
     catalog, unheld = unheld_folders(settings)
-    if not unheld:
-        return
-    names = ", ".join(str(f.path.relative_to(settings.warehouse_path)) for f in unheld)
-    raise CatalogHistoryError(
-        f"{catalog.describe(settings.catalog_db_path)}, but the warehouse {settings.warehouse_path} "
-        f"holds the history of {len(unheld)} table folder(s) it does not know: {names}. Writing now "
-        "would start new histories beside them (and orphan cleanup would then delete their files), "
-        f"so nothing was written. Run `{RECOVER_COMMAND}` with the same warehouse to re-register "
-        "each table from its newest metadata file (keep a copy of the catalog file first if it "
-        "exists); a table folder you no longer want must be moved out of the warehouse."
-    )
+    if unheld:
+        names = ", ".join(str(f.path.relative_to(settings.warehouse_path)) for f in unheld)
+        raise CatalogHistoryError(
+            f"{catalog.describe(settings.catalog_db_path)}, but the warehouse "
+            f"{settings.warehouse_path} holds the history of {len(unheld)} table folder(s) it does "
+            f"not know: {names}. Writing now would start new histories beside them (and orphan "
+            f"cleanup would then delete their files), so nothing was written. Run "
+            f"`{RECOVER_COMMAND}` with the same warehouse to re-register each table from its "
+            "newest metadata file (keep a copy of the catalog file first if it exists); a table "
+            "folder you no longer want must be moved out of the warehouse."
+        )
+    ahead = folders_ahead(settings)
+    if ahead:
+        detail = ", ".join(
+            f"{f.path.relative_to(settings.warehouse_path)} (catalog at metadata version {held}, "
+            f"folder at {newest})"
+            for f, held, newest in ahead
+        )
+        raise CatalogHistoryError(
+            f"the catalog {settings.catalog_db_path} is older than the table folders it points "
+            f"into: {detail}, an older copy put back? Writing now would fork each table's history "
+            "from the older commit (and orphan cleanup would then delete the newer one), so "
+            "nothing was written. Move the catalog file aside (keep it) and run "
+            f"`{RECOVER_COMMAND}` to register each table from its newest metadata file."
+        )
 
 
 def check_folders_writable(settings: Settings) -> None:

@@ -185,3 +185,38 @@ def test_a_second_table_history_is_refused_not_started(
     with pytest.raises(CatalogHistoryError, match="does not exist"):
         load_catalog(land_settings)
     assert not land_settings.catalog_db_path.exists()
+
+
+def test_an_older_catalog_copy_put_back_is_refused_then_recovered(
+    land_settings: Settings,
+    sim: SimServer,
+    landed: int,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    config = write_config(land_settings, tmp_path / "config.yaml")
+    db = land_settings.catalog_db_path
+    older = tmp_path / "catalog-copy.db"
+    copy_database(db, older)
+    sim.clock.advance(60)
+    assert ingest(land_settings, sim, *EXCHANGES, cold_start_minutes=3, flush_trades=100).exit_code == 0
+    rows_newer = every_row(land_settings)
+    copy_database(older, db)  # the older copy put back: it points at older metadata files
+
+    as_of = str(sim.clock.now_ns() / 1e9)
+    code, _, err = cli(capsys, config, "ingest", "binance", "--products", "BTC-USDT", "--as-of", as_of)
+    assert code == 2, err[-2000:]
+    assert "is older than the table folders it points into" in err and "raw_binance_trades" in err
+    code, _, err = cli(capsys, config, "init", "--recover")  # never overwrites what it holds
+    assert code == 2 and "Nothing was registered" in err, err[-2000:]
+
+    lose_catalog(land_settings, "deleted")  # the fix the messages give: set the copy aside
+    code, _, err = cli(capsys, config, "init", "--recover", "--quiet")
+    assert code == 0, err[-2000:]
+    assert every_row(land_settings) == rows_newer
+
+
+def copy_database(source: Path, target: Path) -> None:
+    """A consistent copy through SQLite (in WAL mode the file alone can lag its log)."""
+    with closing(sqlite3.connect(source)) as src, closing(sqlite3.connect(target)) as dst:
+        src.backup(dst)
