@@ -24,10 +24,12 @@ from pyiceberg.catalog import Catalog
 from schemahub_lib.errors import SetupError
 from schemahub_lib.settings import Settings
 from schemahub_lib.warehouse import (
+    RECOVER_COMMAND,
     check_folders_writable,
     check_history_held,
     read_pointers,
     sqlite_read_only_uri,
+    table_folders,
 )
 
 WRITERS = "init, ingest, backfill, unify, maintain, repair and audit's coverage record"
@@ -79,7 +81,12 @@ def ensure_local_warehouse(settings: Settings) -> None:
             if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
                 conn.execute("PRAGMA journal_mode=WAL")
     except sqlite3.DatabaseError as exc:
-        # Reached only when no table folder depends on the file (check_history_held runs first).
+        if table_folders(path):
+            raise SetupError(
+                f"the catalog {db} is not a usable SQLite database ({exc}). The tables' history is "
+                f"in their folders under {path}, not in this file: move the file out of the way "
+                f"(keep it) and run `{RECOVER_COMMAND}` to register them again."
+            ) from exc
         raise SetupError(
             f"the catalog {db} is not a usable SQLite database ({exc}), and no table folder in "
             f"{path} depends on it. Remove it (keep a copy if it matters) to start a new catalog, "

@@ -137,16 +137,18 @@ def read_pointers(db: Path, catalog_name: str) -> CatalogPointers:
             if "iceberg_tables" not in names:
                 return CatalogPointers("empty", {})
             rows = conn.execute(
-                "SELECT table_namespace, table_name, metadata_location FROM iceberg_tables "
-                "WHERE catalog_name = ?",
-                (catalog_name,),
+                "SELECT catalog_name, table_namespace, table_name, metadata_location FROM iceberg_tables"
             ).fetchall()
         finally:
             conn.close()
     except sqlite3.DatabaseError as exc:
         return CatalogPointers(f"unreadable: {exc}", {})
-    pointers = {f"{ns}.{name}": local_path(location) for ns, name, location in rows if location}
-    return CatalogPointers("ok" if pointers else "empty", pointers)
+    pointers = {
+        f"{ns}.{name}": local_path(location)
+        for catalog, ns, name, location in rows
+        if catalog == catalog_name and location
+    }
+    return CatalogPointers("ok" if rows else "empty", pointers)
 
 
 def unheld_folders(settings: Settings) -> tuple[CatalogPointers, list[TableFolder]]:
