@@ -16,7 +16,8 @@ import fcntl
 import os
 import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
+from pathlib import Path
 from typing import Any
 
 from pyiceberg.catalog import Catalog
@@ -131,11 +132,30 @@ def _load_sql_catalog(settings: Settings, *, check_history: bool = True) -> Cata
             check_history_held(settings)
             check_folders_writable(settings)
         ensure_local_warehouse(settings)
-        return SqlCatalog(
+        catalog = SqlCatalog(
             settings.catalog_name,
             uri=f"sqlite:///{settings.catalog_db_path}",
             warehouse=settings.warehouse_path.as_uri(),
         )
+        _add_spark_type_column(settings.catalog_db_path)
+        return catalog
+
+
+def _add_spark_type_column(db: Path) -> None:
+    """Add the column Spark's JdbcCatalog (schema V1) adds to `iceberg_tables` on first use.
+
+    Spark adds it with an ALTER TABLE even when it only reads, which a read-only catalog refuses;
+    added by the first writer instead, a later read-only Spark session finds it there. NULL
+    means a table to both engines."""
+    with closing(sqlite3.connect(db, timeout=30)) as conn:
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(iceberg_tables)")}
+        if columns and "iceberg_type" not in columns:
+            try:
+                conn.execute("ALTER TABLE iceberg_tables ADD COLUMN iceberg_type VARCHAR(5)")
+                conn.commit()
+            except sqlite3.OperationalError as exc:  # Spark added it meanwhile
+                if "duplicate column" not in str(exc):
+                    raise
 
 
 def _load_sql_catalog_read_only(settings: Settings) -> Catalog:

@@ -77,7 +77,8 @@ def test_read_only_catalog_serves_readers_and_writers_refuse(
     assert plan.returncode == 0, plan.stderr[-2000:]
 
     as_of = str(sim.clock.now_ns() / 1e9)
-    for command in (("ingest", "binance", "--products", "BTC-USDT", "--as-of", as_of), ("init",)):
+    writers = (("ingest", "binance", "--products", "BTC-USDT", "--as-of", as_of), ("init",), ("audit",))
+    for command in writers:
         out = as_unprivileged(config, *command)
         assert out.returncode == 2, (command, out.stderr[-2000:])
         assert "Traceback" not in out.stderr
@@ -110,3 +111,19 @@ def test_unwritable_table_folders_refuse_naming_the_folder(
                           "--as-of", str(sim.clock.now_ns() / 1e9))  # fmt: skip
     assert out.returncode == 2, (out.stdout[-2000:], out.stderr[-2000:])
     assert f"the table folder {partition} is not writable" in out.stderr
+
+
+@pytest.mark.spark
+def test_audit_without_a_record_reads_a_read_only_catalog_through_spark(
+    landed: Settings, tmp_path: Path
+) -> None:
+    config = write_config(landed, tmp_path / "config.yaml")
+    warehouse = landed.warehouse_path
+    modes([p for p in warehouse.iterdir() if p.is_file()], 0o444, 0o555)
+    warehouse.chmod(0o555)
+    out = as_unprivileged(config, "audit", "--no-record", "--json", "--exchange", "binance")
+    assert out.returncode in (0, 1), out.stderr[-3000:]  # 1: findings, 2: could not audit
+    report = json.loads(out.stdout)
+    raw = [s for s in report["streams"] if s["layer"] == "raw"]
+    assert [(s["exchange"], s["symbol"]) for s in raw] == [("binance", "BTC-USDT")]
+    assert raw[0]["last_id"] > raw[0]["first_id"]  # read through Spark's JDBC catalog
