@@ -7,7 +7,8 @@ absolute file URIs, so a table written by either engine is read by the other.
 Every command opens the embedded catalog here, so this is where a lost or replaced catalog is
 caught (`warehouse.check_history_held`: refuse rather than start a second history beside the
 table folders) and where read-only commands open the SQLite file read-only (`read_only=True`:
-no lock, no WAL switch, no table creation), so they work on a catalog this user cannot write.
+no WAL switch, no table creation, no file created beside it), so they work on a catalog this
+user cannot write.
 """
 
 from __future__ import annotations
@@ -70,8 +71,8 @@ def ensure_local_warehouse(settings: Settings) -> None:
         unwritable = db if db.exists() and not os.access(db, os.W_OK) else path
         raise SetupError(
             f"the catalog {db} is read-only for this user ({unwritable} is not writable), and this "
-            f"command writes to it ({WRITERS} do). Read-only commands (status, the --dry-run "
-            "plans) work as is; to write, make the catalog file and its folder writable "
+            f"command writes to it ({WRITERS} do). Read-only commands (status, audit --no-record, "
+            "the --dry-run plans) work as is; to write, make the catalog file and its folder writable "
             "(`chmod u+w`) or run as their owner."
         )
     try:
