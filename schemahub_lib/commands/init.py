@@ -1,8 +1,14 @@
 """`schemahub init`: create the namespace and every table in ddl/ (idempotent).
 
-`schemahub init --recover` first re-registers every table folder of the local warehouse from its
-newest metadata file: after `catalog.db` was lost, truncated or replaced, every command that
-writes refuses until this has run (a new catalog would start second histories beside the old).
+    schemahub init                     # ./warehouse/catalog.db and the table folders
+    schemahub init --recover           # after catalog.db was lost: re-register the table folders
+
+Creates the `schemahub` namespace and every table defined in ddl/*.sql in the catalog of the
+profile; tables that exist are left as they are, so running it again changes nothing.
+
+`--recover` first re-registers every table folder of the local warehouse from its newest
+metadata file: after `catalog.db` was lost, truncated or replaced, every command that writes
+refuses until this has run (a new catalog would start second histories beside the old).
 """
 
 from __future__ import annotations
@@ -10,12 +16,13 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from schemahub_lib.catalog import load_catalog, load_catalog_for_recovery
 from schemahub_lib.errors import ConfigError
 from schemahub_lib.settings import Settings
-from schemahub_lib.tables import RecoverResult, init_tables, recover_tables
-from schemahub_lib.warehouse import set_aside_journal
+
+if TYPE_CHECKING:
+    from schemahub_lib.tables import RecoverResult
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -36,6 +43,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    # Here, not at the top: `schemahub --help` must not load pyiceberg.
+    from schemahub_lib.catalog import load_catalog, load_catalog_for_recovery
+    from schemahub_lib.tables import init_tables, recover_tables
+    from schemahub_lib.warehouse import set_aside_journal
+
     recovered: list[RecoverResult] = []
     set_aside: list[Path] = []
     if args.recover:
