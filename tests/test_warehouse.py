@@ -123,3 +123,15 @@ def test_folders_are_compared_per_catalog_name(tables: Settings) -> None:
     other = dataclasses.replace(tables, catalog_name="someone_else")
     with pytest.raises(CatalogHistoryError, match="does not hold these tables"):
         load_catalog(other)
+
+
+def test_spark_sessions_refuse_a_lost_catalog_before_the_jvm_starts(tables: Settings) -> None:
+    """Spark's JdbcCatalog gets its settings from catalog_conf, which opens the catalog first."""
+    from schemahub_lib.spark import catalog_conf
+
+    assert catalog_conf(tables)[f"spark.sql.catalog.{tables.catalog_name}.uri"].startswith("jdbc:sqlite:/")
+    tables.catalog_db_path.write_bytes(b"")
+    with pytest.raises(CatalogHistoryError, match="is empty"):
+        catalog_conf(tables)
+    with pytest.raises(CatalogHistoryError, match="is empty"):
+        catalog_conf(tables, read_only=True)
