@@ -39,8 +39,10 @@ def test_orphan_cleanup_with_an_older_catalog_deletes_nothing(spark, settings, l
         lake.raw("coinbase", "BTC-USD", range(CB + 10 * k, CB + 10 * k + 10), CB)
     older = tmp_path / "catalog-copy.db"
     copy_database(settings.catalog_db_path, older)
-    for k in range(2, 4):  # commits the copy does not know
-        lake.raw("coinbase", "BTC-USD", range(CB + 10 * k, CB + 10 * k + 10), CB)
+    # One commit the copy does not know: every writer still opens such a catalog (one ahead is
+    # also what a killed commit leaves), so this is maintenance's own guard at work. Two or more
+    # ahead, load_catalog already refuses (tests/test_warehouse.py).
+    lake.raw("coinbase", "BTC-USD", range(CB + 20, CB + 30), CB)
     tables = settings.warehouse_path / settings.namespace
     five_days_ago = time.time() - 5 * 86400
     for path in tables.rglob("*"):
