@@ -6,12 +6,14 @@ newest. A catalog that lost the pointer (`catalog.db` deleted, truncated or repl
 would let a writer start a second history in the same folder beside the first, and orphan cleanup
 would then delete the first one's files. So:
 
-* `check_history_held` (called by every writer as it opens the catalog) refuses while a folder
-  with metadata is not held by the catalog;
-* `recover_plan` finds each such table's newest metadata file for `schemahub init --recover`;
-* `check_catalog_current` refuses maintenance while a folder holds metadata newer than the
-  catalog's pointer (an older copy of the catalog put back): orphan cleanup would delete the
-  newer history as garbage.
+* `check_history_held` (run by every command as it opens the catalog, catalog.py) refuses
+  while a folder with metadata is not held by the catalog, or is two or more commits ahead of
+  the catalog's pointer (an older copy of the catalog put back);
+* `newest_metadata` picks each table's newest metadata file for `schemahub init --recover`
+  (tables.py), and `set_aside_journal` keeps SQLite from replaying a lost file's log;
+* `check_catalog_current` refuses maintenance while a folder holds any metadata newer than the
+  catalog's pointer: orphan cleanup would delete that history as garbage;
+* `check_folders_writable` names a table folder a writer cannot write before anything is fetched.
 
 The catalog is read here with plain `sqlite3`, read-only, so the check never creates or changes it.
 """
