@@ -24,7 +24,7 @@ from schemahub_lib.settings import Settings
 from schemahub_lib.sim.server import SimServer
 from tests.conftest import REPO
 from tests.landing.conftest import ingest
-from tests.landing.procs import clean_env, write_config
+from tests.landing.procs import clean_env, run_cli, write_config
 
 BYPASS_CAPS = "-dac_override,-dac_read_search,-fowner,-linux_immutable"
 
@@ -127,3 +127,26 @@ def test_audit_without_a_record_reads_a_read_only_catalog_through_spark(
     raw = [s for s in report["streams"] if s["layer"] == "raw"]
     assert [(s["exchange"], s["symbol"]) for s in raw] == [("binance", "BTC-USDT")]
     assert raw[0]["last_id"] > raw[0]["first_id"]  # read through Spark's JDBC catalog
+
+
+def test_immutable_table_folders_refuse_even_for_root(
+    landed: Settings, sim: SimServer, tmp_path: Path
+) -> None:
+    """The issue's own reproduction: `chattr -R +i $WH/schemahub`, which binds root too."""
+    chattr = shutil.which("chattr")
+    tables = landed.warehouse_path / landed.namespace
+    if chattr is None or os.geteuid() != 0:
+        pytest.skip("needs root and chattr (e2fsprogs)")
+    if subprocess.run([chattr, "-R", "+i", str(tables)], capture_output=True).returncode != 0:
+        pytest.skip(f"the filesystem of {tables} has no immutable flag")
+    try:
+        config = write_config(landed, tmp_path / "config.yaml")
+        sim.clock.advance(60)
+        out = run_cli(config, "ingest", "binance", "--products", "BTC-USDT",
+                      "--as-of", str(sim.clock.now_ns() / 1e9))  # fmt: skip
+    finally:
+        subprocess.run([chattr, "-R", "-i", str(tables)], check=True)
+    assert out.returncode == 2, (out.stdout[-2000:], out.stderr[-2000:])
+    assert "Traceback" not in out.stderr
+    assert f"the table folder {tables / 'raw_binance_trades'} is not writable" in out.stderr
+    assert f"chattr -R -i {tables / 'raw_binance_trades'}" in out.stderr
