@@ -1,11 +1,12 @@
-"""Create the namespace and tables from `ddl/`, idempotently, through either catalog; re-register
-tables from their metadata files when the embedded catalog was lost (`recover_tables`)."""
+"""Create the namespace and tables from `ddl/`, idempotently, through either catalog."""
 
 from __future__ import annotations
 
 import contextlib
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
+from typing import TypeVar
 
 from pyiceberg.catalog import Catalog
 from pyiceberg.exceptions import NamespaceAlreadyExistsError, TableAlreadyExistsError
@@ -13,9 +14,9 @@ from pyiceberg.table import Table
 
 from schemahub_lib.catalog import opening_lock
 from schemahub_lib.ddl import TableDef, load_table_defs
-from schemahub_lib.errors import CatalogHistoryError
 from schemahub_lib.settings import Settings
-from schemahub_lib.warehouse import RECOVER_COMMAND, TableFolder, local_path, newest_metadata, table_folders
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -25,18 +26,21 @@ class InitResult:
     schema: str
 
 
+def _holding_opening_lock(func: Callable[[Catalog, Settings], T]) -> Callable[[Catalog, Settings], T]:
+    """Run under the embedded catalog's opening lock (catalog.py), so that no other process's
+    history check sees a table half created (metadata file written, catalog row not yet)."""
+
+    @functools.wraps(func)
+    def holding(catalog: Catalog, settings: Settings) -> T:
+        with opening_lock(settings) if settings.is_local else contextlib.nullcontext():
+            return func(catalog, settings)
+
+    return holding
+
+
+@_holding_opening_lock
 def init_tables(catalog: Catalog, settings: Settings) -> list[InitResult]:
     """Create what is missing; leave existing tables untouched (a second run writes nothing)."""
-    with _warehouse_lock(settings):
-        return _init_tables(catalog, settings)
-
-
-def _warehouse_lock(settings: Settings) -> contextlib.AbstractContextManager[None]:
-    """The embedded catalog's opening lock: no history check sees a half-created table."""
-    return opening_lock(settings) if settings.is_local else contextlib.nullcontext()
-
-
-def _init_tables(catalog: Catalog, settings: Settings) -> list[InitResult]:
     with contextlib.suppress(NamespaceAlreadyExistsError):
         catalog.create_namespace(settings.namespace)
     results = []
@@ -76,55 +80,3 @@ def describe_drift(table: Table, table_def: TableDef) -> str:
         if n in live and live[n] != want[n]
     ]
     return "; ".join(problems)
-
-
-@dataclass(frozen=True)
-class RecoverResult:
-    table: str  # namespace.table
-    status: str  # "registered" | "already registered"
-    metadata: str  # the metadata file the catalog now points at
-    version: int
-
-
-def recover_tables(catalog: Catalog, settings: Settings) -> list[RecoverResult]:
-    """Register every table folder of the local warehouse from its newest metadata file.
-
-    Idempotent: a table the catalog already holds at that file is left alone. A table the catalog
-    holds at another file is never overwritten: nothing is registered and the error names each
-    such table, the catalog's file and the folder's newest (history may then be in two places;
-    a person decides which one is the table)."""
-    plan = []
-    for folder in table_folders(settings.warehouse_path):
-        version, newest = newest_metadata(folder)
-        plan.append((folder, version, newest))
-    conflicts = []
-    for folder, _, newest in plan:
-        if catalog.table_exists(folder.identifier):
-            current = catalog.load_table(folder.identifier).metadata_location
-            if _same_file(current, newest):
-                continue
-            conflicts.append(
-                f"{folder.identifier}: the catalog points at {current}, the folder's newest is {newest}"
-            )
-    if conflicts:
-        raise CatalogHistoryError(
-            f"{RECOVER_COMMAND} registers only tables the catalog does not hold, and "
-            f"{settings.catalog_db_path} already holds these with other metadata: {'; '.join(conflicts)}. "
-            "Nothing was registered. If the catalog is an older copy, move it aside (keep it) and "
-            "run the command again."
-        )
-    with _warehouse_lock(settings):
-        return [_register(catalog, folder, version, newest) for folder, version, newest in plan]
-
-
-def _register(catalog: Catalog, folder: TableFolder, version: int, newest: Path) -> RecoverResult:
-    if catalog.table_exists(folder.identifier):
-        return RecoverResult(folder.identifier, "already registered", str(newest), version)
-    with contextlib.suppress(NamespaceAlreadyExistsError):
-        catalog.create_namespace(folder.namespace)
-    catalog.register_table(folder.identifier, newest.as_uri())
-    return RecoverResult(folder.identifier, "registered", str(newest), version)
-
-
-def _same_file(location: str, path: Path) -> bool:
-    return local_path(location).resolve() == path.resolve()

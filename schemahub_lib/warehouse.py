@@ -10,7 +10,7 @@ would then delete the first one's files. So:
   while a folder with metadata is not held by the catalog, or is two or more commits ahead of
   the catalog's pointer (an older copy of the catalog put back);
 * `newest_metadata` picks each table's newest metadata file for `schemahub init --recover`
-  (tables.py), and `set_aside_journal` keeps SQLite from replaying a lost file's log;
+  (recovery.py), and `set_aside_journal` keeps SQLite from replaying a lost file's log;
 * `check_catalog_current` refuses maintenance while a folder holds any metadata newer than the
   catalog's pointer: orphan cleanup would delete that history as garbage;
 * `check_folders_writable` names a table folder a writer cannot write before anything is fetched.

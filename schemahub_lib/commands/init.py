@@ -22,7 +22,7 @@ from schemahub_lib.errors import ConfigError
 from schemahub_lib.settings import Settings
 
 if TYPE_CHECKING:
-    from schemahub_lib.tables import RecoverResult
+    from schemahub_lib.recovery import RecoverResult
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -45,7 +45,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def run(args: argparse.Namespace, settings: Settings) -> int:
     # Here, not at the top: `schemahub --help` must not load pyiceberg.
     from schemahub_lib.catalog import load_catalog, load_catalog_for_recovery
-    from schemahub_lib.tables import init_tables, recover_tables
+    from schemahub_lib.recovery import recover_tables
+    from schemahub_lib.tables import init_tables
     from schemahub_lib.warehouse import set_aside_journal
 
     recovered: list[RecoverResult] = []
