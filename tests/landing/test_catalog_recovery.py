@@ -95,6 +95,7 @@ def test_every_writer_refuses_naming_the_folders_when_the_catalog_is_lost(
         ("maintain",),
         ("audit",),
         ("status",),  # reads only, and says why it cannot tell the truth
+        ("ingest", "binance", "--products", "BTC-USDT", "--dry-run"),  # a plan would be a cold start
     ]
     for command in commands:
         code, _, err = cli(capsys, config, *command)
