@@ -3,6 +3,12 @@
 The embedded catalog shares one SQLite file with Spark's Iceberg JdbcCatalog (see spark.py):
 same catalog name (`schemahub`, which is the `catalog_name` column both sides filter on) and
 absolute file URIs, so a table written by either engine is read by the other.
+
+Every command opens the embedded catalog here, so this is where a lost or replaced catalog is
+caught (`warehouse.check_history_held`: refuse rather than start a second history beside the
+table folders) and where read-only commands open the SQLite file read-only (`read_only=True`:
+no WAL switch, no table creation, no file created beside it), so they work on a catalog this
+user cannot write.
 """
 
 from __future__ import annotations
@@ -11,20 +17,43 @@ import fcntl
 import os
 import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
+from pathlib import Path
 from typing import Any
 
 from pyiceberg.catalog import Catalog
 
 from schemahub_lib.errors import SetupError
 from schemahub_lib.settings import Settings
+from schemahub_lib.warehouse import (
+    RECOVER_COMMAND,
+    check_folders_writable,
+    check_history_held,
+    read_pointers,
+    sqlite_read_only_uri,
+    table_folders,
+)
+
+WRITERS = "init, ingest, backfill, unify, maintain, repair and audit's coverage record"
 
 
-def load_catalog(settings: Settings) -> Catalog:
-    """The catalog for `settings.profile`: embedded SQLite (local) or Glue (aws)."""
-    if settings.is_local:
-        return _load_sql_catalog(settings)
-    return _load_glue_catalog(settings)
+def load_catalog(settings: Settings, *, read_only: bool = False) -> Catalog:
+    """The catalog for `settings.profile`: embedded SQLite (local) or Glue (aws).
+
+    Refuses (`CatalogHistoryError`) when the warehouse holds table folders the embedded catalog
+    does not know. `read_only`: for commands that only read (status, dry runs); the SQLite file is
+    opened read-only and may belong to another user."""
+    if not settings.is_local:
+        return _load_glue_catalog(settings)
+    if read_only:
+        return _load_sql_catalog_read_only(settings)
+    return _load_sql_catalog(settings)
+
+
+def load_catalog_for_recovery(settings: Settings) -> Catalog:
+    """The embedded catalog without the history check: `schemahub init --recover` re-registers
+    the table folders the check complains about."""
+    return _load_sql_catalog(settings, check_history=False)
 
 
 def ensure_local_warehouse(settings: Settings) -> None:
@@ -39,9 +68,12 @@ def ensure_local_warehouse(settings: Settings) -> None:
         ) from exc
     db = settings.catalog_db_path
     if not os.access(path, os.W_OK) or (db.exists() and not os.access(db, os.R_OK | os.W_OK)):
+        unwritable = db if db.exists() and not os.access(db, os.W_OK) else path
         raise SetupError(
-            f"the catalog {db} is not readable and writable by this user. Fix its permissions or "
-            "set SCHEMAHUB_WAREHOUSE (or --warehouse) to another folder."
+            f"the catalog {db} is read-only for this user ({unwritable} is not writable), and this "
+            f"command writes to it ({WRITERS} do). Read-only commands (status, audit --no-record, "
+            "the --dry-run plans) work as is; to write, make the catalog file and its folder writable "
+            "(`chmod u+w`) or run as their owner."
         )
     try:
         with sqlite3.connect(db, timeout=30) as conn:
@@ -51,26 +83,39 @@ def ensure_local_warehouse(settings: Settings) -> None:
             if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
                 conn.execute("PRAGMA journal_mode=WAL")
     except sqlite3.DatabaseError as exc:
+        if table_folders(path):
+            raise SetupError(
+                f"the catalog {db} is not a usable SQLite database ({exc}). The tables' history is "
+                f"in their folders under {path}, not in this file: move the file out of the way "
+                f"(keep it) and run `{RECOVER_COMMAND}` to register them again."
+            ) from exc
         raise SetupError(
-            f"the catalog {db} is not a usable SQLite database ({exc}). Move it aside or point "
-            "SCHEMAHUB_WAREHOUSE at another folder."
+            f"the catalog {db} is not a usable SQLite database ({exc}), and no table folder in "
+            f"{path} depends on it. Remove it (keep a copy if it matters) to start a new catalog, "
+            "or point SCHEMAHUB_WAREHOUSE at another folder."
         ) from exc
 
 
 @contextmanager
-def _opening_lock(settings: Settings) -> Iterator[None]:
-    """One process at a time sets up a warehouse (WAL switch, SqlCatalog's table creation).
+def opening_lock(settings: Settings) -> Iterator[None]:
+    """One process at a time sets up a warehouse (WAL switch, SqlCatalog's table creation),
+    creates or registers tables, or checks that the catalog holds every table folder.
 
-    Both are check-then-act: two processes opening a new warehouse at once could both pass the
-    check ("table iceberg_tables already exists", "database is locked").
+    Each is check-then-act: two processes opening a new warehouse at once could both pass the
+    check ("table iceberg_tables already exists", "database is locked"), and a check running
+    while another process creates a table (metadata file written, catalog row not yet) would
+    see a folder the catalog does not hold.
     """
     lock_path = settings.catalog_db_path.with_name(settings.catalog_db_path.name + ".init-lock")
     try:
         settings.warehouse_path.mkdir(parents=True, exist_ok=True)
         lock = open(lock_path, "a")  # noqa: SIM115 - closed below, after the unlock
     except OSError:
-        yield  # an unusable warehouse: ensure_local_warehouse says what is wrong with it
-        return
+        try:  # a read-only warehouse: a reader can still lock an existing lock file
+            lock = open(lock_path)  # noqa: SIM115
+        except OSError:
+            yield  # an unusable warehouse: ensure_local_warehouse says what is wrong with it
+            return
     with lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
@@ -79,16 +124,57 @@ def _opening_lock(settings: Settings) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def _load_sql_catalog(settings: Settings) -> Catalog:
+def _load_sql_catalog(settings: Settings, *, check_history: bool = True) -> Catalog:
     from pyiceberg.catalog.sql import SqlCatalog
 
-    with _opening_lock(settings):
+    with opening_lock(settings):
+        if check_history:
+            # Before ensure_local_warehouse, which creates a missing catalog file.
+            check_history_held(settings)
+            check_folders_writable(settings)
         ensure_local_warehouse(settings)
-        return SqlCatalog(
+        catalog = SqlCatalog(
             settings.catalog_name,
             uri=f"sqlite:///{settings.catalog_db_path}",
             warehouse=settings.warehouse_path.as_uri(),
         )
+        _add_spark_type_column(settings.catalog_db_path)
+        return catalog
+
+
+def _add_spark_type_column(db: Path) -> None:
+    """Add the column Spark's JdbcCatalog (schema V1) adds to `iceberg_tables` on first use.
+
+    Spark adds it with an ALTER TABLE even when it only reads, which a read-only catalog refuses;
+    added by the first writer instead, a later read-only Spark session finds it there. NULL
+    means a table to both engines."""
+    with closing(sqlite3.connect(db, timeout=30)) as conn:
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(iceberg_tables)")}
+        if columns and "iceberg_type" not in columns:
+            try:
+                conn.execute("ALTER TABLE iceberg_tables ADD COLUMN iceberg_type VARCHAR(5)")
+                conn.commit()
+            except sqlite3.OperationalError as exc:  # Spark added it meanwhile
+                if "duplicate column" not in str(exc):
+                    raise
+
+
+def _load_sql_catalog_read_only(settings: Settings) -> Catalog:
+    from pyiceberg.catalog.sql import SqlCatalog
+
+    with opening_lock(settings):
+        check_history_held(settings)
+    db = settings.catalog_db_path
+    if read_pointers(db, settings.catalog_name).state != "ok":
+        # No table to read and no table folder: open it as a writer does (creating an empty
+        # catalog), which also explains a file that is not a catalog.
+        return _load_sql_catalog(settings)
+    return SqlCatalog(
+        settings.catalog_name,
+        uri=f"sqlite:///{sqlite_read_only_uri(db)}&uri=true",
+        warehouse=settings.warehouse_path.as_uri(),
+        init_catalog_tables="false",
+    )
 
 
 def glue_properties(settings: Settings) -> dict[str, Any]:

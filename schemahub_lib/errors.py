@@ -31,6 +31,11 @@ class SetupError(SchemaHubError):
     """The machine lacks something SchemaHub needs (Java, jars, a writable warehouse)."""
 
 
+class CatalogHistoryError(SchemaHubError):
+    """The catalog does not hold the history the warehouse's table folders hold (lost, truncated,
+    replaced or older catalog): writing would fork it. Names the folders and the fix."""
+
+
 class TransientError(SchemaHubError):
     """Worth retrying: the same call may succeed later."""
 

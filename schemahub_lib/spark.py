@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from schemahub_lib.catalog import load_catalog
 from schemahub_lib.errors import SetupError
 from schemahub_lib.settings import Settings
+from schemahub_lib.warehouse import sqlite_read_only_uri
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -34,15 +35,17 @@ EXTENSIONS = "org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions"
 DRIVER_JAVA_OPTIONS = ("-Duser.timezone=UTC",)
 
 
-def load_spark(settings: Settings, app_name: str = "schemahub") -> SparkSession:
-    """A Spark session with the `schemahub` Iceberg catalog configured for `settings`."""
+def load_spark(settings: Settings, app_name: str = "schemahub", *, read_only: bool = False) -> SparkSession:
+    """A Spark session with the `schemahub` Iceberg catalog configured for `settings`.
+
+    `read_only`: the embedded catalog is opened read-only (commands that only read)."""
     from pyspark.sql import SparkSession
 
     if settings.in_glue:
         return SparkSession.builder.getOrCreate()
     active = SparkSession.getActiveSession()
     if active is not None:
-        register_catalog(active, settings)
+        register_catalog(active, settings, read_only=read_only)
         return active
 
     # PySpark turns timestamps into naive datetimes in the Python process's zone: make it UTC.
@@ -71,7 +74,7 @@ def load_spark(settings: Settings, app_name: str = "schemahub") -> SparkSession:
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.catalogImplementation", "in-memory")
     )
-    for key, value in catalog_conf(settings).items():
+    for key, value in catalog_conf(settings, read_only=read_only).items():
         builder = builder.config(key, value)
     try:
         spark = builder.getOrCreate()
@@ -104,7 +107,7 @@ def check_iceberg_loadable(spark: SparkSession, jars: list[Path]) -> None:
         ) from exc
 
 
-def register_catalog(spark: SparkSession, settings: Settings) -> None:
+def register_catalog(spark: SparkSession, settings: Settings, *, read_only: bool = False) -> None:
     """Point a running session at `settings`' catalog (catalog settings are runtime confs).
 
     A catalog is initialised on first use, so a name must not be re-pointed once used; tests
@@ -112,24 +115,28 @@ def register_catalog(spark: SparkSession, settings: Settings) -> None:
     """
     if settings.in_glue:
         return
-    for key, value in catalog_conf(settings).items():
+    for key, value in catalog_conf(settings, read_only=read_only).items():
         if spark.conf.get(key, None) != value:
             spark.conf.set(key, value)
 
 
-def catalog_conf(settings: Settings) -> dict[str, str]:
-    """`spark.sql.catalog.schemahub.*` settings for the profile (also used for Glue `--conf`)."""
+def catalog_conf(settings: Settings, *, read_only: bool = False) -> dict[str, str]:
+    """`spark.sql.catalog.schemahub.*` settings for the profile (also used for Glue `--conf`).
+
+    Opening the embedded catalog here also runs its history check (`load_catalog`), so a Spark
+    job refuses a lost or replaced catalog before its JVM starts."""
     prefix = f"spark.sql.catalog.{settings.catalog_name}"
     conf = {prefix: "org.apache.iceberg.spark.SparkCatalog"}
     if settings.is_local:
         # PyIceberg's SqlCatalog creates the catalog tables; Spark must not initialise them: on
         # that first use Iceberg 1.7.1's JdbcCatalog leaves a read open on a pooled SQLite
         # connection, and that connection never sees later PyIceberg commits, REFRESH or not.
-        load_catalog(settings)
+        load_catalog(settings, read_only=read_only)
+        db = settings.catalog_db_path
         conf.update(
             {
                 f"{prefix}.type": "jdbc",
-                f"{prefix}.uri": f"jdbc:sqlite:{settings.catalog_db_path}",
+                f"{prefix}.uri": f"jdbc:sqlite:{sqlite_read_only_uri(db) if read_only else db}",
                 f"{prefix}.warehouse": settings.warehouse_path.as_uri(),
                 f"{prefix}.jdbc.schema-version": "V1",
                 f"{prefix}.jdbc.init-catalog-tables": "false",

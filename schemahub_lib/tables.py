@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import contextlib
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from pyiceberg.catalog import Catalog
 from pyiceberg.exceptions import NamespaceAlreadyExistsError, TableAlreadyExistsError
 from pyiceberg.table import Table
 
+from schemahub_lib.catalog import opening_lock
 from schemahub_lib.ddl import TableDef, load_table_defs
 from schemahub_lib.settings import Settings
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -20,6 +26,19 @@ class InitResult:
     schema: str
 
 
+def _holding_opening_lock(func: Callable[[Catalog, Settings], T]) -> Callable[[Catalog, Settings], T]:
+    """Run under the embedded catalog's opening lock (catalog.py), so that no other process's
+    history check sees a table half created (metadata file written, catalog row not yet)."""
+
+    @functools.wraps(func)
+    def holding(catalog: Catalog, settings: Settings) -> T:
+        with opening_lock(settings) if settings.is_local else contextlib.nullcontext():
+            return func(catalog, settings)
+
+    return holding
+
+
+@_holding_opening_lock
 def init_tables(catalog: Catalog, settings: Settings) -> list[InitResult]:
     """Create what is missing; leave existing tables untouched (a second run writes nothing)."""
     with contextlib.suppress(NamespaceAlreadyExistsError):

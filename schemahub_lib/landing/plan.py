@@ -22,6 +22,7 @@ from schemahub_lib.landing.state import ExchangeState, StreamState
 from schemahub_lib.landing.watermarks import read_exchange_state
 from schemahub_lib.landing.writer import raw_table_name
 from schemahub_lib.settings import Settings
+from schemahub_lib.warehouse import check_history_held
 
 if TYPE_CHECKING:
     from schemahub_lib.landing.backfill import BackfillOptions
@@ -33,8 +34,9 @@ NS = 10**9
 def read_states(settings: Settings, exchanges: Sequence[str]) -> dict[str, ExchangeState]:
     """Stream positions per exchange, without creating anything that does not exist."""
     if settings.is_local and not settings.catalog_db_path.exists():
+        check_history_held(settings)  # a lost catalog is not a fresh start: say so
         return {}
-    catalog = load_catalog(settings)
+    catalog = load_catalog(settings, read_only=True)
     out = {}
     for exchange in exchanges:
         identifier = settings.table_id(raw_table_name(exchange))

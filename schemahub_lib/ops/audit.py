@@ -77,8 +77,9 @@ def run_audit(
     options = options or AuditOptions()
     options.validate()
     started = time.monotonic()
-    catalog = load_catalog(settings)
-    spark = ops_spark(settings, spark, app_name="schemahub-audit")
+    # Without a record to write, audit only reads: it works on a catalog this user cannot write.
+    catalog = load_catalog(settings, read_only=not options.record)
+    spark = ops_spark(settings, spark, app_name="schemahub-audit", read_only=not options.record)
     audit_id = f"audit-{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
     report = AuditReport(audit_id, options.since, options.until, [])
     ok = False

@@ -17,6 +17,11 @@ sweeps them only when it has something to publish.
 Safe defaults: snapshots kept 7 days (the tables' `history.expire.max-snapshot-age-ms`) and
 never fewer than the table's `history.expire.min-snapshots-to-keep`; orphan files removed only
 when older than 3 days (Iceberg refuses less than 24 hours; it must exceed the longest write).
+A lost or replaced catalog stops maintenance before any step: `load_catalog` refuses while a table
+folder is not held by the catalog, and `check_catalog_current` while a folder holds metadata newer
+than the catalog's pointer (an older copy of the catalog): orphan cleanup would otherwise delete
+the history the catalog does not know.
+
 `--dry-run` changes nothing: it reports what each step would touch, orphans included (the
 procedure's own `dry_run`). A step with nothing to do commits nothing, so a second run is a
 no-op.
@@ -39,6 +44,7 @@ from schemahub_lib.ops.retention import Protection, expiry_candidates, expiry_cu
 from schemahub_lib.ops.sparkutil import ops_spark, refresh
 from schemahub_lib.ops.tablestats import TableStats, table_stats
 from schemahub_lib.settings import Settings
+from schemahub_lib.warehouse import check_catalog_current
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -119,6 +125,11 @@ def run_maintenance(
     started = time.monotonic()
     catalog = load_catalog(settings)
     names = _tables(settings, options, catalog)
+    # Before any step: with an older catalog, compaction would fork the history and orphan
+    # cleanup would delete the newer commits' files.
+    check_catalog_current(
+        settings, {n: catalog.load_table(settings.table_id(n)).metadata_location for n in names}
+    )
     spark = ops_spark(settings, spark, app_name="schemahub-maintain")
     now = options.now or datetime.now(UTC)
     guards = protections(catalog, settings)

@@ -32,15 +32,21 @@ VECTORIZATION = "spark.sql.iceberg.vectorization.enabled"
 
 
 def ops_spark(
-    settings: Settings, spark: SparkSession | None = None, app_name: str = "schemahub-ops"
+    settings: Settings,
+    spark: SparkSession | None = None,
+    app_name: str = "schemahub-ops",
+    *,
+    read_only: bool = False,
 ) -> SparkSession:
-    """`spark` (or a new session) with the catalog configured for fresh reads (see above)."""
+    """`spark` (or a new session) with the catalog configured for fresh reads (see above).
+
+    `read_only`: a new session opens the embedded catalog read-only (commands that only read)."""
     if settings.is_local:
-        load_catalog(settings)  # creates the catalog tables Spark will then not initialise
+        load_catalog(settings, read_only=read_only)  # creates the catalog tables Spark then skips
     if spark is None:
         from schemahub_lib.spark import load_spark
 
-        spark = load_spark(settings, app_name=app_name)
+        spark = load_spark(settings, app_name=app_name, read_only=read_only)
     settings_to_apply = {VECTORIZATION: "false"}
     if settings.is_local and not settings.in_glue:
         settings_to_apply[f"spark.sql.catalog.{settings.catalog_name}.jdbc.init-catalog-tables"] = "false"

@@ -105,7 +105,7 @@ class StatusReport:
 def run_status(settings: Settings, *, counts: bool = True, publish: bool = False) -> StatusReport:
     """Collect the status; `counts=False` skips the row counts (the only data scans)."""
     started = time.monotonic()
-    catalog = load_catalog(settings)
+    catalog = load_catalog(settings, read_only=True)  # status never writes: works on a read-only catalog
     now = datetime.now(UTC)
     report = StatusReport(now, [], [], UnifyStatus())
     streams: dict[tuple[str, str], StreamStatus] = {}
