@@ -16,6 +16,9 @@ INSTALL_REQUIRES = [
     "requests>=2.31,<3",
     "pyyaml>=6,<7",
     "tqdm>=4.66,<5",
+    # schemahub explore: the local web app
+    "starlette==1.10.0",
+    "uvicorn==0.54.0",
 ]
 
 TEST_REQUIRES = [
@@ -27,6 +30,9 @@ TEST_REQUIRES = [
     "mypy>=1.11,<2",
     "types-requests",
     "types-PyYAML",
+    # explorer browser tests drive Debian's chromium (`make chromium`), never a downloaded browser
+    "playwright==1.65.2",
+    "httpx==0.28.1",
 ]
 
 setup(
@@ -35,7 +41,10 @@ setup(
     description="Complete, deduplicated crypto trade history in an Apache Iceberg lakehouse",
     python_requires=">=3.11,<3.12",
     packages=find_packages(include=["schemahub_lib", "schemahub_lib.*"]),
-    package_data={"schemahub_lib": ["py.typed"]},
+    package_data={
+        "schemahub_lib": ["py.typed"],
+        "schemahub_lib.explore": ["static/*.html", "static/*.js", "static/*.css", "static/vendor/*/*"],
+    },
     install_requires=INSTALL_REQUIRES,
     extras_require={"test": TEST_REQUIRES},
     entry_points={"console_scripts": ["schemahub=schemahub_lib.cli:main"]},

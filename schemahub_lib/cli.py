@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "audit",
     "maintain",
     "sim",
+    "explore",
     "deploy",
 )
 

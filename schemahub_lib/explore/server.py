@@ -1,0 +1,75 @@
+"""Run the explorer app under uvicorn, in the foreground (the CLI) or in a thread (tests)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from typing import Any
+
+from schemahub_lib.settings import Settings
+
+
+def build(settings: Settings, *, live: bool = False, threshold_bps: float = 20.0, stale_s: float = 15.0) -> Any:
+    from schemahub_lib.explore.app import Explorer, build_app
+
+    monitor = None
+    if live:
+        from schemahub_lib.explore.live import load_monitor
+
+        monitor = load_monitor(settings, threshold_bps=threshold_bps, stale_s=stale_s)
+    explorer = Explorer(settings, live=monitor)
+    return build_app(explorer), monitor
+
+
+def serve(settings: Settings, *, host: str, port: int, **options: Any) -> int:
+    import uvicorn
+
+    app, monitor = build(settings, **options)
+    sock = _bind(host, port)
+    print(f"schemahub explore: http://{host}:{sock.getsockname()[1]}/  (warehouse {settings.warehouse})", flush=True)
+    if monitor is not None:
+        monitor.start()
+    try:
+        server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+        server.run(sockets=[sock])
+    finally:
+        if monitor is not None:
+            monitor.stop()
+    return 0
+
+
+class ThreadedServer:
+    """The app on an ephemeral loopback port in a background thread (for tests and the bench)."""
+
+    def __init__(self, app: Any) -> None:
+        import uvicorn
+
+        self.sock = _bind("127.0.0.1", 0)
+        self.port = self.sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
+
+    def __enter__(self) -> ThreadedServer:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("explorer server did not start within 10 s")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+        self.sock.close()
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock
