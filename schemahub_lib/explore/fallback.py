@@ -29,7 +29,12 @@ class FallbackLakehouse:
         self.catalog = load_catalog(settings)
 
     def tables(self) -> list[str]:
-        return sorted(name for _, name in self.catalog.list_tables(self.settings.namespace))
+        from pyiceberg.exceptions import NoSuchNamespaceError
+
+        try:
+            return sorted(name for _, name in self.catalog.list_tables(self.settings.namespace))
+        except NoSuchNamespaceError:
+            return []
 
     def _table(self, name: str) -> Any:
         return self.catalog.load_table(self.settings.table_id(name))
