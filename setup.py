@@ -16,6 +16,9 @@ INSTALL_REQUIRES = [
     "requests>=2.31,<3",
     "pyyaml>=6,<7",
     "tqdm>=4.66,<5",
+    # `schemahub query` and the read API. Pinned: the Iceberg extension wheels on PyPI exist
+    # per exact DuckDB version (README "Querying"), and results should not move under us.
+    "duckdb==1.5.5",
     # schemahub explore: the local web app
     "starlette==1.10.0",
     "uvicorn==0.54.0",

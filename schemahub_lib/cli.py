@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "status",
     "audit",
     "maintain",
+    "query",
     "sim",
     "explore",
     "deploy",

@@ -1,0 +1,148 @@
+"""The read API against a real trades_unified on a SQLite catalog, compared with PyIceberg."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+from schemahub_lib.read import Lakehouse, QueryError, UnknownTableError
+from tests.read.conftest import DAYS, PER_HOUR
+from tests.read.synthetic import START, trades_batch
+
+
+def _pyiceberg_rows(lake: Lakehouse) -> pa.Table:
+    return lake.table("trades_unified").scan().to_arrow()
+
+
+def test_trades_equal_a_filtered_pyiceberg_scan(lakehouse: Lakehouse) -> None:
+    start, end = START + timedelta(hours=30), START + timedelta(hours=31, minutes=15)
+    got = lakehouse.trades(
+        exchanges=["binance", "Kraken"], symbols="btc-usd", start=start, end=end.isoformat()
+    )
+
+    full = _pyiceberg_rows(lakehouse)
+    mask = pc.and_(
+        pc.and_(
+            pc.is_in(full["exchange"], pa.array(["BINANCE", "KRAKEN"])), pc.equal(full["symbol"], "BTC-USD")
+        ),
+        pc.and_(pc.greater_equal(full["trade_ts"], start), pc.less(full["trade_ts"], end)),
+    )
+    want = full.filter(mask)
+    assert got.num_rows == want.num_rows > 50
+    assert pc.sum(got["quantity"]).as_py() == pytest.approx(pc.sum(want["quantity"]).as_py())
+    assert sorted(got["trade_id"].to_pylist()) == sorted(want["trade_id"].to_pylist())
+    assert got["trade_ts"].to_pylist() == sorted(got["trade_ts"].to_pylist())
+    assert set(got["exchange"].to_pylist()) == {"BINANCE", "KRAKEN"}
+
+
+def test_trades_take_epoch_seconds_and_columns(lakehouse: Lakehouse) -> None:
+    start = START + timedelta(days=1)
+    got = lakehouse.trades(
+        start=start.timestamp(), end=(start + timedelta(minutes=5)).timestamp(), columns=["price"]
+    )
+    assert got.column_names == ["price"]
+    assert 0 < got.num_rows < PER_HOUR
+
+
+def test_a_15_minute_window_reads_only_that_days_file(lakehouse: Lakehouse) -> None:
+    start = START + timedelta(days=1, hours=12)
+    lakehouse.trades(start=start, end=start + timedelta(minutes=15))
+    assert lakehouse.files_read == 1
+    lakehouse.trades()
+    assert lakehouse.files_read == DAYS
+
+    lakehouse.sql(
+        "SELECT count(*) FROM trades_unified WHERE trade_ts >= $1 AND trade_ts < $1 + INTERVAL 15 MINUTES",
+        [start],
+    )
+    assert lakehouse.files_read == 1
+
+
+def test_sql_aggregates_equal_pyiceberg(lakehouse: Lakehouse) -> None:
+    got = lakehouse.sql(
+        "SELECT exchange, symbol, count(*) AS n, sum(price * quantity) AS notional, sum(quantity) AS qty "
+        "FROM trades_unified GROUP BY exchange, symbol ORDER BY exchange, symbol"
+    )
+    full = _pyiceberg_rows(lakehouse)
+    assert sum(got["n"].to_pylist()) == full.num_rows == DAYS * 24 * PER_HOUR
+    notional = pc.sum(pc.multiply(full["price"], full["quantity"])).as_py()
+    assert sum(got["notional"].to_pylist()) == pytest.approx(notional)
+    assert sum(got["qty"].to_pylist()) == pytest.approx(pc.sum(full["quantity"]).as_py())
+
+
+def test_sql_binds_parameters_never_formats_them(lakehouse: Lakehouse) -> None:
+    sneaky = "BTC-USD' OR '1'='1"
+    assert (
+        lakehouse.sql("SELECT count(*) AS n FROM trades_unified WHERE symbol = ?", [sneaky])["n"][0].as_py()
+        == 0
+    )
+    named = lakehouse.sql(
+        "SELECT count(*) AS n FROM trades_unified WHERE symbol = $sym AND exchange = $ex",
+        {"sym": "ETH-USD", "ex": "COINBASE"},
+    )["n"][0].as_py()
+    full = _pyiceberg_rows(lakehouse).to_pylist()
+    assert named == sum(1 for r in full if r["symbol"] == "ETH-USD" and r["exchange"] == "COINBASE") > 0
+
+
+def test_time_travel_returns_the_earlier_snapshots_rows(lakehouse: Lakehouse) -> None:
+    history = lakehouse.snapshots()
+    assert [s.operation for s in history] == ["append"] * DAYS
+    first = history[0]
+    table = lakehouse.table("trades_unified")
+    table.append(trades_batch(table, START + timedelta(days=DAYS), 1, 100, seed=99, id_offset=10**7))
+
+    now_rows = lakehouse.sql("SELECT count(*) AS n FROM trades_unified")["n"][0].as_py()
+    assert now_rows == DAYS * 24 * PER_HOUR + 100
+    by_id = lakehouse.sql("SELECT count(*) AS n FROM trades_unified", as_of=first.snapshot_id)
+    assert by_id["n"][0].as_py() == 24 * PER_HOUR
+    by_time = lakehouse.trades(as_of=history[-1].committed_at)
+    assert by_time.num_rows == DAYS * 24 * PER_HOUR
+    assert lakehouse.scan("trades_unified", as_of=str(history[1].snapshot_id)).num_rows == 2 * 24 * PER_HOUR
+
+    with pytest.raises(QueryError, match="did not exist at 2020-01-01"):
+        lakehouse.trades(as_of="2020-01-01T00:00:00Z")
+    with pytest.raises(QueryError, match="has no snapshot 12345"):
+        lakehouse.trades(as_of=12345)
+
+
+def test_unknown_tables_list_the_known_ones(lakehouse: Lakehouse) -> None:
+    with pytest.raises(
+        UnknownTableError, match=r"unknown table 'trades_unifed'.*raw_binance_trades.*trades_unified"
+    ):
+        lakehouse.sql("SELECT * FROM trades_unifed")
+    with pytest.raises(UnknownTableError, match="'nope'"):
+        lakehouse.scan("nope")
+    with pytest.raises(QueryError, match="plain table names"):
+        lakehouse.sql("SELECT * FROM schemahub.trades_unified")
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("DELETE FROM trades_unified", "only SELECT queries are allowed, got a DELETE"),
+        ("SELECT 1; SELECT 2", "exactly one SELECT statement, got 2"),
+        ("SELEC 1", 'syntax error at or near "SELEC"'),
+        ("SELECT nope FROM trades_unified", 'column "nope" not found'),
+        ("SELECT * FROM read_csv('/etc/passwd')", "file system operations are disabled"),
+    ],
+)
+def test_bad_queries_say_what_is_wrong(lakehouse: Lakehouse, query: str, message: str) -> None:
+    with pytest.raises(QueryError, match=message):
+        lakehouse.sql(query)
+
+
+def test_only_named_tables_are_scanned(lakehouse: Lakehouse) -> None:
+    lakehouse.sql("SELECT count(*) FROM schemahub_watermarks")
+    assert [s.table for s in lakehouse.last_scans] == ["schemahub_watermarks"]
+    lakehouse.sql("WITH w AS (SELECT 1 AS x) SELECT * FROM w")
+    assert lakehouse.last_scans == []
+
+
+def test_start_must_be_before_end(lakehouse: Lakehouse) -> None:
+    with pytest.raises(QueryError, match="not before end"):
+        lakehouse.trades(start="2026-11-02", end="2026-11-01")
+    with pytest.raises(QueryError, match="milliseconds"):
+        lakehouse.trades(start=datetime(2026, 11, 1, tzinfo=UTC).timestamp() * 1000)
