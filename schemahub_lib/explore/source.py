@@ -73,12 +73,32 @@ def ns_of(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
 class Source:
     """The explorer's reads over one lakehouse (a `schemahub_lib.read.Lakehouse`)."""
 
-    def __init__(self, settings: Settings, lakehouse: Any) -> None:
+    def __init__(self, settings: Settings, lakehouse: Any = None) -> None:
         self.settings = settings
-        self.lake = lakehouse
+        self._lake = lakehouse
+
+    @property
+    def lake(self) -> Any:
+        """The read API's Lakehouse, opened on first use: the app starts (and says what is
+        wrong on the page) even when the warehouse has no catalog yet."""
+        if self._lake is None:
+            from schemahub_lib.read import QueryError, load_lakehouse
+
+            try:
+                self._lake = load_lakehouse(self.settings)
+            except QueryError as exc:
+                raise ExploreError(f"{exc}; `make demo` builds a demo warehouse", status=404) from exc
+        return self._lake
 
     def tables(self) -> list[str]:
-        return list(self.lake.tables())
+        from pyiceberg.exceptions import NoSuchNamespaceError
+
+        try:
+            return list(self.lake.tables())
+        except ExploreError:
+            return []
+        except NoSuchNamespaceError:  # a warehouse nobody has run `schemahub init` on
+            return []
 
     def require_unified(self) -> None:
         if UNIFIED_TABLE not in self.tables():
@@ -109,16 +129,16 @@ class Source:
     def market_counts(self, as_of: int | None = None) -> dict[MarketKey, int]:
         """Rows per (exchange, symbol) in trades_unified."""
         self.require_unified()
-        table = self.lake.trades(columns=["exchange", "symbol"], as_of=as_of)
-        if table.num_rows == 0:
-            return {}
-        counts = table.group_by(["exchange", "symbol"]).aggregate([("symbol", "count")])
+        counts = self.lake.sql(
+            f"SELECT exchange, symbol, count(*) AS n FROM {UNIFIED_TABLE} GROUP BY exchange, symbol",
+            as_of=as_of,
+        )
         return {
             MarketKey(e, s): int(n)
             for e, s, n in zip(
                 counts.column("exchange").to_pylist(),
                 counts.column("symbol").to_pylist(),
-                counts.column("symbol_count").to_pylist(),
+                counts.column("n").to_pylist(),
                 strict=True,
             )
         }
@@ -183,13 +203,7 @@ class Source:
 
 def load_source(settings: Settings) -> Source:
     """The explorer's reads over the lakehouse `settings` names."""
-    try:
-        from schemahub_lib.read import load_lakehouse
-    except ImportError:  # the read API is not merged yet
-        from schemahub_lib.explore.fallback import FallbackLakehouse
-
-        return Source(settings, FallbackLakehouse(settings))
-    return Source(settings, load_lakehouse(settings))
+    return Source(settings)
 
 
 def _iso(value: Any) -> str:
