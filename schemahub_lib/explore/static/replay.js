@@ -104,7 +104,7 @@ function buildChart() {
     width: Math.max(600, document.querySelector("main").clientWidth - 40), height: 340,
     tzDate: (ts) => uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC"),
     scales: {x: {time: true, auto: false, range: [x0, x1]}, y: {auto: false, range: [lo - pad, hi + pad]}},
-    series: [{}].concat(data.markets.map((m, i) => ({label: m.market, stroke: COLORS[i % COLORS.length], width: 1.2, spanGaps: false, points: {show: false}}))),
+    series: [{}].concat(data.markets.map((m, i) => ({label: m.market, stroke: COLORS[i % COLORS.length], width: 1.2, spanGaps: true, points: {show: false}}))),
     axes: [{}, {size: 80}],
     hooks: {draw: [drawOverlays]},
   };
@@ -123,6 +123,7 @@ function drawOverlays(u) {
     ctx.fillRect(a, top, Math.max(b - a, 2), height);
     ctx.fillStyle = "#8a1c1c";
     ctx.font = `${11 * devicePixelRatio}px system-ui`;
+    ctx.textAlign = "left"; ctx.textBaseline = "alphabetic";
     ctx.fillText(`${g.market.split(":")[0]} ${g.kind}`, a + 3, top + 14 * devicePixelRatio * (1 + names.indexOf(g.market)));
   }
   const x = u.valToPos(data.start_ns / 1e9 + playMs / 1e3, "x", true);
@@ -156,7 +157,7 @@ function render() {
   });
   $("spread").textContent = fmtNum(data.spread_bps[step], 2);
   $("rate").textContent = fmtNum(data.trades_per_s[step], 0);
-  chart.setData(sliceTo(playMs), false);
+  chart.setData(sliceTo(playMs));
 }
 
 function frame(now) {
