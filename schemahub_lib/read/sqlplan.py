@@ -43,6 +43,9 @@ _COMPARISONS = {
 }
 _FLIPPED = {"=": "=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
 _PLAIN_JOINS = {"INNER", "LEFT", "RIGHT", "OUTER"}
+# FROM items that bind no table of this SELECT's WHERE but their own (subqueries are SELECTs of
+# their own, visited separately).
+_LEAVES = {"BASE_TABLE", "SUBQUERY", "EXPRESSION_LIST", "EMPTY"}
 # Evaluated before the query runs, so they are a little earlier than the query's own `now()`:
 # safe in a lower bound (the pushed bound is looser), not in an upper bound or an equality.
 _CLOCK_FUNCTIONS = {
@@ -190,25 +193,26 @@ def _collect(parsed: ParsedQuery, tree: dict[str, Any]) -> None:
             parsed.cte_names.update(entry["key"].lower() for entry in node["cte_map"].get("map", []))
 
 
-def _base_tables(from_table: dict[str, Any]) -> list[dict[str, Any]] | None:
-    """The BASE_TABLE nodes of a FROM made of base tables and plain joins; None otherwise."""
+def _join_leaves(from_table: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """The relations a FROM joins with plain joins (or the one relation it reads); None if it
+    holds a join whose result depends on which rows the other side has (ASOF, SEMI, ...)."""
     kind = from_table.get("type")
-    if kind == "BASE_TABLE":
+    if kind in _LEAVES:
         return [from_table]
     if (
         kind == "JOIN"
         and from_table.get("ref_type") == "REGULAR"
         and from_table.get("join_type") in _PLAIN_JOINS
     ):
-        left, right = _base_tables(from_table["left"]), _base_tables(from_table["right"])
+        left, right = _join_leaves(from_table["left"]), _join_leaves(from_table["right"])
         return None if left is None or right is None else left + right
     return None
 
 
 def _bind_select(parsed: ParsedQuery, node: dict[str, Any]) -> None:
     """Record, for each base table of this SELECT's FROM, the WHERE conditions on its columns."""
-    tables = _base_tables(node.get("from_table") or {})
-    if tables is None:
+    leaves = _join_leaves(node.get("from_table") or {})
+    if leaves is None:
         for sub in _walk(node.get("from_table") or {}):
             # Named inside a FROM this module does not read (subqueries are visited on their own).
             plain = sub.get("type") == "BASE_TABLE" and not (
@@ -218,8 +222,8 @@ def _bind_select(parsed: ParsedQuery, node: dict[str, Any]) -> None:
                 parsed.references[sub["table_name"].lower()].append(_Reference(sub.get("alias", ""), None))
         return
     conjuncts = _conjuncts(node.get("where_clause"))
-    single = len(tables) == 1
-    for table in tables:
+    single = len(leaves) == 1  # unqualified columns belong to the table only when it is alone
+    for table in (leaf for leaf in leaves if leaf.get("type") == "BASE_TABLE"):
         if table.get("schema_name") or table.get("catalog_name"):
             continue
         name = table["table_name"].lower()
