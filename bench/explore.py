@@ -116,8 +116,10 @@ def _dense_window(schema: pa.Schema) -> pa.Table:
     walk = 90_000.0 * np.exp(np.cumsum(rng.standard_normal(len(grid_ms)) * 2e-5))
     parts = []
     for exchange, share in SHARE.items():
-        n = int(DENSE_ROWS * share) if exchange != "KRAKEN" else DENSE_ROWS - sum(
-            int(DENSE_ROWS * SHARE[x]) for x in SHARE if x != "KRAKEN"
+        n = (
+            int(DENSE_ROWS * share)
+            if exchange != "KRAKEN"
+            else DENSE_ROWS - sum(int(DENSE_ROWS * SHARE[x]) for x in SHARE if x != "KRAKEN")
         )
         t_ns = np.sort(start_ns + rng.integers(0, span_ns, n))
         at = (t_ns - start_ns) // 1_000_000 - LAGS_MS[exchange] + 1000
@@ -138,4 +140,9 @@ def _dense_window(schema: pa.Schema) -> pa.Table:
         "base_asset": ["BTC"] * DENSE_ROWS,
         "quote_asset": ["USD"] * DENSE_ROWS,
     }
-    return pa.table({name: pa.array(cols[name]) if not isinstance(cols[name], pa.Array) else cols[name] for name in schema.names}).cast(schema)
+    return pa.table(
+        {
+            name: pa.array(cols[name]) if not isinstance(cols[name], pa.Array) else cols[name]
+            for name in schema.names
+        }
+    ).cast(schema)

@@ -27,7 +27,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--host", default=DEFAULT_HOST, help=f"listen address (default {DEFAULT_HOST})")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0: any)")
+    parser.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0: any)"
+    )
     parser.add_argument("--live", action="store_true", help="poll every seed venue and stream discrepancies")
     parser.add_argument("--threshold-bps", type=float, default=20.0, help="live: flag spreads above this")
     parser.add_argument("--stale-s", type=float, default=15.0, help="live: flag a venue silent this long")

@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from schemahub_lib.errors import SchemaHubError
@@ -85,7 +85,9 @@ class Explorer:
         picked = []
         for name in names.split(","):
             if name not in known:
-                raise ExploreError(f"unknown market {name!r} for {asset}; known: {', '.join(sorted(known))}", 404)
+                raise ExploreError(
+                    f"unknown market {name!r} for {asset}; known: {', '.join(sorted(known))}", 404
+                )
             picked.append(known[name])
         return picked
 
@@ -169,7 +171,7 @@ def build_app(explorer: Explorer) -> Starlette:
     async def no_icon(request: Request) -> Response:
         return Response(status_code=204)
 
-    routes = [Route(path, page(name)) for path, name in PAGES.items()]
+    routes: list[BaseRoute] = [Route(path, page(name)) for path, name in PAGES.items()]
     routes.append(Route("/favicon.ico", no_icon))
     routes += [
         Route("/api/markets", api(lambda q: explorer.catalog(parse_snapshot(q.get("as_of"))))),

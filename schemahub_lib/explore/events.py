@@ -38,7 +38,9 @@ class VolatilityEvent:
         }
 
 
-def bin_ranges(t_ns: np.ndarray, price: np.ndarray, bin_s: int = BIN_S) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def bin_ranges(
+    t_ns: np.ndarray, price: np.ndarray, bin_s: int = BIN_S
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(bin index since the epoch, range in bps, trades) of every non-empty bin of one market."""
     if len(t_ns) == 0:
         empty = np.empty(0)
@@ -88,5 +90,7 @@ def find_events(
             continue
         taken.append(b)
         width = bin_s * 1_000_000_000
-        chosen.append(VolatilityEvent(b * width, (b + 1) * width, float(median[i]), int(n[i]), int(trades[i])))
+        chosen.append(
+            VolatilityEvent(b * width, (b + 1) * width, float(median[i]), int(n[i]), int(trades[i]))
+        )
     return chosen

@@ -57,7 +57,9 @@ class LeadLag:
 
     def text(self) -> str:
         if self.leader is None:
-            return f"no venue leads between {self.a} and {self.b} ({self.lag_ms:+.0f} ms ± {self.stderr_ms:.0f})"
+            return (
+                f"no venue leads between {self.a} and {self.b} ({self.lag_ms:+.0f} ms ± {self.stderr_ms:.0f})"
+            )
         return f"{self.leader} leads {self.follower} by {abs(self.lag_ms):.0f} ms ± {self.stderr_ms:.0f}"
 
     def as_dict(self) -> dict[str, object]:

@@ -15,6 +15,7 @@ the page never draws a hole as calm trading.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -76,7 +77,9 @@ def rate_grid(t_ns: np.ndarray, grid_ns: np.ndarray, per_s: float = 1.0) -> np.n
 
 def spread_grid(prices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(spread in bps, each market's bps from the median) per grid step; prices: markets x steps."""
-    with np.errstate(invalid="ignore"), _quiet_nan():
+    # All-NaN columns (before any market traded) are expected: silence numpy's warning.
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
         median = np.nanmedian(prices, axis=0)
         hi = np.nanmax(prices, axis=0)
         lo = np.nanmin(prices, axis=0)
@@ -172,7 +175,9 @@ def lead_lag(trades: Mapping[MarketKey, MarketTrades]) -> dict[str, Any]:
     results = []
     for i, a in enumerate(ranked):
         for b in ranked[i + 1 :]:
-            r = estimate_lead_lag(a.market.exchange.lower(), a.t_ns, a.price, b.market.exchange.lower(), b.t_ns, b.price)
+            r = estimate_lead_lag(
+                a.market.exchange.lower(), a.t_ns, a.price, b.market.exchange.lower(), b.t_ns, b.price
+            )
             if r is not None:
                 results.append(r)
     return lead_lag_summary(results)
@@ -244,17 +249,3 @@ def _nullable(values: np.ndarray) -> list[float | None]:
 
 def _ns(value: Any) -> int:
     return int(value.timestamp() * 1e9) if hasattr(value, "timestamp") else int(value)
-
-
-class _quiet_nan:
-    """All-NaN columns (before any market traded) are expected; silence numpy's warning."""
-
-    def __enter__(self) -> None:
-        import warnings
-
-        self._ctx = warnings.catch_warnings()
-        self._ctx.__enter__()
-        warnings.simplefilter("ignore", RuntimeWarning)
-
-    def __exit__(self, *exc: object) -> None:
-        self._ctx.__exit__(*exc)

@@ -10,7 +10,9 @@ from typing import Any
 from schemahub_lib.settings import Settings
 
 
-def build(settings: Settings, *, live: bool = False, threshold_bps: float = 20.0, stale_s: float = 15.0) -> Any:
+def build(
+    settings: Settings, *, live: bool = False, threshold_bps: float = 20.0, stale_s: float = 15.0
+) -> Any:
     from schemahub_lib.explore.app import Explorer, build_app
 
     monitor = None
@@ -27,7 +29,10 @@ def serve(settings: Settings, *, host: str, port: int, **options: Any) -> int:
 
     app, monitor = build(settings, **options)
     sock = _bind(host, port)
-    print(f"schemahub explore: http://{host}:{sock.getsockname()[1]}/  (warehouse {settings.warehouse})", flush=True)
+    print(
+        f"schemahub explore: http://{host}:{sock.getsockname()[1]}/  (warehouse {settings.warehouse})",
+        flush=True,
+    )
     if monitor is not None:
         monitor.start()
     try:

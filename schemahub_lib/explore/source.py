@@ -67,7 +67,9 @@ def utc(ns: int) -> datetime:
 
 def ns_of(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
     """A timestamp column as int64 nanoseconds since the epoch."""
-    return np.asarray(pc.cast(column, pa.timestamp("ns", tz="UTC")).cast(pa.int64()).to_numpy(zero_copy_only=False))
+    return np.asarray(
+        pc.cast(column, pa.timestamp("ns", tz="UTC")).cast(pa.int64()).to_numpy(zero_copy_only=False)
+    )
 
 
 class Source:
@@ -186,11 +188,9 @@ class Source:
         """The coverage ledger's gap rows for these markets (empty when there is no ledger)."""
         if COVERAGE_TABLE not in self.tables():
             return []
-        from pyiceberg.expressions import EqualTo
-
         table = self.lake.scan(
             COVERAGE_TABLE,
-            row_filter=EqualTo("kind", "gap"),
+            row_filter="kind = 'gap'",
             columns=["exchange", "symbol", "layer", "first_id", "last_id", "first_ts", "last_ts", "status"],
         )
         wanted = {(m.exchange.lower(), m.symbol) for m in markets}

@@ -61,6 +61,7 @@ def land_btc(settings: Settings, sim: SimServer, **bounds: int) -> int:
 
 def plant_gap(settings: Settings, exchange: str, symbol: str, first_ns: int, last_ns: int) -> None:
     """A coverage-ledger gap row, as `schemahub audit` writes one for an open gap."""
+
     def ts(ns: int) -> datetime:
         return datetime.fromtimestamp(ns / 1e9, tz=UTC)
 

@@ -49,7 +49,10 @@ def test_grid_last_price_spread_and_rate() -> None:
     )
     a, b = payload["markets"]
     step = payload["step_ms"] / 1000
-    at = lambda s: int(round(s / step))  # noqa: E731
+
+    def at(seconds: float) -> int:
+        return round(seconds / step)
+
     assert a["last_price"][at(0.4)] is None and a["last_price"][at(0.5)] == 100
     assert a["last_price"][at(1.7)] == 102 and b["last_price"][at(1.7)] == 100
     assert payload["spread_bps"][at(0.9)] is None  # one market only: no spread

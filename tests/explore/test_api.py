@@ -25,7 +25,11 @@ NS = 1_000_000_000
 
 def window(lake: SimLake, before_s: int = 60, after_s: int = 60) -> dict[str, str]:
     start, end = lake.spike_ns
-    return {"asset": "BTC", "start": str((start - before_s * NS) // 1_000_000), "end": str((end + after_s * NS) // 1_000_000)}
+    return {
+        "asset": "BTC",
+        "start": str((start - before_s * NS) // 1_000_000),
+        "end": str((end + after_s * NS) // 1_000_000),
+    }
 
 
 def get(url: str, path: str, **params: str) -> httpx.Response:
@@ -46,7 +50,11 @@ def test_replay_payload(explorer_url: str, lake: SimLake) -> None:
 
 def test_markets_and_events(explorer_url: str, lake: SimLake) -> None:
     markets = get(explorer_url, "/api/markets").json()
-    assert [m["market"] for m in markets["assets"]["BTC"]] == ["BINANCE:BTC-USDT", "COINBASE:BTC-USD", "KRAKEN:BTC-USD"]
+    assert [m["market"] for m in markets["assets"]["BTC"]] == [
+        "BINANCE:BTC-USDT",
+        "COINBASE:BTC-USD",
+        "KRAKEN:BTC-USD",
+    ]
     assert markets["snapshots"][-1]["snapshot_id"] == str(lake.snapshot_id)
     found = get(explorer_url, "/api/events", asset="BTC").json()
     assert lake.spike_ns[0] <= found[0]["start_ns"] < lake.spike_ns[1]
@@ -93,7 +101,8 @@ def test_empty_warehouse_says_what_to_do(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "path", ["/static/../app.py", "/static/%2e%2e/app.py", "/static/..%2fapp.py", "/static/vendor/../../app.py"]
+    "path",
+    ["/static/../app.py", "/static/%2e%2e/app.py", "/static/..%2fapp.py", "/static/vendor/../../app.py"],
 )
 def test_static_files_stay_inside_the_package_folder(explorer_url: str, path: str) -> None:
     host = urlparse(explorer_url)
@@ -121,10 +130,16 @@ def test_as_of_replays_an_earlier_snapshot(tmp_path: Path) -> None:
         first = write_unified(settings, [unified_rows(sim, x, p, end_ns=mid) for x, p in BTC_PRODUCTS])
         write_unified(settings, [unified_rows(sim, x, p, start_ns=mid + 1) for x, p in BTC_PRODUCTS])
     app, _ = build(settings)
-    params = {"asset": "BTC", "start": str(spike.start_ns // 1_000_000), "end": str(spike.end_ns // 1_000_000)}
+    params = {
+        "asset": "BTC",
+        "start": str(spike.start_ns // 1_000_000),
+        "end": str(spike.end_ns // 1_000_000),
+    }
     with ThreadedServer(app) as server:
         now = httpx.get(server.url + "/api/replay", params=params, timeout=30).json()
-        then = httpx.get(server.url + "/api/replay", params={**params, "as_of": str(first)}, timeout=30).json()
+        then = httpx.get(
+            server.url + "/api/replay", params={**params, "as_of": str(first)}, timeout=30
+        ).json()
     assert 0 < then["trades"] < now["trades"]
     last_then = max(i for i, p in enumerate(then["markets"][0]["last_price"]) if p is not None)
     # In the earlier snapshot the prices stop at the middle of the spike and stay flat after.

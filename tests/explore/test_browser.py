@@ -30,7 +30,9 @@ def prices(page: Any) -> list[str]:
     return [str(t) for t in page.locator("#venues tbody td.price").all_inner_texts()]
 
 
-def test_replay_loads_the_spike_plays_and_states_the_lead_lag(page: Any, explorer_url: str, lake: SimLake) -> None:
+def test_replay_loads_the_spike_plays_and_states_the_lead_lag(
+    page: Any, explorer_url: str, lake: SimLake
+) -> None:
     page.goto(explorer_url + "/")
     text = wait_for_leadlag(page)
     # The page picked the largest event by itself: the simulator's spike.
@@ -72,7 +74,8 @@ def test_a_planted_gap_shows_its_marker(page: Any, tmp_path: Path) -> None:
     plant_gap(lake.settings, "kraken", "BTC-USD", start + 20 * NS, start + 50 * NS)
     app, _ = build(lake.settings)
     with ThreadedServer(app) as server:
-        page.goto(f"{server.url}/?asset=BTC&start={(start - 60 * NS) // 1_000_000}&end={(end + 60 * NS) // 1_000_000}")
+        first_ms, last_ms = (start - 60 * NS) // 1_000_000, (end + 60 * NS) // 1_000_000
+        page.goto(f"{server.url}/?asset=BTC&start={first_ms}&end={last_ms}")
         wait_for_leadlag(page)
         marker = page.locator('.gap-marker[data-market="KRAKEN:BTC-USD"][data-kind="ledger"]')
         assert marker.count() == 1
@@ -90,11 +93,15 @@ def test_stats_page_shows_the_counts_pyiceberg_reads(page: Any, explorer_url: st
     page.wait_for_selector("#tables tbody tr", timeout=30_000)
     rows = {r.split("\t")[0]: r.split("\t") for r in page.locator("#tables tbody tr").all_inner_texts()}
     assert rows["trades_unified"][1] == f"{scanned.num_rows:,}"
-    streams = {tuple(r.split("\t")[:2]): r.split("\t") for r in page.locator("#streams tbody tr").all_inner_texts()}
+    streams = {
+        tuple(r.split("\t")[:2]): r.split("\t") for r in page.locator("#streams tbody tr").all_inner_texts()
+    }
     for exchange, symbol in (("binance", "BTC-USDT"), ("coinbase", "BTC-USD"), ("kraken", "BTC-USD")):
         n = sum(
             1
-            for e, s in zip(scanned.column("exchange").to_pylist(), scanned.column("symbol").to_pylist(), strict=True)
+            for e, s in zip(
+                scanned.column("exchange").to_pylist(), scanned.column("symbol").to_pylist(), strict=True
+            )
             if (e, s) == (exchange.upper(), symbol)
         )
         assert streams[(exchange, symbol)][3] == f"{n:,}"
