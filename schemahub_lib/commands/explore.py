@@ -33,6 +33,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--live", action="store_true", help="poll every seed venue and stream discrepancies")
     parser.add_argument("--threshold-bps", type=float, default=20.0, help="live: flag spreads above this")
     parser.add_argument("--stale-s", type=float, default=15.0, help="live: flag a venue silent this long")
+    parser.add_argument(
+        "--flush-s", type=float, default=30.0, help="live: land what came in every this many seconds"
+    )
     parser.set_defaults(handler=run)
 
 
@@ -46,11 +49,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             file=sys.stderr,
             flush=True,
         )
+    live_options = {"threshold_bps": args.threshold_bps, "stale_s": args.stale_s, "flush_s": args.flush_s}
     return serve(
-        settings,
-        host=args.host,
-        port=args.port,
-        live=args.live,
-        threshold_bps=args.threshold_bps,
-        stale_s=args.stale_s,
+        settings, host=args.host, port=args.port, live=args.live, **(live_options if args.live else {})
     )

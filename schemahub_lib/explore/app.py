@@ -183,6 +183,13 @@ def build_app(explorer: Explorer) -> Starlette:
     ]
     if explorer.live is not None:
         routes += explorer.live.routes()
+    else:
+
+        async def live_off(request: Request) -> Response:
+            message = "the live detector is off: start the explorer with `schemahub explore --live`"
+            return JSONResponse({"error": message}, status_code=404)
+
+        routes += [Route("/api/live", live_off), Route("/api/live/stream", live_off)]
 
     async def explore_error(request: Request, exc: Exception) -> Response:
         status = exc.status if isinstance(exc, ExploreError) else 400

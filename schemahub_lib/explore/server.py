@@ -10,16 +10,15 @@ from typing import Any
 from schemahub_lib.settings import Settings
 
 
-def build(
-    settings: Settings, *, live: bool = False, threshold_bps: float = 20.0, stale_s: float = 15.0
-) -> Any:
+def build(settings: Settings, *, live: bool = False, **live_options: Any) -> Any:
+    """(the ASGI app, the live monitor or None); `live_options` go to `live.load_monitor`."""
     from schemahub_lib.explore.app import Explorer, build_app
 
     monitor = None
     if live:
         from schemahub_lib.explore.live import load_monitor
 
-        monitor = load_monitor(settings, threshold_bps=threshold_bps, stale_s=stale_s)
+        monitor = load_monitor(settings, **live_options)
     explorer = Explorer(settings, live=monitor)
     return build_app(explorer), monitor
 
