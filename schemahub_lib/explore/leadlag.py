@@ -14,7 +14,7 @@ A positive lag means A leads B: B's price follows A's by `lag_ms`.
 Uncertainty: the covariance is a sum over A's intervals, so it splits by time into blocks at
 no extra cost. Leaving one block out at a time gives jackknife replicates of the whole curve;
 the standard error of their arg-max is the `± M`. A lag is only called a lead when it is larger
-than both twice that error and the grid step; otherwise no venue leads.
+than both three times that error and the coarse grid step; otherwise no venue leads.
 """
 
 from __future__ import annotations
@@ -150,7 +150,7 @@ def estimate_lead_lag(
     stderr = float(np.sqrt((k - 1) / k * np.sum((replicates - replicates.mean()) ** 2)))
     stderr = max(stderr, FINE_STEP_MS / 2)
     lag = float(lags[best])
-    significant = abs(lag) > max(2 * stderr, COARSE_STEP_MS) and total[best] > 0
+    significant = abs(lag) > max(3 * stderr, COARSE_STEP_MS) and total[best] > 0
     return LeadLag(
         a=a,
         b=b,

@@ -172,12 +172,16 @@ def lead_lag_summary(results: Sequence[LeadLag]) -> dict[str, Any]:
 def lead_lag(trades: Mapping[MarketKey, MarketTrades]) -> dict[str, Any]:
     """Every pair of markets, the busier one first (so a positive lag reads 'first leads')."""
     ranked = sorted(trades.values(), key=lambda m: -len(m.t_ns))
+    exchanges = [m.exchange for m in trades]
+
+    def label(m: MarketKey) -> str:
+        """The venue's name, with the symbol when the venue has two markets in the window."""
+        return m.exchange.lower() if exchanges.count(m.exchange) == 1 else f"{m.exchange.lower()} {m.symbol}"
+
     results = []
     for i, a in enumerate(ranked):
         for b in ranked[i + 1 :]:
-            r = estimate_lead_lag(
-                a.market.exchange.lower(), a.t_ns, a.price, b.market.exchange.lower(), b.t_ns, b.price
-            )
+            r = estimate_lead_lag(label(a.market), a.t_ns, a.price, label(b.market), b.t_ns, b.price)
             if r is not None:
                 results.append(r)
     return lead_lag_summary(results)

@@ -62,7 +62,7 @@ def open_gaps(source: Source) -> list[dict[str, Any]]:
 
 
 def jsonable(value: Any) -> Any:
-    """Datetimes as ISO 8601 UTC strings, tuples as lists, recursively."""
+    """Datetimes as ISO 8601 UTC strings, tuples as lists, 64-bit ids as strings, recursively."""
     if isinstance(value, datetime):
         return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
     if isinstance(value, date):
@@ -71,4 +71,6 @@ def jsonable(value: Any) -> Any:
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [jsonable(v) for v in value]
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 2**53:
+        return str(value)  # snapshot ids: a JSON number would lose digits in the browser
     return value

@@ -90,3 +90,19 @@ def test_window_is_capped_and_says_so() -> None:
     assert w.end_ns == replay.MAX_WINDOW_S * NS and "capped at 30 minutes" in (w.notice or "")
     with pytest.raises(ExploreError, match="empty window"):
         replay.clamp_window(5, 5)
+
+
+def test_lead_lag_names_the_market_when_a_venue_has_two(lake: SimLake) -> None:
+    source = load_source(lake.settings)
+    start, end = lake.spike_ns
+    markets = [MarketKey("BINANCE", "BTC-USDT"), MarketKey("COINBASE", "BTC-USD")]
+    trades = source.trades(markets, start, end)
+    twin = MarketTrades(
+        MarketKey("COINBASE", "BTC-USDT"),
+        trades[markets[1]].t_ns,
+        trades[markets[1]].price,
+        trades[markets[1]].qty,
+    )
+    summary = replay.lead_lag({**trades, twin.market: twin})
+    names = {p["a"] for p in summary["pairs"]} | {p["b"] for p in summary["pairs"]}
+    assert names == {"binance", "coinbase BTC-USD", "coinbase BTC-USDT"}
