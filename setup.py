@@ -38,6 +38,13 @@ TEST_REQUIRES = [
     "httpx==0.28.1",
 ]
 
+# `make bench` compares the read API with DuckDB's Iceberg extension when these are installed
+# (`pip install -e '.[bench]'`); the product itself never loads an extension.
+BENCH_REQUIRES = [
+    "duckdb-extension-iceberg==1.5.5",
+    "duckdb-extension-avro==1.5.5",
+]
+
 setup(
     name="schemahub",
     version="0.1.0",
@@ -49,6 +56,6 @@ setup(
         "schemahub_lib.explore": ["static/*.html", "static/*.js", "static/*.css", "static/vendor/*/*"],
     },
     install_requires=INSTALL_REQUIRES,
-    extras_require={"test": TEST_REQUIRES},
+    extras_require={"test": TEST_REQUIRES, "bench": BENCH_REQUIRES},
     entry_points={"console_scripts": ["schemahub=schemahub_lib.cli:main"]},
 )

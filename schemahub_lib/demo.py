@@ -1,11 +1,11 @@
 """`make demo`: the main job end to end on the embedded catalog, against the exchange simulator.
 
 simulator (a real HTTP server on loopback, real rate limits) -> ingest into the raw Iceberg
-tables -> unify into trades_unified -> a first query, then a replay of the volatility spike
-across venues. The demo keeps its own warehouse (`./warehouse/demo` unless --warehouse), so
-simulated trades never mix with real ones. Re-running it resumes from the watermarks: the
-simulated markets are anchored to the first run's clock, so the same trade ids come back and
-only new trades land.
+tables -> unify into trades_unified -> a first query with `schemahub query` (DuckDB, no JVM),
+then a replay of the volatility spike across venues. The demo keeps its own warehouse
+(`./warehouse/demo` unless --warehouse), so simulated trades never mix with real ones.
+Re-running it resumes from the watermarks: the simulated markets are anchored to the first
+run's clock, so the same trade ids come back and only new trades land.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import shutil
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 from schemahub_lib.catalog import load_catalog
 from schemahub_lib.settings import Settings, load_settings
@@ -63,7 +62,11 @@ def main(argv: list[str] | None = None) -> int:
         )
         code = _pipeline(settings)
     print(f"\nDone in {time.monotonic() - started:.0f}s. Warehouse: {warehouse}")
-    print(f"Query it yourself: SCHEMAHUB_WAREHOUSE={warehouse} .venv/bin/schemahub status")
+    print(f"Look yourself: SCHEMAHUB_WAREHOUSE={warehouse} .venv/bin/schemahub status")
+    print(
+        f"Query it:      SCHEMAHUB_WAREHOUSE={warehouse} .venv/bin/schemahub query "
+        '"SELECT exchange, count(*) FROM trades_unified GROUP BY ALL"'
+    )
     return code
 
 
@@ -94,53 +97,62 @@ def _pipeline(settings: Settings) -> int:
     summary = {k: v for k, v in unified.__dict__.items() if k in ("rows_inserted", "snapshot_id", "seconds")}
     print(f"    {json.dumps(summary, default=str)}")
 
-    table = settings.spark_table("trades_unified")
-    _step("Trades and VWAP per exchange and symbol, last 15 minutes")
-    spark.sql(
-        f"""
-        SELECT exchange, symbol, count(*) AS trades,
-               round(sum(price * quantity) / sum(quantity), 2) AS vwap,
-               round(sum(quantity), 4) AS volume,
-               round(100 * avg(CASE WHEN side = 'BUY' THEN 1 ELSE 0 END), 1) AS pct_buy
-        FROM {table}
-        WHERE trade_ts >= current_timestamp() - INTERVAL 15 MINUTES
-        GROUP BY exchange, symbol ORDER BY symbol, exchange
-        """
-    ).show(50, truncate=False)
-
-    _replay_spike(spark, table)
+    spark.stop()  # the JVM's work is done: the queries below run on DuckDB
+    _query_step(settings)
     return report.exit_code
 
 
-def _replay_spike(spark: Any, table: str) -> None:
-    """The volatility spike, second by second: which venue moved first, how far they disagreed."""
+# The demo's queries, run with `schemahub query` (DuckDB over the Iceberg tables, no JVM).
+VWAP_SQL = """
+SELECT exchange, symbol, count(*) AS trades,
+       round(sum(price * quantity) / sum(quantity), 2) AS vwap,
+       round(sum(quantity), 4) AS volume,
+       round(100 * avg(CASE WHEN side = 'BUY' THEN 1 ELSE 0 END), 1) AS pct_buy
+FROM trades_unified
+WHERE trade_ts >= now() - INTERVAL 15 MINUTES
+GROUP BY exchange, symbol ORDER BY symbol, exchange
+"""
+# The volatility spike, second by second: which venue moved first, how far they disagreed.
+SPIKE_SQL = """
+WITH per_second AS (
+  SELECT date_trunc('second', trade_ts) AS second, exchange,
+         arg_max(price, trade_ts) AS last_price, count(*) AS trades
+  FROM trades_unified
+  WHERE base_asset = 'BTC' AND quote_asset IN ('USD', 'USDT')
+  GROUP BY 1, 2
+),
+wide AS (
+  SELECT second,
+         max(last_price) FILTER (WHERE exchange = 'BINANCE') AS binance,
+         max(last_price) FILTER (WHERE exchange = 'COINBASE') AS coinbase,
+         max(last_price) FILTER (WHERE exchange = 'KRAKEN') AS kraken,
+         sum(trades) AS trades
+  FROM per_second GROUP BY second
+),
+widest AS (
+  SELECT second, binance, coinbase, kraken, trades,
+         round(1e4 * (greatest(binance, coinbase, kraken) - least(binance, coinbase, kraken))
+               / least(binance, coinbase, kraken), 1) AS spread_bps
+  FROM wide
+  WHERE binance IS NOT NULL AND coinbase IS NOT NULL AND kraken IS NOT NULL
+  ORDER BY spread_bps DESC
+  LIMIT 12
+)
+SELECT * FROM widest ORDER BY second
+"""
+
+
+def _query_step(settings: Settings) -> None:
+    from schemahub_lib.read import load_lakehouse
+    from schemahub_lib.read.export import render_table
+
+    lake = load_lakehouse(settings)
+    shell = f"SCHEMAHUB_WAREHOUSE={settings.warehouse_path} .venv/bin/schemahub query"
+    _step("Trades and VWAP per exchange and symbol, last 15 minutes (schemahub query: DuckDB, no JVM)")
+    print(f'    {shell} "SELECT exchange, symbol, count(*) ... FROM trades_unified WHERE trade_ts >= ..."')
+    print(render_table(lake.sql(VWAP_SQL)))
     _step("Replay: BTC around the volatility spike, per second (last price per venue, spread in bps)")
-    spark.sql(
-        f"""
-        WITH per_second AS (
-          SELECT date_trunc('second', trade_ts) AS second, exchange,
-                 max_by(price, trade_ts) AS last_price, count(*) AS trades
-          FROM {table}
-          WHERE base_asset = 'BTC' AND quote_asset IN ('USD', 'USDT')
-          GROUP BY 1, 2
-        ),
-        wide AS (
-          SELECT second,
-                 max(CASE WHEN exchange = 'BINANCE' THEN last_price END) AS binance,
-                 max(CASE WHEN exchange = 'COINBASE' THEN last_price END) AS coinbase,
-                 max(CASE WHEN exchange = 'KRAKEN' THEN last_price END) AS kraken,
-                 sum(trades) AS trades
-          FROM per_second GROUP BY second
-        )
-        SELECT second, binance, coinbase, kraken, trades,
-               round(1e4 * (greatest(binance, coinbase, kraken) - least(binance, coinbase, kraken))
-                     / least(binance, coinbase, kraken), 1) AS spread_bps
-        FROM wide
-        WHERE binance IS NOT NULL AND coinbase IS NOT NULL AND kraken IS NOT NULL
-        ORDER BY spread_bps DESC
-        LIMIT 12
-        """
-    ).orderBy("second").show(12, truncate=False)
+    print(render_table(lake.sql(SPIKE_SQL)))
 
 
 def _demo_state(warehouse: Path, fresh: bool) -> dict[str, float]:

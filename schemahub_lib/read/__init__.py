@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from schemahub_lib.read.errors import QueryError, UnknownTableError
@@ -42,9 +43,16 @@ __all__ = [
 ]
 
 
-def trades(**kwargs: Any) -> pa.Table:
+def trades(
+    exchanges: str | Iterable[str] | None = None,
+    symbols: str | Iterable[str] | None = None,
+    start: Any = None,
+    end: Any = None,
+    as_of: Any = None,
+    columns: Sequence[str] | None = None,
+) -> pa.Table:
     """`load_lakehouse().trades(...)`, for notebooks."""
-    return load_lakehouse().trades(**kwargs)
+    return load_lakehouse().trades(exchanges, symbols, start, end, as_of, columns)
 
 
 def sql(query: str, params: Any = None, as_of: Any = None) -> pa.Table:

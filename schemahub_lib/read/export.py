@@ -5,7 +5,8 @@ from __future__ import annotations
 import io
 import json
 import math
-from datetime import datetime
+from datetime import date, datetime, time
+from decimal import Decimal
 from typing import IO, TYPE_CHECKING, Any
 
 from schemahub_lib.read.errors import QueryError
@@ -58,8 +59,14 @@ def write_result(result: pa.Table, fmt: str, out: IO[bytes], max_rows: int | Non
     if fmt == "table":
         out.write(render_table(result, max_rows).encode())
     elif fmt == "csv":
+        import pyarrow as pa
         import pyarrow.csv as pacsv
 
+        nested = [f"{f.name} ({f.type})" for f in result.schema if pa.types.is_nested(f.type)]
+        if nested:
+            raise QueryError(
+                f"CSV cannot hold nested columns: {', '.join(nested)}; use --format json or parquet"
+            )
         buffer = io.BytesIO()
         pacsv.write_csv(result, buffer)
         out.write(buffer.getvalue())
@@ -75,8 +82,15 @@ def write_result(result: pa.Table, fmt: str, out: IO[bytes], max_rows: int | Non
 
 
 def _json_value(value: Any) -> Any:
-    if isinstance(value, datetime):
+    if isinstance(value, datetime | date | time):
         return value.isoformat()
+    if isinstance(value, Decimal):
+        # DuckDB sums BIGINTs into HUGEINT, which reaches Arrow as decimal(38, 0).
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _json_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_value(v) for v in value]
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value

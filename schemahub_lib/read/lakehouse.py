@@ -67,7 +67,13 @@ class Lakehouse:
 
     def tables(self) -> list[str]:
         """Plain names of the tables in the catalog's namespace, sorted."""
-        return sorted(identifier[-1] for identifier in self.catalog.list_tables(self.settings.namespace))
+        from pyiceberg.exceptions import NoSuchNamespaceError
+
+        try:
+            identifiers = self.catalog.list_tables(self.settings.namespace)
+        except NoSuchNamespaceError:
+            return []  # nothing created yet: UnknownTableError says to run `schemahub init`
+        return sorted(identifier[-1] for identifier in identifiers)
 
     def table(self, name: str) -> Table:
         """The PyIceberg table `name`; UnknownTableError listing the known ones if missing."""
@@ -149,17 +155,17 @@ class Lakehouse:
                     f"the catalog holds: {', '.join(self.tables())}"
                 )
             names = parsed.table_names()
-            known: list[str] | None = None
-            stats = []
+            known = self.tables() if names else []
             for name in names:
-                if known is None:
-                    known = self.tables()
                 if name not in known:
                     raise UnknownTableError(name, known, where="the query")
-                tbl = self.table(name)
+            tables = {name: self.table(name) for name in names}
+            stats = []
+            for name, tbl in tables.items():
                 schema = tbl.schema()
                 row_filter = parsed.row_filter(name, schema, con, params)
-                data, scan_stats = self._scan(tbl, name, row_filter, parsed.columns(schema), as_of)
+                table_as_of = _as_of_for(tbl, tables, as_of)
+                data, scan_stats = self._scan(tbl, name, row_filter, parsed.columns(schema), table_as_of)
                 con.register(name, data)
                 stats.append(scan_stats)
             self.last_scans = stats
@@ -214,9 +220,26 @@ def _current_id(tbl: Table) -> int | None:
     return snapshot.snapshot_id if snapshot else None
 
 
+def _as_of_for(tbl: Table, tables: Mapping[str, Table], as_of: AsOf) -> AsOf:
+    """A snapshot id belongs to one table; the query's other tables are read as of its commit
+    time, so every table is seen as it was at that moment."""
+    if not isinstance(as_of, int) or isinstance(as_of, bool) or len(tables) < 2:
+        return as_of
+    if tbl.snapshot_by_id(as_of) is not None:
+        return as_of
+    for other in tables.values():
+        snapshot = other.snapshot_by_id(as_of)
+        if snapshot is not None:
+            return datetime.fromtimestamp(snapshot.timestamp_ms / 1000, tz=UTC)
+    names = ", ".join(tables)
+    raise QueryError(f"no table of the query ({names}) has snapshot {as_of}")
+
+
 def resolve_as_of(tbl: Table, name: str, as_of: AsOf) -> int | None:
-    """The snapshot id to read for `as_of`: None (current), a snapshot id, or a time."""
-    if as_of is None:
+    """The snapshot id to read for `as_of`: None (current), a snapshot id, or a time.
+
+    A table with no snapshot at all is read as it is now (empty) at any time."""
+    if as_of is None or not tbl.history():
         return None
     if isinstance(as_of, int) and not isinstance(as_of, bool):
         if tbl.snapshot_by_id(as_of) is None:

@@ -13,8 +13,9 @@ Pushing down is an optimisation only: DuckDB still evaluates the whole query ove
 returns, so a pushed filter must never drop a row the query could use. It is therefore built
 only where that is certain: a table referenced in a SELECT whose FROM is that table, or a
 plain (not ASOF, SEMI, ANTI, POSITIONAL or LATERAL) join of base tables where the column is
-qualified with the table's name or alias. A table referenced several times gets the OR of its
-references' filters, and nothing if any reference is somewhere this module does not read.
+qualified with the table's name or alias; and never under a sample (`USING SAMPLE` draws
+before WHERE). A table referenced several times gets the OR of its references' filters, and
+nothing if any reference is somewhere this module does not read.
 Constant sides (`TIMESTAMPTZ '...'`, `now() - INTERVAL 1 HOUR`, `$start`) are evaluated by
 DuckDB itself with the query's parameters, cast to the column's type.
 """
@@ -221,7 +222,9 @@ def _bind_select(parsed: ParsedQuery, node: dict[str, Any]) -> None:
             if plain and not _inside_subquery(node.get("from_table") or {}, sub):
                 parsed.references[sub["table_name"].lower()].append(_Reference(sub.get("alias", ""), None))
         return
-    conjuncts = _conjuncts(node.get("where_clause"))
+    # A sample is drawn before WHERE: `USING SAMPLE 100 ROWS` of fewer rows is another sample.
+    sampled = node.get("sample") is not None or any(leaf.get("sample") is not None for leaf in leaves)
+    conjuncts = [] if sampled else _conjuncts(node.get("where_clause"))
     single = len(leaves) == 1  # unqualified columns belong to the table only when it is alone
     for table in (leaf for leaf in leaves if leaf.get("type") == "BASE_TABLE"):
         if table.get("schema_name") or table.get("catalog_name"):

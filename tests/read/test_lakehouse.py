@@ -146,3 +146,51 @@ def test_start_must_be_before_end(lakehouse: Lakehouse) -> None:
         lakehouse.trades(start="2026-11-02", end="2026-11-01")
     with pytest.raises(QueryError, match="milliseconds"):
         lakehouse.trades(start=datetime(2026, 11, 1, tzinfo=UTC).timestamp() * 1000)
+
+
+def test_a_snapshot_id_reads_the_other_tables_as_of_its_commit_time(lakehouse: Lakehouse) -> None:
+    catalog = lakehouse.catalog
+    notes = catalog.create_table("schemahub.notes", schema=pa.schema([pa.field("note", pa.string())]))
+    trades = lakehouse.table("trades_unified")
+    notes.append(pa.table({"note": ["before"]}))
+    trades.append(trades_batch(trades, START + timedelta(days=DAYS), 1, 100, seed=7, id_offset=10**7))
+    notes.append(pa.table({"note": ["after"]}))
+    last_trades = lakehouse.snapshots()[-1].snapshot_id
+    first_note = lakehouse.snapshots("notes")[0].snapshot_id
+    query = (
+        "SELECT (SELECT count(*) FROM trades_unified) AS trades, "
+        "(SELECT string_agg(note) FROM notes) AS notes"
+    )
+
+    assert lakehouse.sql(query, as_of=last_trades).to_pylist() == [
+        {"trades": DAYS * 24 * PER_HOUR + 100, "notes": "before"}
+    ]
+    assert lakehouse.sql(query, as_of=first_note).to_pylist() == [
+        {"trades": DAYS * 24 * PER_HOUR, "notes": "before"}
+    ]
+    with pytest.raises(QueryError, match=r"no table of the query \(trades_unified, notes\) has snapshot 42"):
+        lakehouse.sql(query, as_of=42)
+
+
+def test_a_table_without_snapshots_reads_empty_at_any_time(lakehouse: Lakehouse) -> None:
+    first = lakehouse.snapshots()[0].snapshot_id
+    got = lakehouse.sql(
+        "SELECT (SELECT count(*) FROM trades_unified) AS t, (SELECT count(*) FROM schemahub_watermarks) AS w",
+        as_of=first,
+    )
+    assert got.to_pylist() == [{"t": 24 * PER_HOUR, "w": 0}]
+
+
+def test_module_functions_read_the_environments_warehouse(
+    lakehouse: Lakehouse, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from schemahub_lib import read
+
+    monkeypatch.setenv("SCHEMAHUB_WAREHOUSE", lakehouse.settings.warehouse)
+    window = read.trades(symbols="ETH-USD", start=START, end=START + timedelta(hours=1))
+    assert (
+        window.num_rows
+        == lakehouse.trades(symbols="ETH-USD", start=START, end=START + timedelta(hours=1)).num_rows
+    )
+    assert set(window["symbol"].to_pylist()) == {"ETH-USD"}
+    assert read.sql("SELECT count(*) AS n FROM trades_unified")["n"][0].as_py() == DAYS * 24 * PER_HOUR

@@ -102,6 +102,19 @@ CASES: list[tuple[str, Any, int]] = [
         1,
     ),
     ("SELECT exchange, symbol FROM trades_unified GROUP BY ALL HAVING symbol = 'BTC-USD'", None, DAYS),
+    # A reservoir sample of the whole table, then the filter: pushing would sample other rows.
+    (
+        "SELECT count(*) FROM trades_unified TABLESAMPLE RESERVOIR(20 ROWS) REPEATABLE (7) "
+        f"WHERE trade_ts < '{DAY2}'",
+        None,
+        DAYS,
+    ),
+    (
+        f"SELECT count(*) FROM trades_unified WHERE trade_ts < '{DAY2}' "
+        "USING SAMPLE reservoir(20 ROWS) REPEATABLE (7)",
+        None,
+        DAYS,
+    ),
     (
         f"""SELECT exchange, price, row_number() OVER (PARTITION BY exchange ORDER BY trade_ts) AS n
         FROM trades_unified WHERE trade_ts >= '{W_START}' AND trade_ts < '{W_END}' QUALIFY n <= 3""",
@@ -120,8 +133,9 @@ def _reference(lakehouse: Lakehouse, query: str, params: Any) -> list[tuple[Any,
 
 @pytest.mark.parametrize(("query", "params", "max_files"), CASES, ids=range(len(CASES)))
 def test_pushdown_prunes_without_changing_results(
-    lakehouse: Lakehouse, query: str, params: Any, max_files: int
+    shared_lakehouse: Lakehouse, query: str, params: Any, max_files: int
 ) -> None:
+    lakehouse = shared_lakehouse
     got = lakehouse.sql(query, params)
     rows = sorted((tuple(r.values()) for r in got.to_pylist()), key=repr)
     assert rows == _reference(lakehouse, query, params)
