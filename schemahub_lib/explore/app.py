@@ -106,9 +106,11 @@ class Explorer:
         window = replay.clamp_window(parse_time(q.get("start"), "start"), parse_time(q.get("end"), "end"))
         trades = self.source.trades(markets, window.start_ns, window.end_ns, as_of)
         if not any(len(t.t_ns) for t in trades.values()):
+            first, last = self.source.span(markets[0].base, as_of)
             raise ExploreError(
                 f"no trades of {', '.join(m.name for m in markets)} between "
-                f"{_iso(window.start_ns)} and {_iso(window.end_ns)}; pick a time inside the data",
+                f"{_iso(window.start_ns)} and {_iso(window.end_ns)}; pick a time inside the data: "
+                f"{markets[0].base} trades span {_text(first)} to {_text(last)}",
                 404,
             )
         return window, trades
@@ -150,6 +152,14 @@ def parse_snapshot(value: str | None) -> int | None:
 
 def _iso(ns: int) -> str:
     return datetime.fromtimestamp(ns / 1e9, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _text(value: Any) -> str:
+    return (
+        value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        if isinstance(value, datetime)
+        else str(value)
+    )
 
 
 def build_app(explorer: Explorer) -> Starlette:

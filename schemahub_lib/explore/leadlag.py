@@ -101,11 +101,11 @@ def hy_curve(
     block_of = np.minimum((a1 - t_a[0]) * blocks // span, blocks - 1)
     out = np.empty((blocks, len(lags_ns)))
     for i, lag in enumerate(lags_ns):
-        shifted = t_b - lag
-        # B interval j is (shifted[j], shifted[j+1]]; it overlaps (a0, a1] iff
-        # shifted[j+1] > a0 and shifted[j] < a1.
-        lo = np.searchsorted(shifted, a0, side="right") - 1  # first j with shifted[j+1] > a0
-        hi = np.searchsorted(shifted, a1, side="left")  # j < hi  <=>  shifted[j] < a1
+        # B's interval j, shifted back by the lag, is (t_b[j] - lag, t_b[j+1] - lag]; it overlaps
+        # (a0, a1] iff t_b[j+1] > a0 + lag and t_b[j] < a1 + lag. Shifting A's (fewer) bounds
+        # forward instead of B's times back costs no copy of B.
+        lo = np.searchsorted(t_b, a0 + lag, side="right") - 1  # first j with t_b[j+1] > a0 + lag
+        hi = np.searchsorted(t_b, a1 + lag, side="left")  # j < hi  <=>  t_b[j] < a1 + lag
         lo = np.clip(lo, 0, len(r_b))
         hi = np.clip(hi, 0, len(r_b))
         sums = np.where(hi > lo, prefix_b[np.maximum(hi, lo)] - prefix_b[lo], 0.0)
@@ -133,6 +133,20 @@ def estimate_lead_lag(
     t_b, p_b = last_per_timestamp(np.asarray(t_b, dtype=np.int64), np.asarray(p_b, dtype=float))
     if len(t_a) < MIN_TRADES or len(t_b) < MIN_TRADES:
         return None
+    if len(t_a) > len(t_b):
+        # The work is a binary search per interval of A: search with the sparser venue.
+        swapped = estimate_lead_lag(b, t_b, p_b, a, t_a, p_a, max_lag_ms=max_lag_ms)
+        assert swapped is not None
+        return LeadLag(
+            a=a,
+            b=b,
+            lag_ms=-swapped.lag_ms,
+            stderr_ms=swapped.stderr_ms,
+            correlation=swapped.correlation,
+            trades_a=swapped.trades_b,
+            trades_b=swapped.trades_a,
+            significant=swapped.significant,
+        )
     ms = 1_000_000
     coarse = np.arange(-max_lag_ms, max_lag_ms + COARSE_STEP_MS / 2, COARSE_STEP_MS)
     curves, norm = hy_curve(t_a, p_a, t_b, p_b, (coarse * ms).astype(np.int64), JACKKNIFE_BLOCKS)

@@ -145,6 +145,16 @@ class Source:
             )
         }
 
+    def span(self, base: str, as_of: int | None = None) -> tuple[Any, Any]:
+        """(first, last) trade time of an asset's markets; the asset is a bound parameter."""
+        result = self.lake.sql(
+            f"SELECT min(trade_ts) AS first, max(trade_ts) AS last FROM {UNIFIED_TABLE} "
+            "WHERE base_asset = $1",
+            [base],
+            as_of=as_of,
+        )
+        return result.column("first")[0].as_py(), result.column("last")[0].as_py()
+
     def prices(self, markets: Sequence[MarketKey], as_of: int | None = None) -> dict[MarketKey, MarketTrades]:
         """Every trade's time and price of `markets` (for the spike finder)."""
         return self.trades(markets, None, None, as_of, with_qty=False)

@@ -68,6 +68,7 @@ def test_markets_and_events(explorer_url: str, lake: SimLake) -> None:
         ({"markets": "BINANCE:BTC-USDT; DROP TABLE x"}, 404, "unknown market"),
         ({"end": "{start}"}, 400, "empty window"),
         ({"start": "1000", "end": "2000"}, 404, "no trades of BINANCE:BTC-USDT"),
+        ({"start": "1000", "end": "2000"}, 404, "pick a time inside the data: BTC trades span 2025-06-15T"),
         ({"start": "yesterday"}, 400, "start: cannot read 'yesterday'"),
         ({"start": ""}, 400, "missing start"),
         ({"as_of": "12x"}, 400, "is not a snapshot id"),
