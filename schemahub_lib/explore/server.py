@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
+
+import uvicorn
 
 from schemahub_lib.settings import Settings
 
@@ -24,8 +29,6 @@ def build(settings: Settings, *, live: bool = False, **live_options: Any) -> Any
 
 
 def serve(settings: Settings, *, host: str, port: int, **options: Any) -> int:
-    import uvicorn
-
     app, monitor = build(settings, **options)
     sock = _bind(host, port)
     print(
@@ -35,7 +38,7 @@ def serve(settings: Settings, *, host: str, port: int, **options: Any) -> int:
     if monitor is not None:
         monitor.start()
     try:
-        server = uvicorn.Server(
+        server = StoppableServer(
             uvicorn.Config(app, log_level="warning", lifespan="off", timeout_graceful_shutdown=2)
         )
         server.run(sockets=[sock])
@@ -45,12 +48,27 @@ def serve(settings: Settings, *, host: str, port: int, **options: Any) -> int:
     return 0
 
 
+class StoppableServer(uvicorn.Server):
+    """uvicorn re-raises SIGINT/SIGTERM after its shutdown, which would end the process before
+    the live monitor writes its open episodes; here the signals only stop the server."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        def stop(signum: int, frame: Any) -> None:
+            self.should_exit = True
+
+        previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
 class ThreadedServer:
     """The app on an ephemeral loopback port in a background thread (for tests and the bench)."""
 
     def __init__(self, app: Any) -> None:
-        import uvicorn
-
         self.sock = _bind("127.0.0.1", 0)
         self.port = self.sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
