@@ -160,3 +160,49 @@ def test_live_page_without_live_says_how_to_start_it(page: Any, explorer_url: st
     page.goto(explorer_url + "/live")
     page.wait_for_selector("#message:not(.hidden)", timeout=10_000)
     assert "schemahub explore --live" in page.inner_text("#message")
+
+
+def test_sigterm_stops_the_cli_and_writes_the_open_episodes(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from schemahub_lib.sim.testing import SimProcess
+
+    warehouse = tmp_path / "wh"
+    with SimProcess("--clock", "real", "--rate-limits", "off", "--history", "10m") as sim:
+        cmd = [sys.executable, "-m", "schemahub_lib.cli", "explore", "--live", "--port", "0"]
+        cmd += [
+            "--warehouse",
+            str(warehouse),
+            "--threshold-bps",
+            "0.01",
+            "--stale-s",
+            "600",
+            "--flush-s",
+            "2",
+        ]
+        proc = subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **sim.env()}
+        )
+        assert proc.stdout is not None and proc.stdout.readline().startswith(
+            "schemahub explore: http://127.0.0.1:"
+        )
+        time.sleep(4)  # a few boards: at 0.01 bps nearly every market is flagged, episodes are open
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0, proc.stderr.read() if proc.stderr else ""
+        proc.stdout.close()
+        if proc.stderr:
+            proc.stderr.close()
+    settings = load_settings(env={}, warehouse=str(warehouse))
+    episodes = (
+        load_catalog(settings).load_table(settings.table_id("schemahub_discrepancies")).scan().to_arrow()
+    )
+    assert episodes.num_rows > 0
+    assert all(
+        end >= start
+        for start, end in zip(
+            episodes.column("start_ts").to_pylist(), episodes.column("end_ts").to_pylist(), strict=True
+        )
+    )
