@@ -91,14 +91,20 @@ def test_empty_warehouse_says_what_to_do(tmp_path: Path) -> None:
     settings = load_settings(env={}, warehouse=str(tmp_path / "empty"))
     app, _ = build(settings)
     with ThreadedServer(app) as server:
-        for path in ("/api/markets", "/api/events?asset=BTC", "/api/replay?asset=BTC&start=1&end=2"):
+        for path in (
+            "/api/markets",
+            "/api/events?asset=BTC",
+            "/api/replay?asset=BTC&start=1&end=2",
+            "/api/stats",
+        ):
             r = httpx.get(server.url + path, timeout=30)
             assert r.status_code == 404, r.text
             assert "make demo" in r.json()["error"], r.text
         init_tables(load_catalog(settings), settings)
         r = httpx.get(server.url + "/api/replay?asset=BTC&start=1&end=2", timeout=30)
         assert r.status_code == 404 and "trades_unified is empty" in r.json()["error"]
-        assert httpx.get(server.url + "/api/stats", timeout=30).status_code == 200
+        stats = httpx.get(server.url + "/api/stats", timeout=30).json()
+        assert {t["table"]: t["records"] for t in stats["tables"]}["trades_unified"] == 0
 
 
 @pytest.mark.parametrize(

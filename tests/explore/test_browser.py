@@ -117,3 +117,15 @@ def test_bad_input_is_a_message_on_the_page(page: Any, explorer_url: str, lake: 
     page.wait_for_selector("#message:not(.hidden)", timeout=15_000)
     assert "empty window" in page.inner_text("#message")
     assert page.locator("#player.hidden").count() == 1
+
+
+def test_a_warehouse_without_tables_says_what_to_run(page: Any, tmp_path: Path) -> None:
+    from schemahub_lib.settings import load_settings
+
+    app, _ = build(load_settings(env={}, warehouse=str(tmp_path / "nothing-here")))
+    with ThreadedServer(app) as server:
+        for path in ("/", "/stats"):
+            page.goto(server.url + path)
+            page.wait_for_selector("#message:not(.hidden)", timeout=15_000)
+            assert "make demo" in page.inner_text("#message")
+    assert not (tmp_path / "nothing-here").exists()  # looking creates nothing
