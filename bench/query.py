@@ -130,7 +130,24 @@ def run(workdir: Path) -> list[Result]:
     results.append(
         Result("table size", rows, "rows", note=f"{files} data files, {DAYS} days, cached in {CACHE}")
     )
+    results += _growth(window, window_s)
     return results
+
+
+def _growth(window: str, window_s: float) -> list[Result]:
+    """The same window on the 300-day, 100M-row table, against its time on 10M rows."""
+    if os.environ.get("BENCH_QUERY_GROWTH") != "1" and not GROWTH_CACHE.exists():
+        return [Result("15-min window, 100M / 10M rows", 0, "", note="skipped: set BENCH_QUERY_GROWTH=1")]
+    settings = load_settings(env={}, warehouse=str(GROWTH_CACHE))
+    rows, files = _ensure_table(settings, GROWTH_DAYS)
+    lake = load_lakehouse(settings)
+    big_s = _warm(lambda: lake.sql(window))
+    note = f"{rows:,} rows, {files} files, {lake.files_read} read"
+    ratio = big_s / window_s
+    return [
+        Result("15-min window on 100M rows (300 days), warm", big_s, "s", note=note),
+        Result("15-min window, 100M / 10M rows", ratio, "x", budget="<= 1.5x", ok=ratio <= 1.5),
+    ]
 
 
 def _fmt(template: str, start: datetime, span: timedelta) -> str:

@@ -61,6 +61,7 @@ _CLOCK_FUNCTIONS = {
     "current_localtimestamp",
     "localtimestamp",
 }
+_FIXED_WIDTH = ("int", "long", "date", "timestamp", "timestamptz", "float", "double", "boolean")
 _RANDOM_FUNCTIONS = {"random", "uuid", "gen_random_uuid", "nextval", "currval", "setseed"}
 
 
@@ -105,8 +106,11 @@ class ParsedQuery:
         if self.has_star:
             return None
         names = [f.name for f in schema.fields if f.name.lower() in self.column_names]
-        # count(*) mentions no column: read the narrowest one so row counts stay right.
-        return names or [schema.fields[0].name]
+        if names:
+            return names
+        # count(*) mentions no column: read one fixed-width column so row counts stay right.
+        fixed = [f.name for f in schema.fields if str(f.field_type) in _FIXED_WIDTH]
+        return [(fixed or [schema.fields[0].name])[0]]
 
     def row_filter(
         self,

@@ -138,3 +138,17 @@ def test_json_keeps_big_integers_as_numbers(lakehouse: Lakehouse, capsys: pytest
 def test_csv_refuses_nested_columns_by_name(lakehouse: Lakehouse, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(_query(lakehouse, "SELECT [1, 2] AS pair", "--format", "csv")) == 2
     assert "CSV cannot hold nested columns: pair (list<" in capsys.readouterr().err
+
+
+def test_a_query_starts_no_jvm(lakehouse: Lakehouse) -> None:
+    script = (
+        "import sys\n"
+        "from schemahub_lib.cli import main\n"
+        f"args = ['--warehouse', {lakehouse.settings.warehouse!r}, 'query', {VWAP!r}, '--format', 'csv']\n"
+        "code = main(args)\n"
+        "assert code == 0, code\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pyspark', 'py4j')))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "[]"
