@@ -70,6 +70,23 @@ class Explorer:
             )
         return {"assets": assets, "snapshots": self.source.snapshots()}
 
+    def warm(self) -> threading.Thread:
+        """Compute the markets and every asset's events of the current snapshot in the
+        background, so the first page load finds them cached."""
+
+        def run() -> None:
+            try:
+                for asset in self.catalog(None)["assets"]:
+                    self.events(asset, None)
+            except SchemaHubError as exc:  # no table yet: the page says so when opened
+                log.info("explore: nothing to warm: %s", exc)
+            except Exception:
+                log.warning("explore: warming the cache failed", exc_info=True)
+
+        thread = threading.Thread(target=run, name="explore-warm", daemon=True)
+        thread.start()
+        return thread
+
     def pick(self, asset: str | None, names: str | None, as_of: int | None) -> list[MarketKey]:
         """The requested markets, each checked against what the table holds (the whitelist)."""
         counts = self.markets(as_of)
@@ -95,8 +112,8 @@ class Explorer:
         markets = self.pick(asset, None, as_of)
 
         def compute() -> list[dict[str, Any]]:
-            prices = self.source.prices(markets, as_of)
-            return [e.as_dict() for e in events.find_events(prices.values())]
+            binned = self.source.bin_ranges(markets, events.BIN_S, as_of)
+            return [e.as_dict() for e in events.rank_bins(binned)]
 
         return self._cached(("events", tuple(markets), as_of), compute)  # type: ignore[no-any-return]
 

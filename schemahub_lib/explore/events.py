@@ -64,6 +64,17 @@ def find_events(
 ) -> list[VolatilityEvent]:
     """The `top` bins by median cross-market range, at least `separation_s` apart."""
     per_market = [bin_ranges(m.t_ns, m.price, bin_s) for m in markets]
+    return rank_bins(per_market, bin_s=bin_s, separation_s=separation_s, top=top)
+
+
+def rank_bins(
+    per_market: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]],
+    *,
+    bin_s: int = BIN_S,
+    separation_s: int = SEPARATION_S,
+    top: int = TOP,
+) -> list[VolatilityEvent]:
+    """`find_events` on bins already made: per market, (bin index, range in bps, trades)."""
     per_market = [p for p in per_market if len(p[0])]
     if not per_market:
         return []

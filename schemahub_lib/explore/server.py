@@ -15,7 +15,7 @@ import uvicorn
 from schemahub_lib.settings import Settings
 
 
-def build(settings: Settings, *, live: bool = False, **live_options: Any) -> Any:
+def build(settings: Settings, *, live: bool = False, warm: bool = False, **live_options: Any) -> Any:
     """(the ASGI app, the live monitor or None); `live_options` go to `live.load_monitor`."""
     from schemahub_lib.explore.app import Explorer, build_app
 
@@ -25,11 +25,13 @@ def build(settings: Settings, *, live: bool = False, **live_options: Any) -> Any
 
         monitor = load_monitor(settings, **live_options)
     explorer = Explorer(settings, live=monitor)
+    if warm:
+        explorer.warm()  # the markets and spike lists, computed while the user opens the page
     return build_app(explorer), monitor
 
 
 def serve(settings: Settings, *, host: str, port: int, **options: Any) -> int:
-    app, monitor = build(settings, **options)
+    app, monitor = build(settings, warm=True, **options)
     sock = _bind(host, port)
     print(
         f"schemahub explore: http://{host}:{sock.getsockname()[1]}/  (warehouse {settings.warehouse})",

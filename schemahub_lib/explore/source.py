@@ -78,6 +78,7 @@ class Source:
     def __init__(self, settings: Settings, lakehouse: Any = None) -> None:
         self.settings = settings
         self._lake = lakehouse
+        self.file_stats: Any = None  # what the last whole-table figure read (datafiles.FileStats)
 
     @property
     def lake(self) -> Any:
@@ -128,9 +129,22 @@ class Source:
         if as_of not in known:
             raise ExploreError(f"unknown snapshot {as_of} of {UNIFIED_TABLE}; known: {known[-10:]}", 404)
 
+    def data_files(self, as_of: int | None = None) -> list[Any] | None:
+        """trades_unified's data files as of a snapshot (None: read through the read API)."""
+        from schemahub_lib.explore import datafiles
+
+        return datafiles.data_files(self.lake.table(UNIFIED_TABLE), as_of)
+
     def market_counts(self, as_of: int | None = None) -> dict[MarketKey, int]:
-        """Rows per (exchange, symbol) in trades_unified."""
+        """Rows per (exchange, symbol) in trades_unified: from file bounds where a file holds
+        one market, else counted by DuckDB from the two columns (datafiles.py)."""
+        from schemahub_lib.explore import datafiles
+
         self.require_unified()
+        files = self.data_files(as_of)
+        if files is not None:
+            self.file_stats = datafiles.FileStats()
+            return {MarketKey(*m): n for m, n in datafiles.market_counts(files, self.file_stats).items()}
         counts = self.lake.sql(
             f"SELECT exchange, symbol, count(*) AS n FROM {UNIFIED_TABLE} GROUP BY exchange, symbol",
             as_of=as_of,
@@ -144,6 +158,21 @@ class Source:
                 strict=True,
             )
         }
+
+    def bin_ranges(
+        self, markets: Sequence[MarketKey], bin_s: int, as_of: int | None = None
+    ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Per market, (bin index, range in bps, trades) of every non-empty `bin_s` bin, aggregated
+        by DuckDB over the data files (or, where they cannot be read directly, from the trades)."""
+        from schemahub_lib.explore import datafiles, events
+
+        files = self.data_files(as_of)
+        if files is None:
+            prices = self.prices(markets, as_of)
+            return [events.bin_ranges(m.t_ns, m.price, bin_s) for m in prices.values()]
+        self.file_stats = datafiles.FileStats()
+        found = datafiles.price_bins(files, sorted({m.symbol for m in markets}), bin_s, self.file_stats)
+        return [found[(m.exchange, m.symbol)] for m in markets if (m.exchange, m.symbol) in found]
 
     def span(self, base: str, as_of: int | None = None) -> tuple[Any, Any]:
         """(first, last) trade time of an asset's markets; the asset is a bound parameter."""
