@@ -7,10 +7,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+
 from schemahub_lib.catalog import load_catalog
 from schemahub_lib.explore.server import ThreadedServer, build
+from schemahub_lib.explore.source import load_source
 from tests.explore.conftest import SimLake, screenshot, sim_lake
-from tests.explore.lake import plant_gap
+from tests.explore.lake import plant_gap, write_unified
 
 NS = 1_000_000_000
 
@@ -84,6 +87,28 @@ def test_a_planted_gap_shows_its_marker(page: Any, tmp_path: Path) -> None:
         assert time.strftime("%H:%M:%S", time.gmtime(start / NS + 20)) in text
         assert page.locator('.gap-marker[data-market="BINANCE:BTC-USDT"]').count() == 0
         screenshot(page, "replay-gap")
+
+
+def test_a_venue_without_trades_in_the_window_shows_the_no_data_marker(page: Any, tmp_path: Path) -> None:
+    lake = sim_lake(tmp_path, 80.0, 250.0)
+    start, end = lake.spike_ns
+    # A fourth market that traded only in the first minutes of the history, long before the spike.
+    kraken = load_source(lake.settings).lake.trades(exchanges="kraken").slice(0, 50)
+    assert kraken.column("trade_ts")[-1].as_py().timestamp() * NS < start - 120 * NS
+    quiet = kraken.set_column(0, "exchange", pa.array(["BITSTAMP"] * kraken.num_rows))
+    write_unified(lake.settings, [quiet])
+    app, _ = build(lake.settings)
+    with ThreadedServer(app) as server:
+        first_ms, last_ms = (start - 60 * NS) // 1_000_000, (end + 60 * NS) // 1_000_000
+        markets = "BINANCE:BTC-USDT,BITSTAMP:BTC-USD,KRAKEN:BTC-USD"
+        page.goto(f"{server.url}/?asset=BTC&markets={markets}&start={first_ms}&end={last_ms}")
+        wait_for_leadlag(page)
+        marker = page.locator('.gap-marker[data-market="BITSTAMP:BTC-USD"][data-kind="no_data"]')
+        assert marker.count() == 1
+        assert "BITSTAMP:BTC-USD: no data" in marker.inner_text()
+        assert "no trades in this window" in marker.inner_text()
+        assert page.locator('.gap-marker[data-kind="no_data"]').count() == 1  # the others traded
+        screenshot(page, "replay-no-data")
 
 
 def test_stats_page_shows_the_counts_pyiceberg_reads(page: Any, explorer_url: str, lake: SimLake) -> None:
