@@ -106,15 +106,16 @@ def market_counts(files: Sequence[DataFile], stats: FileStats) -> dict[tuple[str
     return total
 
 
-def market_bytes(files: Sequence[DataFile], stats: FileStats) -> dict[tuple[str, str], float]:
-    """An estimate of bytes per (exchange, symbol): each file's size apportioned by the share of
-    its rows each market holds. Columns compress differently per market, so it is an estimate."""
-    out: dict[tuple[str, str], float] = {}
+def market_bytes(files: Sequence[DataFile], stats: FileStats) -> dict[tuple[str, str], tuple[int, float]]:
+    """(rows, estimated bytes) per (exchange, symbol): each file's size apportioned by the share
+    of its rows each market holds. Columns compress differently per market: an estimate."""
+    out: dict[tuple[str, str], tuple[int, float]] = {}
     sizes = {f.path: f.size for f in files}
     for path, per_market in market_rows_per_file(files, stats).items():
         rows = sum(per_market.values())
         for market, n in per_market.items():
-            out[market] = out.get(market, 0.0) + sizes[path] * n / rows if rows else 0.0
+            had_rows, had_bytes = out.get(market, (0, 0.0))
+            out[market] = (had_rows + n, had_bytes + (sizes[path] * n / rows if rows else 0.0))
     return out
 
 

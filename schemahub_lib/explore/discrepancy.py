@@ -1,9 +1,10 @@
 """The live board: each market's last price against the venues it is comparable with.
 
-A market is compared with the median of the fresh markets of the same base asset and the same
-quote asset (USD with USD). Where it is the only fresh market of its quote, it is compared with
-all fresh markets of the asset and the row says so (`USDT vs USD`): the spread then includes
-the stablecoin basis and is never silently mixed. A market whose last trade is older than
+A market is compared with the median of the other fresh markets of the same base asset and the
+same quote asset (USD with USD), never with itself. Where it is the only fresh market of its
+quote, it is compared with the fresh markets of the asset in other quotes and the row says so
+(`USDT vs USD: ...; includes the USDT/USD basis`): the spread then includes the stablecoin
+basis and is never silently mixed. The label names every market compared with. A market whose last trade is older than
 `stale_s`, or whose venue has not answered for that long, is stale: flagged, and left out of
 every median. A fresh market further than `threshold_bps` from its median is flagged, and the
 flag's duration is an episode (market, the markets compared, start, end, peak bps).
@@ -98,19 +99,9 @@ def board(
     rows = []
     for q in quotes:
         stale = q not in fresh
-        same = [f for f in fresh if f.base == q.base and f.quote == q.quote]
-        every = [f for f in fresh if f.base == q.base]
-        peers: Sequence[Quote] = same if len(same) >= 2 else every if len(every) >= 2 else ()
-        quotes_in = sorted({p.quote for p in peers}, key=lambda s: (s != q.quote, s))
+        peers, comparison = compare_with(q, quotes, fresh)
         if stale:
-            comparison = "left out of the comparison: stale"
-        elif not peers:
-            comparison = "nothing fresh to compare with"
-        elif len(quotes_in) == 1:
-            comparison = f"{q.quote} vs {q.quote}"
-        else:
-            others = " and ".join(s for s in quotes_in if s != q.quote)
-            comparison = f"{q.quote} vs {others}: includes the {q.quote}/{others} basis"
+            peers, comparison = [], "left out of the comparison: stale"
         bps = None
         if peers and not stale and q.price is not None:
             median = statistics.median(p.price for p in peers if p.price is not None)
@@ -138,6 +129,28 @@ def board(
             }
         )
     return rows
+
+
+def compare_with(q: Quote, quotes: Sequence[Quote], fresh: Sequence[Quote]) -> tuple[list[Quote], str]:
+    """The markets `q` is compared with (never itself) and a label naming exactly them.
+
+    The fresh other markets of its asset and quote; when there are none, the fresh markets of
+    its asset in other quotes, labelled as including the basis between the quotes. A market of
+    its quote left out because it is stale is named too."""
+    others = [f for f in fresh if f.base == q.base and f != q]
+    same = [f for f in others if f.quote == q.quote]
+    peers = same or others
+    if not peers:
+        return [], "nothing fresh to compare with"
+    quotes_in = sorted({p.quote for p in peers})
+    names = ", ".join(p.name for p in peers)
+    label = f"{q.quote} vs {'/'.join(quotes_in)}: " + (f"median of {names}" if len(peers) > 1 else names)
+    if not same:
+        label += f"; includes the {q.quote}/{'/'.join(quotes_in)} basis"
+        left_out = [m for m in quotes if m.base == q.base and m.quote == q.quote and m != q and m not in fresh]
+        if left_out:
+            label += f" ({', '.join(m.name for m in left_out)} left out: stale)"
+    return peers, label
 
 
 class EpisodeTracker:

@@ -10,8 +10,9 @@ Three loops, in threads:
   once) every `flush_s` seconds, so raw tables get one commit per stream per interval, not one
   per poll;
 - the board loop recomputes the discrepancy board (`discrepancy.board`) twice a second, turns
-  flags into episodes and appends every ended episode to `schemahub_discrepancies`, and every
-  few seconds measures lead-lag per asset on the recent trades (`leadlag.estimate_lead_lag`).
+  flags into episodes and appends every ended episode to `schemahub_discrepancies`;
+- the lead-lag loop measures lead-lag per asset on the recent trades every few seconds
+  (`leadlag.estimate_lead_lag`), or says why it cannot (too few trades yet).
 
 The page subscribes to `/api/live/stream` (server-sent events) and draws each board it gets.
 """
@@ -35,7 +36,7 @@ from starlette.routing import BaseRoute, Route
 from schemahub_lib.catalog import load_catalog
 from schemahub_lib.connectors import Product, load_connector
 from schemahub_lib.explore.discrepancy import Episode, EpisodeTracker, Quote, board
-from schemahub_lib.explore.leadlag import estimate_lead_lag
+from schemahub_lib.explore.leadlag import MIN_TRADES, estimate_lead_lag
 from schemahub_lib.http import RetryPolicy
 from schemahub_lib.settings import Settings
 from schemahub_lib.tables import init_tables
@@ -76,7 +77,9 @@ class Monitor:
             f"{p.exchange}:{p.symbol}": Quote(p.exchange, p.symbol, None, None, None) for p in products
         }
         self.recent: dict[str, dict[int, tuple[int, float]]] = defaultdict(dict)
-        self.leaders: dict[str, str] = {}
+        self.leaders: dict[str, str] = {
+            p.base: f"lead-lag: first measurement {LEADLAG_EVERY_S:.0f} s after start" for p in products
+        }
         self.rows: list[dict[str, Any]] = []
         self.episodes: list[dict[str, Any]] = []  # the latest written, newest first
         self.version = 0
@@ -95,7 +98,11 @@ class Monitor:
         targets: list[tuple[str, Any, tuple[Any, ...]]] = [
             (f"poll-{x}", self._poll_loop, (x, ps)) for x, ps in sorted(by_exchange.items())
         ]
-        targets += [("land", self._land_loop, ()), ("board", self._board_loop, ())]
+        targets += [
+            ("land", self._land_loop, ()),
+            ("board", self._board_loop, ()),
+            ("leadlag", self._leadlag_loop, ()),
+        ]
         for name, fn, args in targets:
             t = threading.Thread(target=fn, args=args, name=f"explore-live-{name}", daemon=True)
             t.start()
@@ -165,17 +172,12 @@ class Monitor:
             self._stop.wait(self.flush_s)
 
     def _board_loop(self) -> None:
-        next_leadlag = 0.0
         while not self._stop.is_set():
             now = time.time_ns()
-            if time.monotonic() >= next_leadlag:
-                self._measure_lead_lag()
-                next_leadlag = time.monotonic() + LEADLAG_EVERY_S
             with self._lock:
                 quotes = list(self.quotes.values())
-            rows = board(
-                quotes, now, threshold_bps=self.threshold_bps, stale_s=self.stale_s, leaders=self.leaders
-            )
+                leaders = dict(self.leaders)
+            rows = board(quotes, now, threshold_bps=self.threshold_bps, stale_s=self.stale_s, leaders=leaders)
             ended = self.tracker.update(rows, now)
             with self._lock:
                 self.rows = rows
@@ -183,30 +185,50 @@ class Monitor:
             self._write(ended)
             self._stop.wait(BOARD_EVERY_S)
 
+    def _leadlag_loop(self) -> None:
+        """Lead-lag per asset every LEADLAG_EVERY_S, apart from the board: it may take a while."""
+        while not self._stop.wait(LEADLAG_EVERY_S):
+            try:
+                self._measure_lead_lag()
+            except Exception as exc:  # the page says so instead of waiting forever
+                log.warning("explore --live: lead-lag failed", exc_info=True)
+                with self._lock:
+                    for base in {p.base for p in self.products}:
+                        self.leaders[base] = f"lead-lag failed: {type(exc).__name__}: {exc}"[:200]
+
     def _measure_lead_lag(self) -> None:
+        """Each asset's busiest market against each other one, over the last RECENT_S seconds;
+        the text says why when there is no answer (too few trades, no lead)."""
         with self._lock:
             recent = {k: sorted(v.values()) for k, v in self.recent.items()}
         by_base: dict[str, list[str]] = defaultdict(list)
-        for key in recent:
-            by_base[key.split(":")[1].split("-")[0]].append(key)
+        for p in self.products:
+            by_base[p.base].append(f"{p.exchange}:{p.symbol}")
+        found = {}
         for base, keys in by_base.items():
-            ranked = sorted(keys, key=lambda k: -len(recent[k]))
+            ranked = sorted(keys, key=lambda k: -len(recent.get(k, ())))
             texts = []
             for other in ranked[1:]:
-                a, b = recent[ranked[0]], recent[other]
-                if not a or not b:
-                    continue
+                a, b = recent.get(ranked[0], []), recent.get(other, [])
+                name_a, name_b = _venue(ranked[0], keys), _venue(other, keys)
                 r = estimate_lead_lag(
-                    ranked[0].split(":")[0],
+                    name_a,
                     np.array([t for t, _ in a], dtype=np.int64),
                     np.array([p for _, p in a]),
-                    other.split(":")[0],
+                    name_b,
                     np.array([t for t, _ in b], dtype=np.int64),
                     np.array([p for _, p in b]),
                 )
-                if r is not None and r.leader is not None:
+                if r is None:
+                    texts.append(
+                        f"{name_a} vs {name_b}: too few trades in the last {RECENT_S} s "
+                        f"({len(a)} and {len(b)}; {MIN_TRADES} each needed)"
+                    )
+                else:
                     texts.append(r.text())
-            self.leaders[base] = "; ".join(texts) if texts else "no venue leads"
+            found[base] = "; ".join(texts) if texts else f"lead-lag: {base} has one market only"
+        with self._lock:
+            self.leaders.update(found)
 
     def _write(self, episodes: list[Episode]) -> None:
         if not episodes:
@@ -262,6 +284,12 @@ class Monitor:
             )
 
         return [Route("/api/live", current), Route("/api/live/stream", stream)]
+
+
+def _venue(key: str, keys: list[str]) -> str:
+    """`coinbase`, or `coinbase:BTC-USD` when the exchange has two markets of the asset."""
+    exchange = key.split(":")[0]
+    return exchange if sum(k.split(":")[0] == exchange for k in keys) == 1 else key
 
 
 def _with_error(q: Quote, error: str) -> Quote:

@@ -1,7 +1,8 @@
 """The stats page's figures: `schemahub status` (per table, per stream) plus open gaps.
 
 Rows and bytes per table come from table metadata, rows per exchange and symbol from column
-scans, freshness from landing's watermarks, last runs from the runs table: the same report
+scans, bytes per exchange and symbol of trades_unified are an estimate (each data file's size
+apportioned by its rows per market), freshness from landing's watermarks, last runs from the runs table: the same report
 `schemahub status --json` prints. Open gaps are the gap rows of each stream's latest audit.
 """
 
@@ -12,7 +13,7 @@ from dataclasses import asdict
 from datetime import UTC, date, datetime
 from typing import Any
 
-from schemahub_lib.explore.source import COVERAGE_TABLE, Source
+from schemahub_lib.explore.source import COVERAGE_TABLE, UNIFIED_TABLE, Source
 from schemahub_lib.settings import Settings
 
 
@@ -30,11 +31,30 @@ def collect_stats(settings: Settings, source: Source) -> dict[str, Any]:
             "tables": [t.as_dict() for t in report.tables],
             "streams": streams,
             "unify": asdict(report.unify),
+            "market_bytes": market_bytes(source),
             "open_gaps": open_gaps(source),
             "errors": report.errors,
             "seconds": round(time.monotonic() - started, 3),
         }
     )
+
+
+def market_bytes(source: Source) -> list[dict[str, Any]]:
+    """Per (exchange, symbol) of trades_unified: rows, and bytes estimated by apportioning each
+    data file's size by its rows per market (datafiles.market_bytes). Empty when the files
+    cannot be read directly (object storage, delete files) or there is no table."""
+    from schemahub_lib.explore import datafiles
+
+    if UNIFIED_TABLE not in source.tables():
+        return []
+    files = source.data_files()
+    if files is None:
+        return []
+    sizes = datafiles.market_bytes(files, datafiles.FileStats())
+    return [
+        {"exchange": e, "symbol": s, "rows": n, "bytes_estimate": round(b)}
+        for (e, s), (n, b) in sorted(sizes.items())
+    ]
 
 
 def open_gaps(source: Source) -> list[dict[str, Any]]:

@@ -9,6 +9,7 @@ import pytest
 
 from schemahub_lib.explore import events
 from schemahub_lib.explore.source import MarketKey, load_source
+from schemahub_lib.explore.stats import collect_stats
 from schemahub_lib.settings import load_settings
 from tests.explore.conftest import SimLake
 from tests.explore.lake import write_unified
@@ -48,3 +49,25 @@ def test_duckdb_bins_find_the_events_numpy_finds_from_every_trade(lake: SimLake)
     from_trades = events.find_events(source.prices(markets).values())
     assert [e.as_dict() for e in binned] == [e.as_dict() for e in from_trades]
     assert binned[0].range_bps == pytest.approx(from_trades[0].range_bps)
+
+
+def test_bytes_per_market_apportion_each_file_by_its_rows(tmp_path: Path, lake: SimLake) -> None:
+    rows = load_source(lake.settings).lake.trades()
+    settings = load_settings(env={}, warehouse=str(tmp_path / "warehouse"))
+    write_unified(settings, [rows])  # the three markets mixed in each file
+    kraken = rows.filter(pc.equal(rows.column("exchange"), "KRAKEN"))
+    write_unified(settings, [kraken])  # and kraken again, alone in its own files
+    source = load_source(settings)
+    files = source.data_files()
+    assert files is not None
+    stats = collect_stats(settings, source)
+    by_market = {(m["exchange"], m["symbol"]): m for m in stats["market_bytes"]}
+    total = sum(f.size for f in files)
+    assert sum(m["bytes_estimate"] for m in by_market.values()) == pytest.approx(total, abs=3)
+    assert by_market[("KRAKEN", "BTC-USD")]["rows"] == 2 * kraken.num_rows
+    mixed = [f for f in files if f.market is None]
+    alone = [f for f in files if f.market == ("KRAKEN", "BTC-USD")]
+    assert mixed and alone
+    share = kraken.num_rows / rows.num_rows
+    expected = sum(f.size for f in alone) + sum(f.size * share for f in mixed)
+    assert by_market[("KRAKEN", "BTC-USD")]["bytes_estimate"] == pytest.approx(expected, rel=0.05)

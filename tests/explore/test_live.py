@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -47,15 +48,33 @@ def test_usd_is_compared_with_usd_and_usdt_is_labelled() -> None:
         quote("kraken", "BTC-USD", 100.5),
         quote("binance", "BTC-USDT", 101.0),
     ]
-    rows = rows_by_market(board(quotes, NOW, threshold_bps=30, stale_s=5))
+    rows = rows_by_market(board(quotes, NOW, threshold_bps=60, stale_s=5))
     cb, kr, bn = rows["coinbase:BTC-USD"], rows["kraken:BTC-USD"], rows["binance:BTC-USDT"]
-    assert cb["compared"] == "USD vs USD" and cb["venues"] == "coinbase:BTC-USD,kraken:BTC-USD"
-    assert cb["bps_vs_median"] == pytest.approx((100 - 100.25) / 100.25 * 1e4, abs=0.01)
+    # Never against itself: Coinbase's USD price against Kraken's, the only other USD market.
+    assert cb["compared"] == "USD vs USD: kraken:BTC-USD" and cb["venues"] == "kraken:BTC-USD"
+    assert kr["compared"] == "USD vs USD: coinbase:BTC-USD" and kr["venues"] == "coinbase:BTC-USD"
+    assert cb["bps_vs_median"] == pytest.approx((100 - 100.5) / 100.5 * 1e4, abs=0.01)
     assert cb["flags"] == [] and kr["flags"] == []
-    # The only USDT market is compared with all three, and the row says it includes the basis.
-    assert bn["compared"] == "USDT vs USD: includes the USDT/USD basis"
-    assert bn["bps_vs_median"] == pytest.approx((101 - 100.5) / 100.5 * 1e4, abs=0.01)
+    # The only USDT market is compared with the USD ones, and the row says it includes the basis.
+    assert bn["compared"] == (
+        "USDT vs USD: median of coinbase:BTC-USD, kraken:BTC-USD; includes the USDT/USD basis"
+    )
+    assert bn["venues"] == "coinbase:BTC-USD,kraken:BTC-USD"
+    assert bn["bps_vs_median"] == pytest.approx((101 - 100.25) / 100.25 * 1e4, abs=0.01)
     assert bn["flags"] == ["spread"]
+
+
+def test_a_usd_market_crosses_quotes_only_when_no_other_usd_market_is_fresh() -> None:
+    quotes = [
+        quote("coinbase", "BTC-USD", 100.0),
+        quote("kraken", "BTC-USD", 100.5, age_s=20),  # stale
+        quote("binance", "BTC-USDT", 101.0),
+    ]
+    cb = rows_by_market(board(quotes, NOW, threshold_bps=30, stale_s=5))["coinbase:BTC-USD"]
+    assert cb["venues"] == "binance:BTC-USDT"
+    assert cb["compared"] == (
+        "USD vs USDT: binance:BTC-USDT; includes the USD/USDT basis (kraken:BTC-USD left out: stale)"
+    )
 
 
 def test_a_stale_venue_is_flagged_and_left_out_of_the_median() -> None:
@@ -69,26 +88,39 @@ def test_a_stale_venue_is_flagged_and_left_out_of_the_median() -> None:
     assert rows["kraken:BTC-USD"]["flags"] == ["stale"] and rows["kraken:BTC-USD"]["bps_vs_median"] is None
     assert rows["kraken:BTC-USD"]["compared"] == "left out of the comparison: stale"
     assert rows["bitstamp:BTC-USD"]["flags"] == ["stale"]
-    assert rows["coinbase:BTC-USD"]["venues"] == "coinbase:BTC-USD,gemini:BTC-USD"
+    assert rows["coinbase:BTC-USD"]["venues"] == "gemini:BTC-USD"
     assert rows["coinbase:BTC-USD"]["flags"] == []
 
 
 def test_episodes_span_the_flag_and_keep_the_peak() -> None:
     tracker = EpisodeTracker(threshold_bps=10)
-    prices = [100.0, 100.3, 100.5, 100.2, 100.0]  # kraken vs coinbase+gemini at 100
+    prices = [100.0, 100.3, 100.5, 100.2, 100.0]  # kraken vs three others at 100
     ended = []
     for i, p in enumerate(prices):
         quotes = [
             quote("coinbase", "BTC-USD", 100.0),
             quote("gemini", "BTC-USD", 100.0),
+            quote("bitstamp", "BTC-USD", 100.0),
             quote("kraken", "BTC-USD", p),
         ]
         ended += tracker.update(board(quotes, NOW, threshold_bps=10, stale_s=5), NOW + i * NS)
     assert len(ended) == 1
     ep = ended[0]
     assert (ep.exchange, ep.symbol, ep.start_ns, ep.end_ns) == ("kraken", "BTC-USD", NOW + NS, NOW + 4 * NS)
-    assert ep.peak_bps == pytest.approx(50.0, abs=0.01)  # median of 100, 100, 100.5 is 100
-    assert ep.comparison == "USD vs USD" and tracker.open == {}
+    assert ep.peak_bps == pytest.approx(50.0, abs=0.01)  # median of the other three is 100
+    assert ep.comparison == "USD vs USD: median of bitstamp:BTC-USD, coinbase:BTC-USD, gemini:BTC-USD"
+    assert tracker.open == {}
+    assert "kraken" not in ep.venues
+
+
+def test_the_peak_is_the_largest_distance_either_side_with_its_sign() -> None:
+    tracker = EpisodeTracker(threshold_bps=10)
+    ended = []
+    for i, p in enumerate([100.0, 99.8, 100.3, 99.4, 100.0]):  # -20, +30, -60 bps, back
+        quotes = [quote("coinbase", "BTC-USD", 100.0), quote("kraken", "BTC-USD", p)]
+        ended += tracker.update(board(quotes, NOW, threshold_bps=10, stale_s=5), NOW + i * NS)
+    kraken = [e for e in ended if e.exchange == "kraken"]
+    assert len(kraken) == 1 and kraken[0].peak_bps == pytest.approx(-60.0, abs=0.01)
 
 
 @pytest.fixture
@@ -131,6 +163,15 @@ def test_live_board_updates_flags_an_outage_and_lands(page: Any, live: tuple[Any
         started = time.monotonic()
         page.wait_for_function(f"{price} !== {before!r}", timeout=2_000)
         assert time.monotonic() - started < 2.0
+    # Lead-lag resolves to a measurement, a "no lead" or the reason it cannot say yet.
+    page.wait_for_function(
+        "/leads|too few trades/.test(document.getElementById('leaders').textContent)", timeout=15_000
+    )
+    assert "measuring" not in page.inner_text("#leaders")
+    # Episodes name the side of the median their peak was on; the figure is a distance.
+    page.wait_for_selector("#episodes li", timeout=15_000)
+    for text in page.locator("#episodes li").all_inner_texts():
+        assert re.search(r": peak \d+\.\d\d bps (above|below) \((USDT?) vs (USDT?): ", text), text
     kraken = 'tr[data-market="kraken:BTC-USD"]'
     assert page.get_attribute(f"#live tbody {kraken}", "class") != "stale"
     assert "USDT vs USD" in page.inner_text('#live tbody tr[data-market="binance:BTC-USDT"] td.compared')
@@ -150,10 +191,12 @@ def test_live_board_updates_flags_an_outage_and_lands(page: Any, live: tuple[Any
     monitor.stop()
     episodes = catalog.load_table(monitor.settings.table_id("schemahub_discrepancies")).scan().to_arrow()
     assert episodes.num_rows > 0  # threshold 0.5 bps: noise alone makes episodes
-    # Once Kraken is stale, Coinbase is the only fresh USD market and is compared across quotes.
-    assert set(episodes.column("comparison").to_pylist()) <= {
-        "USD vs USD", "USDT vs USD: includes the USDT/USD basis", "USD vs USDT: includes the USD/USDT basis"
-    }  # fmt: skip
+    for row in episodes.to_pylist():
+        market = f"{row['exchange']}:{row['symbol']}"
+        assert market not in row["venues"].split(","), row  # never compared with itself
+        assert row["comparison"].startswith(("USD vs USD: ", "USDT vs USD: ", "USD vs USDT: ")), row
+        if row["comparison"].startswith("USD vs USDT"):  # only while the other USD market is stale
+            assert market == "coinbase:BTC-USD" and "(kraken:BTC-USD left out: stale)" in row["comparison"]
 
 
 def test_live_page_without_live_says_how_to_start_it(page: Any, explorer_url: str) -> None:

@@ -17,14 +17,16 @@ function draw(snap) {
     cells.forEach((c, i) => { const td = document.createElement("td"); td.textContent = c; td.className = ["asset", "market", "price", "age", "bps", "compared", "flags"][i]; tr.append(td); });
     body.append(tr);
   }
-  const leaders = [...new Set(snap.rows.map((r) => `${r.asset}: ${r.leader || "lead-lag: measuring…"}`))];
+  const leaders = [...new Set(snap.rows.map((r) => `${r.asset}: ${r.leader}`))];
   byId("leaders").textContent = leaders.join(" · ");
   byId("landed").textContent = `landed ${snap.landed.trades.toLocaleString()} trades in ${snap.landed.runs} ingest runs` + (snap.landed.last_error ? ` (last error: ${snap.landed.last_error})` : "");
   const list = byId("episodes");
   list.innerHTML = "";
   for (const e of snap.episodes) {
     const li = document.createElement("li");
-    li.textContent = `${e.exchange}:${e.symbol} ${e.start_ts} – ${e.end_ts}, peak ${e.peak_bps} bps (${e.comparison}; vs ${e.venues})`;
+    // peak_bps is signed (the largest distance from the median either side): say which side.
+    const side = e.peak_bps < 0 ? "below" : "above";
+    li.textContent = `${e.exchange}:${e.symbol} ${e.start_ts} – ${e.end_ts}: peak ${Math.abs(e.peak_bps).toFixed(2)} bps ${side} (${e.comparison})`;
     list.append(li);
   }
 }

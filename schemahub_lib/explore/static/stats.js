@@ -21,6 +21,8 @@ async function refresh() {
     el("generated").textContent = s.generated_at; el("took").textContent = s.seconds; el("warehouse").textContent = s.warehouse;
     fill("tables", s.tables.map((t) => [t.table, t.records.toLocaleString(), bytes(t.bytes), t.data_files, t.small_files, t.snapshots]));
     fill("streams", s.streams.map((r) => [r.exchange, r.product, r.raw_rows === null ? null : r.raw_rows.toLocaleString(), r.unified_rows === null ? null : r.unified_rows.toLocaleString(), r.newest_trade_ts, span(r.lag_s), r.last_run_status ? `${r.last_run_kind} ${r.last_run_status} ${r.last_run_at || ""}` : null, r.last_run_trades]));
+    const total = s.market_bytes.reduce((a, m) => a + m.bytes_estimate, 0);
+    fill("market-bytes", s.market_bytes.map((m) => [m.exchange, m.symbol, m.rows.toLocaleString(), `≈ ${bytes(m.bytes_estimate)}`, total ? `${(100 * m.bytes_estimate / total).toFixed(1)} %` : null]));
     fill("gaps", s.open_gaps.map((g) => [g.exchange, g.symbol, g.layer, `${g.first_id}..${g.last_id}`, `${g.first_ts} – ${g.last_ts}`]));
     el("nogaps").classList.toggle("hidden", s.open_gaps.length > 0);
     el("unify").textContent = s.unify.last_commit_at ? `last commit ${s.unify.last_commit_at}, snapshot ${s.unify.snapshot_id}; raw commits not consumed yet: ${JSON.stringify(s.unify.pending_commits)}` : "unify has not committed yet";
