@@ -2,13 +2,12 @@
 
 Three loops, in threads:
 
-- one poller per exchange asks each seed market for its newest page of trades (the same
-  connectors, HTTP client and process-wide pacers as landing, so the exchange's rate limit
-  holds across pollers and lander), and keeps the last trade and the last few minutes of
-  trades per market;
-- the lander runs the normal micro-batch (`landing.ingest.run_ingest`: watermarks, exactly
-  once) every `flush_s` seconds, so raw tables get one commit per stream per interval, not one
-  per poll;
+- landing is the one fetch path: the normal micro-batch (`landing.ingest.run_ingest`:
+  connectors, pacers, watermarks, exactly once) following every seed stream (`Follow`): each
+  stream walks from its watermark to the newest trade every `poll_s` seconds and commits what
+  it walked once per `flush_s`, so raw tables get one commit per stream per interval. Every
+  page it fetches is handed to the board (`_page`): the last trade and the last few minutes of
+  trades per market; no market is fetched twice;
 - the board loop recomputes the discrepancy board (`discrepancy.board`) twice a second, turns
   flags into episodes and appends every ended episode to `schemahub_discrepancies`;
 - the lead-lag loop measures lead-lag per asset on the recent trades every few seconds
@@ -34,10 +33,9 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
 from schemahub_lib.catalog import load_catalog
-from schemahub_lib.connectors import Product, load_connector
+from schemahub_lib.connectors import Product
 from schemahub_lib.explore.discrepancy import Episode, EpisodeTracker, Quote, board
 from schemahub_lib.explore.leadlag import MIN_TRADES, estimate_lead_lag
-from schemahub_lib.http import RetryPolicy
 from schemahub_lib.settings import Settings
 from schemahub_lib.tables import init_tables
 
@@ -83,7 +81,10 @@ class Monitor:
         self.rows: list[dict[str, Any]] = []
         self.episodes: list[dict[str, Any]] = []  # the latest written, newest first
         self.version = 0
-        self.landed: dict[str, Any] = {"runs": 0, "trades": 0, "last_error": None}
+        self.landed: dict[str, Any] = {
+            "pages": 0, "trades": 0, "commits": 0, "held": 0, "flush_s": flush_s, "last_error": None
+        }  # fmt: skip
+        self.streams: dict[str, dict[str, int]] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -92,13 +93,7 @@ class Monitor:
 
     def start(self) -> None:
         init_tables(load_catalog(self.settings), self.settings)
-        by_exchange: dict[str, list[Product]] = defaultdict(list)
-        for p in self.products:
-            by_exchange[p.exchange].append(p)
         targets: list[tuple[str, Any, tuple[Any, ...]]] = [
-            (f"poll-{x}", self._poll_loop, (x, ps)) for x, ps in sorted(by_exchange.items())
-        ]
-        targets += [
             ("land", self._land_loop, ()),
             ("board", self._board_loop, ()),
             ("leadlag", self._leadlag_loop, ()),
@@ -111,29 +106,10 @@ class Monitor:
     def stop(self) -> None:
         self._stop.set()
         for t in self._threads:
-            t.join(timeout=30)
+            t.join(timeout=30)  # landing commits what it holds on its way out
         self._write(self.tracker.close_all(time.time_ns()))
 
     # ---- loops ----------------------------------------------------------------------------
-
-    def _poll_loop(self, exchange: str, products: list[Product]) -> None:
-        retry = RetryPolicy(max_attempts=2, base_delay_s=0.2, max_delay_s=1.0, max_retry_after_s=5.0)
-        connector = load_connector(exchange, self.settings, retry=retry)
-        column = self.price_column[exchange]
-        while not self._stop.is_set():
-            started = time.monotonic()
-            for p in products:
-                if self._stop.is_set():
-                    return
-                key = f"{p.exchange}:{p.symbol}"
-                try:
-                    page = connector.fetch_page(p.exchange_symbol, None)
-                except Exception as exc:
-                    with self._lock:
-                        self.quotes[key] = _with_error(self.quotes[key], f"{type(exc).__name__}: {exc}"[:200])
-                    continue
-                self._take(key, p, [(t.trade_id, t.time_ns, float(t.record[column])) for t in page.trades])
-            self._stop.wait(max(0.0, self.poll_s - (time.monotonic() - started)))
 
     def _take(self, key: str, product: Product, trades: list[tuple[int, int, float]]) -> None:
         now = time.time_ns()
@@ -152,24 +128,56 @@ class Monitor:
                 self.quotes[key] = Quote(product.exchange, product.symbol, old.price, old.trade_ns, now)
 
     def _land_loop(self) -> None:
-        from schemahub_lib.landing.ingest import IngestOptions, run_ingest
+        """The one fetch path: landing's micro-batch, following every stream (`Follow`). Each
+        page it fetches feeds the board; its changes commit once per `flush_s`."""
+        from schemahub_lib.landing.ingest import Follow, IngestOptions, run_ingest
 
         options = IngestOptions(
-            workers=2,
+            workers=len(self.products),
             cold_start_minutes=self.cold_start_minutes,
             seed_path=self.seed_path,
             flush_seconds=self.flush_s,
         )
+        follow = Follow(self.poll_s, self._stop, on_page=self._page, on_error=self._error)
         while not self._stop.is_set():
             try:
-                report = run_ingest(self.settings, options)
-                self.landed["runs"] += 1
-                self.landed["trades"] += report.trades
-                self.landed["last_error"] = None
+                report = run_ingest(self.settings, options, follow)
+                with self._lock:  # what the streams committed on their way out, held trades too
+                    for r in report.streams:
+                        self.streams[f"{r.exchange}:{r.product}"] = {
+                            "trades": r.trades, "commits": r.commits, "held": 0
+                        }  # fmt: skip
+                    self.landed.update(
+                        trades=sum(s["trades"] for s in self.streams.values()),
+                        commits=sum(s["commits"] for s in self.streams.values()),
+                        held=0,
+                    )
+                failed = "; ".join(f"{s.exchange}:{s.product}: {s.error}" for s in report.failed)
+                self.landed["last_error"] = failed[:300] or None
             except Exception as exc:
                 log.warning("explore --live: landing failed: %s", exc)
                 self.landed["last_error"] = str(exc)[:300]
-            self._stop.wait(self.flush_s)
+            self._stop.wait(self.poll_s)  # a stream stopped (another run moved it): start again
+
+    def _page(self, run: Any, page: Any) -> None:
+        """A page landing fetched: its trades go to the board; the stream's landing figures too."""
+        p = run.product
+        key = f"{p.exchange}:{p.symbol}"
+        column = self.price_column[p.exchange]
+        self._take(key, p, [(t.trade_id, t.time_ns, float(t.record[column])) for t in page.trades])
+        with self._lock:
+            self.streams[key] = {"trades": run.stats.trades, "commits": run.stats.commits, "held": run.held}
+            self.landed.update(
+                trades=sum(s["trades"] for s in self.streams.values()),
+                commits=sum(s["commits"] for s in self.streams.values()),
+                held=sum(s["held"] for s in self.streams.values()),
+                pages=self.landed["pages"] + 1,
+            )
+
+    def _error(self, run: Any, exc: Exception) -> None:
+        key = f"{run.product.exchange}:{run.product.symbol}"
+        with self._lock:
+            self.quotes[key] = _with_error(self.quotes[key], f"{type(exc).__name__}: {exc}"[:200])
 
     def _board_loop(self) -> None:
         while not self._stop.is_set():

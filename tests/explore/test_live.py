@@ -183,7 +183,7 @@ def test_live_board_updates_flags_an_outage_and_lands(page: Any, live: tuple[Any
     screenshot(page, "live")
 
     deadline = time.monotonic() + 30
-    while monitor.landed["runs"] < 1 and time.monotonic() < deadline:
+    while monitor.landed["commits"] < 1 and time.monotonic() < deadline:
         time.sleep(0.2)
     catalog = load_catalog(monitor.settings)
     landed = catalog.load_table(monitor.settings.table_id("raw_binance_trades")).scan().to_arrow()
@@ -197,6 +197,35 @@ def test_live_board_updates_flags_an_outage_and_lands(page: Any, live: tuple[Any
         assert row["comparison"].startswith(("USD vs USD: ", "USDT vs USD: ", "USD vs USDT: ")), row
         if row["comparison"].startswith("USD vs USDT"):  # only while the other USD market is stale
             assert market == "coinbase:BTC-USD" and "(kraken:BTC-USD left out: stale)" in row["comparison"]
+
+
+def test_the_board_reads_what_landing_fetched_and_landing_commits_once_per_flush(
+    live: tuple[Any, Any, Any],
+) -> None:
+    sim, _, monitor = live
+    deadline = time.monotonic() + 30
+    while monitor.landed["commits"] < 6 and time.monotonic() < deadline:  # flush_s = 2
+        time.sleep(0.2)
+    monitor.stop()
+    answered = sum(
+        n
+        for endpoints in sim.stats.snapshot()["requests"].values()
+        for statuses in endpoints.values()
+        for status, n in statuses.items()
+        if status == "200"
+    )
+    # One fetch path: every page an exchange served was fetched by landing and read by the board.
+    assert answered == monitor.landed["pages"] > 0
+    assert all(quote.price is not None for quote in monitor.quotes.values())
+    catalog = load_catalog(monitor.settings)
+    for exchange, column in (("binance", "id"), ("coinbase", "trade_id"), ("kraken", "trade_id")):
+        raw = catalog.load_table(monitor.settings.table_id(f"raw_{exchange}_trades")).scan().to_arrow()
+        ids = raw.column(column).to_pylist()
+        assert len(ids) == len(set(ids)) > 0, exchange  # exactly once
+        stream = monitor.streams[next(k for k in monitor.streams if k.startswith(exchange))]
+        assert stream["trades"] == len(ids) and stream["held"] == 0  # what was held is committed
+        # Polled every second, committed once per flush interval: far fewer commits than pages.
+        assert stream["commits"] <= 1 + 30 / 2
 
 
 def test_live_page_without_live_says_how_to_start_it(page: Any, explorer_url: str) -> None:

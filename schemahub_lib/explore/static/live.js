@@ -19,7 +19,8 @@ function draw(snap) {
   }
   const leaders = [...new Set(snap.rows.map((r) => `${r.asset}: ${r.leader}`))];
   byId("leaders").textContent = leaders.join(" · ");
-  byId("landed").textContent = `landed ${snap.landed.trades.toLocaleString()} trades in ${snap.landed.runs} ingest runs` + (snap.landed.last_error ? ` (last error: ${snap.landed.last_error})` : "");
+  const l = snap.landed;
+  byId("landed").textContent = `landing (the board's only fetch path): ${l.pages.toLocaleString()} pages fetched; ${l.trades.toLocaleString()} trades committed in ${l.commits} commits, ${l.held.toLocaleString()} held for the next commit (one per stream every ${l.flush_s} s)` + (l.last_error ? ` (last error: ${l.last_error})` : "");
   const list = byId("episodes");
   list.innerHTML = "";
   for (const e of snap.episodes) {
