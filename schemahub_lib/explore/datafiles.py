@@ -59,7 +59,9 @@ def data_files(table: Any, snapshot_id: int | None) -> list[DataFile] | None:
         if path is None:
             return None
         lo, hi = f.lower_bounds or {}, f.upper_bounds or {}
-        one = lo.get(ex_id) is not None and lo.get(ex_id) == hi.get(ex_id) and lo.get(sym_id) == hi.get(sym_id)
+        one = (
+            lo.get(ex_id) is not None and lo.get(ex_id) == hi.get(ex_id) and lo.get(sym_id) == hi.get(sym_id)
+        )
         market = (lo[ex_id].decode(), lo[sym_id].decode()) if one and lo.get(sym_id) is not None else None
         out.append(DataFile(path, int(f.file_size_in_bytes), int(f.record_count), market))
     return out
@@ -74,7 +76,9 @@ def _local_path(location: str) -> str | None:
     return None
 
 
-def market_rows_per_file(files: Sequence[DataFile], stats: FileStats) -> dict[str, dict[tuple[str, str], int]]:
+def market_rows_per_file(
+    files: Sequence[DataFile], stats: FileStats
+) -> dict[str, dict[tuple[str, str], int]]:
     """path -> {(exchange, symbol): rows}: from the bounds where they say one market, else counted
     by DuckDB from the file's two string columns (dictionary-encoded: cheap)."""
     out: dict[str, dict[tuple[str, str], int]] = {}

@@ -4,10 +4,11 @@ A market is compared with the median of the other fresh markets of the same base
 same quote asset (USD with USD), never with itself. Where it is the only fresh market of its
 quote, it is compared with the fresh markets of the asset in other quotes and the row says so
 (`USDT vs USD: ...; includes the USDT/USD basis`): the spread then includes the stablecoin
-basis and is never silently mixed. The label names every market compared with. A market whose last trade is older than
-`stale_s`, or whose venue has not answered for that long, is stale: flagged, and left out of
-every median. A fresh market further than `threshold_bps` from its median is flagged, and the
-flag's duration is an episode (market, the markets compared, start, end, peak bps).
+basis and is never silently mixed. The label names every market compared with. A market
+whose last trade is older than `stale_s`, or whose venue has not answered for that long, is
+stale: flagged, and left out of every median. A fresh market further than `threshold_bps`
+from its median is flagged, and the flag's duration is an episode (market, the markets
+compared, start, end, peak bps: the largest distance from the median, signed, negative below).
 """
 
 from __future__ import annotations
@@ -147,7 +148,9 @@ def compare_with(q: Quote, quotes: Sequence[Quote], fresh: Sequence[Quote]) -> t
     label = f"{q.quote} vs {'/'.join(quotes_in)}: " + (f"median of {names}" if len(peers) > 1 else names)
     if not same:
         label += f"; includes the {q.quote}/{'/'.join(quotes_in)} basis"
-        left_out = [m for m in quotes if m.base == q.base and m.quote == q.quote and m != q and m not in fresh]
+        left_out = [
+            m for m in quotes if m.base == q.base and m.quote == q.quote and m != q and m not in fresh
+        ]
         if left_out:
             label += f" ({', '.join(m.name for m in left_out)} left out: stale)"
     return peers, label

@@ -2,8 +2,9 @@
 
 Rows and bytes per table come from table metadata, rows per exchange and symbol from column
 scans, bytes per exchange and symbol of trades_unified are an estimate (each data file's size
-apportioned by its rows per market), freshness from landing's watermarks, last runs from the runs table: the same report
-`schemahub status --json` prints. Open gaps are the gap rows of each stream's latest audit.
+apportioned by its rows per market), freshness from landing's watermarks, last runs from the
+runs table: the same report `schemahub status --json` prints. Open gaps are the gap rows of
+each stream's latest audit.
 """
 
 from __future__ import annotations

@@ -182,6 +182,7 @@ def run_ingest(settings: Settings, options: IngestOptions, follow: Follow | None
         WatermarkLog(ctx.catalog, settings).repair(exchange, ctx.committer(exchange).load_state(), ctx.run_id)
     log_event("ingest.start", run_id=ctx.run_id, streams=[f"{p.exchange}:{p.symbol}" for p in products],
               as_of=iso(now_ns), cold_start_minutes=window)  # fmt: skip
+
     def body(run: StreamRun) -> None:
         if follow is None:
             ingest_stream(run, options, now_ns, window)

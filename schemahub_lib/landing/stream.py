@@ -193,7 +193,9 @@ class StreamRun:
             merged = change
         else:
             rows = [t for t in (held.arrow, change.arrow) if t is not None]
-            arrow = pa.concat_tables(rows).sort_by(id_column(self.exchange)) if len(rows) > 1 else (rows or [None])[0]
+            arrow = rows[0] if len(rows) == 1 else None
+            if len(rows) > 1:
+                arrow = pa.concat_tables(rows).sort_by(id_column(self.exchange))
             merged = Change(
                 change.product,
                 held.expected,

@@ -37,7 +37,8 @@ def test_markets_in_one_file_are_counted_by_duckdb(lake: SimLake) -> None:
     assert source.file_stats.files_read >= 1  # the lake lands all three markets in one append
     direct = source.lake.sql("SELECT exchange, symbol, count(*) AS n FROM trades_unified GROUP BY ALL")
     assert counts == {
-        MarketKey(e, s): n for e, s, n in zip(*(direct.column(c).to_pylist() for c in direct.column_names))
+        MarketKey(e, s): n
+        for e, s, n in zip(*(direct.column(c).to_pylist() for c in direct.column_names), strict=True)
     }
 
 
