@@ -123,39 +123,79 @@ def market_bytes(files: Sequence[DataFile], stats: FileStats) -> dict[tuple[str,
     return out
 
 
+Bins = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # bin index, max, min, trades
+
+
 def price_bins(
-    files: Sequence[DataFile], symbols: Sequence[str], bin_s: int, stats: FileStats
+    files: Sequence[DataFile],
+    symbols: Sequence[str],
+    bin_s: int,
+    stats: FileStats,
+    cache: dict[tuple[Any, ...], dict[tuple[str, str], Bins]] | None = None,
 ) -> dict[tuple[str, str], tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """(exchange, symbol) -> (bin index since the epoch, range in bps, trades) of every non-empty
-    `bin_s`-second bin of the `symbols`' markets, aggregated by DuckDB (max/min price, count)."""
-    wanted = set(symbols)
+    `bin_s`-second bin of the `symbols`' markets, aggregated by DuckDB (max/min price, count).
+
+    Data files never change, so `cache` keeps each file's bins: a new snapshot reads only the
+    files it added."""
+    wanted = tuple(sorted(set(symbols)))
+    cache = {} if cache is None else cache
     paths = [f.path for f in files if f.market is None or f.market[1] in wanted]
-    stats.files, stats.files_read = len(files), len(paths)
+    todo = [p for p in paths if (p, bin_s, wanted) not in cache]
+    stats.files, stats.files_read = len(files), len(todo)
     if not paths or not wanted:
         return {}
+    if todo:
+        for path in todo:
+            cache[(path, bin_s, wanted)] = {}
+        for (path, exchange, symbol), found in _bins_of(todo, wanted, bin_s, stats).items():
+            cache[(path, bin_s, wanted)][(exchange, symbol)] = found
+    if len(cache) > 4 * len(paths) + 100:  # files compacted away: keep the cache bounded
+        keep = set(paths)
+        for key in [k for k in cache if k[0] not in keep]:
+            del cache[key]
+    per_market: dict[tuple[str, str], list[Bins]] = {}
+    for path in paths:
+        for market, found in cache[(path, bin_s, wanted)].items():
+            per_market.setdefault(market, []).append(found)
+    out = {}
+    for market, parts in per_market.items():
+        bins, hi, lo, n = (np.concatenate([p[i] for p in parts]) for i in range(4))
+        if len(parts) > 1:  # files may share a bin: combine them
+            order = np.argsort(bins, kind="stable")
+            bins, hi, lo, n = bins[order], hi[order], lo[order], n[order]
+            starts = np.flatnonzero(np.r_[True, bins[1:] != bins[:-1]])
+            bins = bins[starts]
+            hi, lo = np.maximum.reduceat(hi, starts), np.minimum.reduceat(lo, starts)
+            n = np.add.reduceat(n, starts)
+        out[market] = (bins, (hi - lo) / lo * 1e4, n)
+    return out
+
+
+def _bins_of(
+    paths: Sequence[str], symbols: Sequence[str], bin_s: int, stats: FileStats
+) -> dict[tuple[str, str, str], Bins]:
+    """(file, exchange, symbol) -> its bins, one DuckDB query over the files."""
     rows = _duckdb(
-        "SELECT exchange, symbol, epoch_us(trade_ts) // $width AS bin, max(price) AS hi, min(price) AS lo, "
-        "count(*) AS n FROM read_parquet($files) WHERE list_contains($symbols, symbol) "
-        "GROUP BY ALL ORDER BY exchange, symbol, bin",
-        {"files": paths, "symbols": sorted(wanted), "width": bin_s * 1_000_000},
+        "SELECT filename, exchange, symbol, epoch_us(trade_ts) // $width AS bin, max(price) AS hi, "
+        "min(price) AS lo, count(*) AS n FROM read_parquet($files, filename = true) "
+        "WHERE list_contains($symbols, symbol) GROUP BY ALL ORDER BY filename, exchange, symbol, bin",
+        {"files": list(paths), "symbols": list(symbols), "width": bin_s * 1_000_000},
         arrow=True,
     )
-    bins = rows.column("bin").to_numpy()
+    bins = rows.column("bin").to_numpy().astype(np.int64)
     hi, lo = rows.column("hi").to_numpy(), rows.column("lo").to_numpy()
-    n = rows.column("n").to_numpy()
+    n = rows.column("n").to_numpy().astype(np.int64)
     stats.rows_read = int(n.sum()) if len(n) else 0
-    exchange, symbol = rows.column("exchange"), rows.column("symbol")
-    changed = pc.or_(
-        pc.not_equal(exchange[1:], exchange[:-1]), pc.not_equal(symbol[1:], symbol[:-1])
-    ).to_numpy(zero_copy_only=False)
+    keys = [rows.column(c) for c in ("filename", "exchange", "symbol")]
+    changed = np.zeros(max(len(n) - 1, 0), dtype=bool)
+    for key in keys:
+        changed |= pc.not_equal(key[1:], key[:-1]).to_numpy(zero_copy_only=False)
     starts = np.r_[0, np.flatnonzero(changed) + 1] if len(n) else np.empty(0, np.int64)
     out = {}
-    for s, e in zip(starts, [*starts[1:], len(n)], strict=True):
-        out[(exchange[s].as_py(), symbol[s].as_py())] = (
-            bins[s:e].astype(np.int64),
-            (hi[s:e] - lo[s:e]) / lo[s:e] * 1e4,
-            n[s:e].astype(np.int64),
-        )
+    for a, b in zip(starts, [*starts[1:], len(n)], strict=True):
+        key = tuple(k[a].as_py() for k in keys)
+        out[(key[0], key[1], key[2])] = (bins[a:b], hi[a:b], lo[a:b], n[a:b])
     return out
 
 

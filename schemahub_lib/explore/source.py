@@ -79,6 +79,7 @@ class Source:
         self.settings = settings
         self._lake = lakehouse
         self.file_stats: Any = None  # what the last whole-table figure read (datafiles.FileStats)
+        self._bins_cache: dict[Any, Any] = {}  # per data file (files never change): datafiles.price_bins
 
     @property
     def lake(self) -> Any:
@@ -171,7 +172,8 @@ class Source:
             prices = self.prices(markets, as_of)
             return [events.bin_ranges(m.t_ns, m.price, bin_s) for m in prices.values()]
         self.file_stats = datafiles.FileStats()
-        found = datafiles.price_bins(files, sorted({m.symbol for m in markets}), bin_s, self.file_stats)
+        symbols = sorted({m.symbol for m in markets})
+        found = datafiles.price_bins(files, symbols, bin_s, self.file_stats, self._bins_cache)
         return [found[(m.exchange, m.symbol)] for m in markets if (m.exchange, m.symbol) in found]
 
     def span(self, base: str, as_of: int | None = None) -> tuple[Any, Any]:

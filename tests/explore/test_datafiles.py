@@ -72,3 +72,32 @@ def test_bytes_per_market_apportion_each_file_by_its_rows(tmp_path: Path, lake: 
     share = kraken.num_rows / rows.num_rows
     expected = sum(f.size for f in alone) + sum(f.size * share for f in mixed)
     assert by_market[("KRAKEN", "BTC-USD")]["bytes_estimate"] == pytest.approx(expected, rel=0.05)
+
+
+def test_a_new_snapshot_bins_only_the_files_it_added(tmp_path: Path, lake: SimLake) -> None:
+    rows = load_source(lake.settings).lake.trades()
+    settings = load_settings(env={}, warehouse=str(tmp_path / "warehouse"))
+    half = rows.num_rows // 2
+    write_unified(settings, [rows.slice(0, half)])
+    source = load_source(settings)
+    markets = list(source.market_counts())
+    source.bin_ranges(markets, events.BIN_S)
+    first = source.file_stats.files_read
+    assert first >= 1
+    write_unified(settings, [rows.slice(half)])
+    markets = list(source.market_counts())
+    binned = events.rank_bins(source.bin_ranges(markets, events.BIN_S))
+    assert 1 <= source.file_stats.files_read < source.file_stats.files  # only the new files
+    # Bins a snapshot's files share are combined: the same events as from every trade at once.
+    from_trades = events.find_events(source.prices(markets).values())
+    assert [e.as_dict() for e in binned] == [e.as_dict() for e in from_trades]
+
+
+def test_warming_up_computes_the_event_list_before_the_first_request(lake: SimLake) -> None:
+    from schemahub_lib.explore.app import Explorer
+
+    explorer = Explorer(lake.settings)
+    explorer.warm().join(timeout=60)
+    explorer.source.file_stats = None
+    found = explorer.events("BTC", None)
+    assert found and explorer.source.file_stats is None  # answered from the cache: nothing read
