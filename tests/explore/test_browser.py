@@ -130,6 +130,14 @@ def test_stats_page_shows_the_counts_pyiceberg_reads(page: Any, explorer_url: st
             if (e, s) == (exchange.upper(), symbol)
         )
         assert streams[(exchange, symbol)][3] == f"{n:,}"
+        # Bytes per exchange and symbol: labelled an estimate, on the rows PyIceberg counts.
+        (sized,) = [
+            r
+            for r in page.locator("#market-bytes tbody tr").all_inner_texts()
+            if r.startswith(f"{exchange.upper()}\t{symbol}\t")
+        ]
+        assert sized.split("\t")[2] == f"{n:,}" and sized.split("\t")[3].startswith("≈ ")
+    assert "estimate" in page.inner_text("#market-bytes-note")
     screenshot(page, "stats")
 
 
