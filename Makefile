@@ -18,7 +18,7 @@ JARS := org.apache.iceberg:iceberg-spark-runtime-3.5_2.12:1.7.1 \
 export SCHEMAHUB_JARS_DIR := $(abspath $(JARS_DIR))
 
 .DEFAULT_GOAL := help
-.PHONY: help setup venv jars test test-fast demo lint fmt bench package deploy clean
+.PHONY: help setup venv jars chromium test test-fast demo lint fmt bench package deploy clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
@@ -45,7 +45,17 @@ jars: ## Fetch the Iceberg/SQLite jars from Maven Central into .jars/ (skips tho
 	    || { echo "$$out" >&2; echo "setup: Maven could not fetch $$coord (see above)." >&2; exit 1; }; \
 	done
 
-test: setup ## Run the whole test suite (unit, simulator, Spark, moto)
+CHROMIUM ?= /usr/bin/chromium
+
+chromium: ## Install Debian's Chromium for the explorer's browser tests (quiet when present)
+	@test -x $(CHROMIUM) || { \
+	  echo "installing chromium (apt-get) for the explorer browser tests"; \
+	  command -v apt-get >/dev/null || { echo "chromium: $(CHROMIUM) missing and no apt-get; install Chromium yourself" >&2; exit 1; }; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	}
+
+test: setup chromium ## Run the whole test suite (unit, simulator, Spark, moto, headless Chromium)
 	$(PY) -m pytest
 
 test-fast: setup ## Run the tests that need no JVM

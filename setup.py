@@ -20,6 +20,9 @@ INSTALL_REQUIRES = [
     # `schemahub query` and the read API. Pinned: the Iceberg extension wheels on PyPI exist
     # per exact DuckDB version (README "Querying"), and results should not move under us.
     "duckdb==1.5.5",
+    # schemahub explore: the local web app
+    "starlette==1.10.0",
+    "uvicorn==0.54.0",
 ]
 
 TEST_REQUIRES = [
@@ -32,6 +35,9 @@ TEST_REQUIRES = [
     "types-requests",
     "types-PyYAML",
     "types-python-dateutil",
+    # explorer browser tests drive Debian's chromium (`make chromium`), never a downloaded browser
+    "playwright==1.65.2",
+    "httpx==0.28.1",
 ]
 
 # `make bench` compares the read API with DuckDB's Iceberg extension when these are installed
@@ -47,7 +53,10 @@ setup(
     description="Complete, deduplicated crypto trade history in an Apache Iceberg lakehouse",
     python_requires=">=3.11,<3.12",
     packages=find_packages(include=["schemahub_lib", "schemahub_lib.*"]),
-    package_data={"schemahub_lib": ["py.typed"]},
+    package_data={
+        "schemahub_lib": ["py.typed"],
+        "schemahub_lib.explore": ["static/*.html", "static/*.js", "static/*.css", "static/vendor/*/*"],
+    },
     install_requires=INSTALL_REQUIRES,
     extras_require={"test": TEST_REQUIRES, "bench": BENCH_REQUIRES},
     entry_points={"console_scripts": ["schemahub=schemahub_lib.cli:main"]},

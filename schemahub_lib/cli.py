@@ -32,6 +32,7 @@ COMMAND_MODULES = (
     "maintain",
     "query",
     "sim",
+    "explore",
     "deploy",
 )
 

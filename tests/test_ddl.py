@@ -15,6 +15,7 @@ EXPECTED_TABLES = {
     "schemahub_rejects",
     "schemahub_runs",
     "schemahub_coverage",
+    "schemahub_discrepancies",
 }
 META_COLUMNS = ["_source", "_source_ingest_ts", "_raw_payload", "_run_id"]
 

@@ -107,6 +107,8 @@ def run_streams(
     now_ns: int,
     progress: Progress | None = None,
     span: Callable[[StreamRun], tuple[int, int] | None] | None = None,
+    on_page: Callable[[StreamRun, Any], None] | None = None,
+    hold: bool = False,
 ) -> list[StreamResult]:
     """Run `body` for every product's stream, `workers` at a time; results in product order.
 
@@ -131,6 +133,8 @@ def run_streams(
                 flush_trades=flush_trades,
                 flush_seconds=flush_seconds,
                 on_progress=None if progress is None else lambda r, n: progress.update(key, n, r.position_ns),
+                on_page=on_page,
+                hold=hold,
             )
             if progress is not None:
                 progress.start(key, span(run) if span else None, run)

@@ -20,10 +20,12 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from schemahub_lib.connectors.base import Cursor
+from schemahub_lib.connectors.base import Cursor, Page
 from schemahub_lib.errors import ConfigError
 from schemahub_lib.landing.backward import walk_down, walk_up
 from schemahub_lib.landing.context import LandingContext, iso, pid_alive, select_products
@@ -31,7 +33,7 @@ from schemahub_lib.landing.execute import LandingReport, finish, run_streams
 from schemahub_lib.landing.forward import walk_forward
 from schemahub_lib.landing.plan import plan_ingest
 from schemahub_lib.landing.runs import ALL, RunLog, RunRow, options_json, repair_interrupted
-from schemahub_lib.landing.stream import BACKWARD, StreamRun, older_than
+from schemahub_lib.landing.stream import BACKWARD, StreamRun, StreamSkipped, StreamStopped, older_than
 from schemahub_lib.landing.watermarks import WatermarkLog
 from schemahub_lib.landing.writer import raw_table_name
 from schemahub_lib.logs import log_event
@@ -63,6 +65,22 @@ class IngestOptions:
 
 
 IngestReport = LandingReport
+
+
+@dataclass(frozen=True)
+class Follow:
+    """Keep every stream's micro-batch going until `stop` is set (`schemahub explore --live`).
+
+    Each stream walks from its watermark to the newest trade every `poll_s` seconds, with its
+    changes held in memory and committed once per `flush_seconds` (StreamRun `hold`), so the
+    raw tables get one commit per stream per interval. `on_page(stream_run, page)` sees every
+    page fetched: the live board reads the trades landing fetched, never fetching them again.
+    """
+
+    poll_s: float
+    stop: threading.Event
+    on_page: Callable[[StreamRun, Page], None] | None = None
+    on_error: Callable[[StreamRun, Exception], None] | None = None  # a failed walk; the next goes on
 
 
 def ingest_stream(run: StreamRun, options: IngestOptions, now_ns: int, window_min: float) -> None:
@@ -127,8 +145,9 @@ def ingest_stream(run: StreamRun, options: IngestOptions, now_ns: int, window_mi
         )
 
 
-def run_ingest(settings: Settings, options: IngestOptions) -> IngestReport:
+def run_ingest(settings: Settings, options: IngestOptions, follow: Follow | None = None) -> IngestReport:
     """Land new trades for the chosen streams; one raw snapshot per flush per stream.
+    `follow`: keep landing until it says stop (see `Follow`); workers must cover the streams.
 
     Returns a report; `report.exit_code` is 1 when a stream failed (others still landed).
     """
@@ -163,15 +182,38 @@ def run_ingest(settings: Settings, options: IngestOptions) -> IngestReport:
         WatermarkLog(ctx.catalog, settings).repair(exchange, ctx.committer(exchange).load_state(), ctx.run_id)
     log_event("ingest.start", run_id=ctx.run_id, streams=[f"{p.exchange}:{p.symbol}" for p in products],
               as_of=iso(now_ns), cold_start_minutes=window)  # fmt: skip
+
+    def body(run: StreamRun) -> None:
+        if follow is None:
+            ingest_stream(run, options, now_ns, window)
+            return
+        while not follow.stop.is_set():
+            started = time.monotonic()
+            try:
+                ingest_stream(run, options, time.time_ns(), window)
+            except (StreamStopped, StreamSkipped):
+                raise  # another run moved the stream: stop following it
+            except Exception as exc:  # an exchange outage: retried at the next poll
+                if follow.on_error is None:
+                    raise
+                follow.on_error(run, exc)
+            if time.monotonic() - run.held_since() >= options.flush_seconds:
+                run.release()  # quiet streams too commit once per interval
+            follow.stop.wait(max(0.0, follow.poll_s - (time.monotonic() - started)))
+
+    if follow is not None and options.workers < len(products):
+        raise ConfigError(f"following {len(products)} streams needs as many workers, got {options.workers}")
     results = run_streams(
         ctx,
         products,
-        lambda run: ingest_stream(run, options, now_ns, window),
+        body,
         workers=options.workers,
         flush_trades=options.flush_trades,
         flush_seconds=options.flush_seconds,
         page_limit=options.limit,
         now_ns=now_ns,
+        on_page=None if follow is None else follow.on_page,
+        hold=follow is not None,
     )
     report = IngestReport(ctx.run_id, results)
     finish(ctx, runs, report.streams, started, started_us, pid)

@@ -32,7 +32,7 @@ from schemahub_lib.connectors.binance import older_cursor
 from schemahub_lib.errors import ConfigError
 from schemahub_lib.landing.commit import Change, Committer, Outcome
 from schemahub_lib.landing.state import Position, StreamState
-from schemahub_lib.landing.writer import RejectRow
+from schemahub_lib.landing.writer import RejectRow, id_column
 
 # Which exchanges can page towards older trades from a trade id.
 BACKWARD = frozenset({"coinbase", "binance"})
@@ -115,6 +115,8 @@ class StreamRun:
         flush_trades: int,
         flush_seconds: float,
         on_progress: Callable[[StreamRun, int], None] | None = None,
+        on_page: Callable[[StreamRun, Page], None] | None = None,
+        hold: bool = False,
     ) -> None:
         self.product = product
         self.exchange = product.exchange
@@ -124,6 +126,14 @@ class StreamRun:
         self.flush_trades = flush_trades
         self.flush_seconds = flush_seconds
         self.on_progress = on_progress
+        self.on_page = on_page  # sees every page fetched (explore --live draws from them)
+        # hold: keep each flush's change in memory, merged with the next ones, and commit them
+        # as one when `flush_seconds`/`flush_trades` are due or the stream closes. A follower
+        # walking every second (ingest's `Follow`) then commits once per flush interval, not
+        # once per walk. `state` moves on at once, so the next walk starts above what is held.
+        self.hold = hold
+        self._held: Change | None = None
+        self._held_since = 0.0
         self.stats = StreamStats()
         self.position_ns: int | None = None  # time of the latest trade handled (for progress)
         self._pool: ThreadPoolExecutor | None = None
@@ -134,6 +144,8 @@ class StreamRun:
     def fetch(self, cursor: Cursor | None, batch: Batch) -> Page:
         page = self.connector.fetch_page(self.product.exchange_symbol, cursor)
         self.stats.pages += 1
+        if self.on_page is not None:
+            self.on_page(self, page)
         batch.rejects.extend(
             RejectRow(self.exchange, self.product.symbol, r.trade_id, r.reason, r.payload, page.url)
             for r in page.rejects
@@ -153,6 +165,12 @@ class StreamRun:
 
         `state` moves to where the change takes the stream at once; `drain` replaces it with
         what the table says, and raises what the commit raised."""
+        if self.hold:
+            self._hold(change)
+            return
+        self._submit(change)
+
+    def _submit(self, change: Change) -> None:
         self.drain()
         self.state = self.state.overlay(change.target, change.touches)
         if self._pool is None:
@@ -160,14 +178,56 @@ class StreamRun:
         self._pending = self._pool.submit(self.committer.commit, change)
 
     def drain(self) -> None:
-        """Wait for the commit in flight and take in its outcome."""
+        """Wait for the commit in flight and take in its outcome (not what `hold` keeps)."""
         if self._pending is None:
             return
         pending, self._pending = self._pending, None
         self._settle(pending.result())
+        if self._held is not None:  # the table is behind what is held: the walks go on from there
+            self.state = self.state.overlay(self._held.target, self._held.touches)
+
+    def _hold(self, change: Change) -> None:
+        held = self._held
+        if held is None:
+            self._held_since = time.monotonic()
+            merged = change
+        else:
+            rows = [t for t in (held.arrow, change.arrow) if t is not None]
+            arrow = rows[0] if len(rows) == 1 else None
+            if len(rows) > 1:
+                arrow = pa.concat_tables(rows).sort_by(id_column(self.exchange))
+            merged = Change(
+                change.product,
+                held.expected,
+                change.target,
+                held.touches | change.touches,
+                arrow,
+                [*held.rejects, *change.rejects],
+                held.merge_from if held.merge_from is not None and change.merge_from is not None else None,
+            )
+        self.state = self.state.overlay(change.target, change.touches)
+        self._held = merged
+        if merged.count >= self.flush_trades or time.monotonic() - self._held_since >= self.flush_seconds:
+            self.release()
+
+    @property
+    def held(self) -> int:
+        """Trades `hold` keeps, not committed yet."""
+        return 0 if self._held is None else self._held.count
+
+    def held_since(self) -> float:
+        """When the oldest change `hold` keeps was made (monotonic); now when none is held."""
+        return self._held_since if self._held is not None else time.monotonic()
+
+    def release(self) -> None:
+        """Commit what `hold` keeps (in the background, like `commit`)."""
+        held, self._held = self._held, None
+        if held is not None:
+            self._submit(held)
 
     def close(self) -> None:
         try:
+            self.release()
             self.drain()
         finally:
             if self._pool is not None:
