@@ -24,7 +24,7 @@ from schemahub_lib.settings import Settings
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-ICEBERG_VERSION = "1.7.1"
+ICEBERG_VERSION = "1.10.0"
 REQUIRED_JARS = (
     f"iceberg-spark-runtime-3.5_2.12-{ICEBERG_VERSION}.jar",
     f"iceberg-aws-bundle-{ICEBERG_VERSION}.jar",
@@ -63,10 +63,6 @@ def load_spark(settings: Settings, app_name: str = "schemahub") -> SparkSession:
         .config("spark.driver.memory", settings.spark_driver_memory)
         .config("spark.sql.shuffle.partitions", str(settings.spark_shuffle_partitions))
         .config("spark.sql.adaptive.enabled", "true")
-        # Tables made by ddl/ carry read.parquet.vectorization.enabled=false: Spark 3.5.4 frees
-        # column vectors (SPARK-50235) that Iceberg 1.7.1's vectorized reader reuses, a
-        # use-after-free that crashes the JVM (apache/iceberg#11802). This covers other tables.
-        .config("spark.sql.iceberg.vectorization.enabled", "false")
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.catalogImplementation", "in-memory")
@@ -123,8 +119,8 @@ def catalog_conf(settings: Settings) -> dict[str, str]:
     conf = {prefix: "org.apache.iceberg.spark.SparkCatalog"}
     if settings.is_local:
         # PyIceberg's SqlCatalog creates the catalog tables; Spark must not initialise them: on
-        # that first use Iceberg 1.7.1's JdbcCatalog leaves a read open on a pooled SQLite
-        # connection, and that connection never sees later PyIceberg commits, REFRESH or not.
+        # that first use Iceberg's JdbcCatalog (1.7.1, and still 1.10.0) leaves a read open on a
+        # pooled SQLite connection, which never sees later PyIceberg commits, REFRESH or not.
         load_catalog(settings)
         conf.update(
             {

@@ -25,9 +25,11 @@ from schemahub_lib.settings import NAMESPACE, REPO_ROOT
 
 DEFAULT_DEPLOYMENT = REPO_ROOT / "glue_deploy" / "deployment.yaml"
 STAGES = ("ingest", "unify", "maintenance", "on-demand")  # on-demand: no trigger; start it by hand
-# Glue 5.0 Spark worker types and their DPUs (docs.aws.amazon.com/glue/latest/dg/add-job.html).
+# Glue 5.1 Spark worker types and their DPUs (docs.aws.amazon.com/glue/latest/dg/add-job.html).
 WORKER_DPU: Mapping[str, float] = {"G.1X": 1, "G.2X": 2, "G.4X": 4, "G.8X": 8}
 TAG_KEY = "schemahub:deployment"
+# The Glue release whose Spark, Python and Iceberg match setup.py and the Makefile (SPEC.md).
+GLUE_VERSION = "5.1"
 
 _NAME = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -155,7 +157,7 @@ def parse_deployment(data: Any, source: str = "<deployment>") -> Deployment:
         prefix=top.text("prefix", expected="a key prefix such as schemahub").strip("/"),
         database=top.text("database", pattern=_DATABASE, expected="a lower-case Glue database name"),
         role_arn=top.text("role_arn", pattern=_ROLE_ARN, expected="arn:aws:iam::<account>:role/<name>"),
-        glue_version=top.text("glue_version", default="5.0"),
+        glue_version=top.text("glue_version", default=GLUE_VERSION),
         ingest_schedule=schedule.cron("ingest"),
         maintenance_schedule=schedule.cron("maintenance"),
         jobs=jobs,
@@ -165,9 +167,9 @@ def parse_deployment(data: Any, source: str = "<deployment>") -> Deployment:
         count = len(deployment.stage_jobs(stage))
         if count == 0 or (rule == "exactly one" and count > 1):
             raise ConfigError(f"{source}: jobs: needs {rule} job with stage {stage}, found {count}")
-    if deployment.glue_version != "5.0":
+    if deployment.glue_version != GLUE_VERSION:
         raise ConfigError(
-            f"{source}: glue_version: SchemaHub targets Glue 5.0 (Spark 3.5.4, Iceberg 1.7.1), "
+            f"{source}: glue_version: SchemaHub targets Glue {GLUE_VERSION} (Spark 3.5.6, Iceberg 1.10.0), "
             f"got {deployment.glue_version!r}"
         )
     if not deployment.prefix or deployment.prefix.startswith(".") or "//" in deployment.prefix:

@@ -67,11 +67,6 @@ SESSION_CONF = {
     "spark.sql.extensions": EXTENSIONS,
     # As load_spark: both engines turn timestamps into dates in UTC.
     "spark.sql.session.timeZone": "UTC",
-    # Row-based reads, as load_spark: Iceberg 1.7.1's vectorized Parquet reader corrupts JVM
-    # memory under Spark 3.5.4 (apache/iceberg#11247; SPARK-50235 frees vectors Iceberg reuses,
-    # fixed in Iceberg 1.7.2 by apache/iceberg#11802). Whether Glue's build carries fixes is
-    # unknown; drop this once Glue's Iceberg is 1.7.2 or later.
-    "spark.sql.iceberg.vectorization.enabled": "false",
 }
 
 

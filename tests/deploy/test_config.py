@@ -18,7 +18,7 @@ def test_shipped_deployment_file():
         "us-east-1",
         "schemahub",
         "schemahub",
-        "5.0",
+        "5.1",
     )
     assert d.account_id == "123456789012"
     assert d.ingest_schedule == "cron(0/30 * * * ? *)"
@@ -87,7 +87,7 @@ def _broken(edit) -> str:
         ),
         (lambda d: d["jobs"].pop("unify"), "jobs: needs exactly one job with stage unify, found 0"),
         (lambda d: d["jobs"].update(unify2=dict(d["jobs"]["unify"])), "stage unify, found 2"),
-        (lambda d: d.update(glue_version="4.0"), "glue_version: SchemaHub targets Glue 5.0"),
+        (lambda d: d.update(glue_version="4.0"), "glue_version: SchemaHub targets Glue 5.1"),
         (lambda d: d.update(database="other"), "database: SchemaHub's Glue database is 'schemahub'"),
     ],
 )

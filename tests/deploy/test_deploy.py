@@ -123,7 +123,7 @@ def test_deployed_resources(endpoint, deploy_settings, deployment, built):
             "ScriptLocation": f"s3://{BUCKET}/schemahub/artifacts/jobs/{script}",
             "PythonVersion": "3",
         }
-        assert (job["GlueVersion"], job["WorkerType"], job["NumberOfWorkers"]) == ("5.0", "G.1X", 2)
+        assert (job["GlueVersion"], job["WorkerType"], job["NumberOfWorkers"]) == ("5.1", "G.1X", 2)
         assert job["ExecutionProperty"] == {"MaxConcurrentRuns": 1}
         assert job["Role"] == deployment.role_arn
         args = job["DefaultArguments"]

@@ -1,4 +1,4 @@
-"""The requests the deployer sends: Glue 5.0 Spark jobs with Iceberg, workflow triggers, the dashboard."""
+"""The requests the deployer sends: Glue 5.1 Spark jobs with Iceberg, workflow triggers, the dashboard."""
 
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ def test_jobs_are_glue_5_spark_jobs_with_iceberg(deployment):
             "ScriptLocation": f"s3://schemahub-deploy-test/schemahub/artifacts/jobs/{script}",
             "PythonVersion": "3",
         }
-        assert (job["GlueVersion"], job["WorkerType"], job["NumberOfWorkers"]) == ("5.0", "G.1X", 2)
+        assert (job["GlueVersion"], job["WorkerType"], job["NumberOfWorkers"]) == ("5.1", "G.1X", 2)
         assert job["ExecutionProperty"] == {"MaxConcurrentRuns": 1}
         assert job["Role"] == "arn:aws:iam::123456789012:role/schemahub-glue-jobs"
         args = job["DefaultArguments"]
@@ -68,7 +68,6 @@ def test_conf_is_rendered_by_the_same_function_as_the_local_session(deployment):
     assert conf == {
         "spark.sql.extensions": EXTENSIONS,
         "spark.sql.session.timeZone": "UTC",
-        "spark.sql.iceberg.vectorization.enabled": "false",
         **catalog_conf(settings),
     }
     assert conf["spark.sql.catalog.schemahub"] == "org.apache.iceberg.spark.SparkCatalog"
