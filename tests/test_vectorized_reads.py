@@ -77,7 +77,9 @@ def test_raw_tables_read_vectorized_many_times_without_a_crash(spark, settings):
     rows = spark.table(name).orderBy("trade_id").collect()
     assert [r.trade_id for r in rows] == list(range(1, total + 1))
     assert rows[5000]._raw_payload == '{"trade_id":5001,"pad":"' + "x" * (5001 % 61) + '"}'
-    snapshots = [s.snapshot_id for s in catalog.load_table(settings.table_id("raw_coinbase_trades")).snapshots()]
+    snapshots = [
+        s.snapshot_id for s in catalog.load_table(settings.table_id("raw_coinbase_trades")).snapshots()
+    ]
     ranged = (
         spark.read.format("iceberg")
         .option("start-snapshot-id", str(snapshots[0]))
