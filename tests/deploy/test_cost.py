@@ -126,3 +126,23 @@ def test_backfill_cost_as_the_on_demand_job(deployment):
     data = deployment_data()
     del data["jobs"]["backfill"]
     assert "has no job running jobs/backfill_job.py" in backfill_cost(60, 1, parse_deployment(data))
+
+
+def test_command_line_estimate_needs_no_aws(capsys, monkeypatch):
+    from schemahub_lib.cli import main
+
+    monkeypatch.setenv("SCHEMAHUB_GLUE_ENDPOINT", "http://127.0.0.1:9")  # nothing listens there
+    assert main(["deploy", "--estimate", "--streams", "50"]) == 0
+    out = capsys.readouterr().out
+    assert "for 50 streams (30 days):" in out and "  streams: 50" in out
+    total = float(out.split("  total")[-1].split("$")[1].split()[0])
+    assert total <= 30.0
+    from schemahub_lib.seed import load_seed
+    from schemahub_lib.settings import REPO_ROOT
+
+    seed = load_seed(REPO_ROOT / "mappings" / "product_ids_seed.yaml")
+    streams = sum(len(seed[e]) for e in ("coinbase", "binance", "kraken"))
+    assert main(["deploy", "--estimate"]) == 0  # the seed's products on the jobs' exchanges
+    assert f"for {streams} streams (30 days):" in capsys.readouterr().out
+    assert main(["deploy", "--streams", "5"]) == 2
+    assert "--streams goes with --estimate" in capsys.readouterr().err
