@@ -10,9 +10,9 @@ PIP := $(VENV)/bin/pip
 MVN ?= mvn
 DEP_PLUGIN := org.apache.maven.plugins:maven-dependency-plugin:3.6.1
 
-# Glue 5.0 matrix (SPEC.md): Iceberg 1.7.1 for Spark 3.5 / Scala 2.12.
-JARS := org.apache.iceberg:iceberg-spark-runtime-3.5_2.12:1.7.1 \
-        org.apache.iceberg:iceberg-aws-bundle:1.7.1 \
+# Glue 5.1 matrix (SPEC.md): Iceberg 1.10.0 for Spark 3.5 / Scala 2.12.
+JARS := org.apache.iceberg:iceberg-spark-runtime-3.5_2.12:1.10.0 \
+        org.apache.iceberg:iceberg-aws-bundle:1.10.0 \
         org.xerial:sqlite-jdbc:3.47.1.0
 
 export SCHEMAHUB_JARS_DIR := $(abspath $(JARS_DIR))
@@ -28,7 +28,7 @@ setup: venv jars ## Create the virtualenv, install the package with test extras,
 venv: $(VENV)/.installed
 
 $(VENV)/.installed: setup.py
-	@command -v $(PYTHON) >/dev/null || { echo "setup: $(PYTHON) not found; SchemaHub needs Python 3.11 (Glue 5.0)." >&2; exit 1; }
+	@command -v $(PYTHON) >/dev/null || { echo "setup: $(PYTHON) not found; SchemaHub needs Python 3.11 (Glue 5.1)." >&2; exit 1; }
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip wheel
 	$(PIP) install --quiet -e '.[test]'

@@ -1,13 +1,13 @@
 """Packaging for SchemaHub: the `schemahub_lib` package and the `schemahub` console script.
 
-Versions follow the AWS Glue 5.0 matrix fixed in SPEC.md (Python 3.11, Spark 3.5.4,
-Iceberg 1.7.1 on the JVM side, PyIceberg 0.11.x for the connector jobs).
+Versions follow the AWS Glue 5.1 matrix fixed in SPEC.md (Python 3.11, Spark 3.5.6,
+Iceberg 1.10.0 on the JVM side, PyIceberg 0.11.x for the connector jobs).
 """
 
 from setuptools import find_packages, setup
 
 INSTALL_REQUIRES = [
-    "pyspark==3.5.4",
+    "pyspark==3.5.6",
     "pyiceberg[glue,sql-sqlite,pyarrow]==0.11.1",
     "pyarrow>=17,<22",
     "numpy>=1.26,<2",  # pyspark 3.5's pandas bridge predates numpy 2

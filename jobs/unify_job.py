@@ -1,7 +1,7 @@
 """Glue job: unify what the raw tables gained into trades_unified, in one Iceberg commit.
 
 Arguments: the settings arguments (--profile, --warehouse, --aws-region, --seed-path) and
-[--mappings-dir DIR]. Inside Glue 5.0 the Spark session and its `schemahub` catalog come from
+[--mappings-dir DIR]. Inside Glue 5.1 the Spark session and its `schemahub` catalog come from
 the job's --conf; elsewhere (`spark-submit jobs/unify_job.py --warehouse ./warehouse`) the
 session is built from the settings like `schemahub unify` does.
 """

@@ -25,7 +25,7 @@ from schemahub_lib.warehouse import sqlite_read_only_uri
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-ICEBERG_VERSION = "1.7.1"
+ICEBERG_VERSION = "1.10.0"
 REQUIRED_JARS = (
     f"iceberg-spark-runtime-3.5_2.12-{ICEBERG_VERSION}.jar",
     f"iceberg-aws-bundle-{ICEBERG_VERSION}.jar",
@@ -66,10 +66,6 @@ def load_spark(settings: Settings, app_name: str = "schemahub", *, read_only: bo
         .config("spark.driver.memory", settings.spark_driver_memory)
         .config("spark.sql.shuffle.partitions", str(settings.spark_shuffle_partitions))
         .config("spark.sql.adaptive.enabled", "true")
-        # Tables made by ddl/ carry read.parquet.vectorization.enabled=false: Spark 3.5.4 frees
-        # column vectors (SPARK-50235) that Iceberg 1.7.1's vectorized reader reuses, a
-        # use-after-free that crashes the JVM (apache/iceberg#11802). This covers other tables.
-        .config("spark.sql.iceberg.vectorization.enabled", "false")
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.catalogImplementation", "in-memory")
@@ -129,8 +125,8 @@ def catalog_conf(settings: Settings, *, read_only: bool = False) -> dict[str, st
     conf = {prefix: "org.apache.iceberg.spark.SparkCatalog"}
     if settings.is_local:
         # PyIceberg's SqlCatalog creates the catalog tables; Spark must not initialise them: on
-        # that first use Iceberg 1.7.1's JdbcCatalog leaves a read open on a pooled SQLite
-        # connection, and that connection never sees later PyIceberg commits, REFRESH or not.
+        # that first use Iceberg's JdbcCatalog (1.7.1, and still 1.10.0) leaves a read open on a
+        # pooled SQLite connection, which never sees later PyIceberg commits, REFRESH or not.
         load_catalog(settings, read_only=read_only)
         db = settings.catalog_db_path
         conf.update(

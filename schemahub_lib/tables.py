@@ -1,4 +1,11 @@
-"""Create the namespace and tables from `ddl/`, idempotently, through either catalog."""
+"""Create the namespace and tables from `ddl/`, idempotently, through either catalog.
+
+Existing tables are left as they are, except for table properties that ddl/ once set and that
+are now wrong (`RETIRED_PROPERTIES`): those are removed, one metadata commit per table, no
+snapshot. Tables created under Glue 5.0 carried `read.parquet.vectorization.enabled=false`
+(Iceberg 1.7.1's vectorized reader crashed Spark 3.5.4's JVM); on Glue 5.1 (Iceberg 1.10.0)
+`schemahub init` turns vectorized reads back on for them.
+"""
 
 from __future__ import annotations
 
@@ -18,11 +25,14 @@ from schemahub_lib.settings import Settings
 
 T = TypeVar("T")
 
+# property -> the retired value: removed from existing tables by `init_tables`.
+RETIRED_PROPERTIES = {"read.parquet.vectorization.enabled": "false"}
+
 
 @dataclass(frozen=True)
 class InitResult:
     table: str
-    status: str  # "created" | "exists" | "exists, differs from DDL: ..."
+    status: str  # "created" | "exists" | "exists, removed ..." | "exists, differs from DDL: ..."
     schema: str
 
 
@@ -40,7 +50,8 @@ def _holding_opening_lock(func: Callable[[Catalog, Settings], T]) -> Callable[[C
 
 @_holding_opening_lock
 def init_tables(catalog: Catalog, settings: Settings) -> list[InitResult]:
-    """Create what is missing; leave existing tables untouched (a second run writes nothing)."""
+    """Create what is missing; leave existing tables untouched but for RETIRED_PROPERTIES (a
+    second run writes nothing)."""
     with contextlib.suppress(NamespaceAlreadyExistsError):
         catalog.create_namespace(settings.namespace)
     results = []
@@ -48,8 +59,13 @@ def init_tables(catalog: Catalog, settings: Settings) -> list[InitResult]:
         identifier = settings.table_id(name)
         if catalog.table_exists(identifier):
             table = catalog.load_table(identifier)
+            removed = remove_retired_properties(table)
             drift = describe_drift(table, table_def)
-            status = "exists" if not drift else f"exists, differs from DDL: {drift}"
+            status = "exists"
+            if removed:
+                status += f", removed {', '.join(f'{k}={v}' for k, v in removed.items())}"
+            if drift:
+                status += f", differs from DDL: {drift}"
         else:
             try:
                 table = catalog.create_table(
@@ -65,6 +81,15 @@ def init_tables(catalog: Catalog, settings: Settings) -> list[InitResult]:
                 status = "exists"
         results.append(InitResult(name, status, str(table.schema())))
     return results
+
+
+def remove_retired_properties(table: Table) -> dict[str, str]:
+    """Remove the RETIRED_PROPERTIES `table` carries with their retired value; what was removed."""
+    retired = {k: v for k, v in RETIRED_PROPERTIES.items() if table.properties.get(k) == v}
+    if retired:
+        with table.transaction() as tx:
+            tx.remove_properties(*retired)
+    return retired
 
 
 def describe_drift(table: Table, table_def: TableDef) -> str:

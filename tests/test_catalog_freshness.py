@@ -1,4 +1,8 @@
-"""A Spark session that already used the embedded catalog sees later PyIceberg commits."""
+"""A Spark session that already used the embedded catalog sees later PyIceberg commits.
+
+Re-checked on Iceberg 1.10.0: without `jdbc.init-catalog-tables=false` (spark.catalog_conf)
+Spark still reads the catalog as of its first use, after REFRESH TABLE too.
+"""
 
 import pyarrow as pa
 import pytest

@@ -39,7 +39,7 @@ def test_missing_jars(tmp_path):
     }
     out = _run(LOAD_SPARK, env)
     assert out.returncode == 3, out.stderr
-    assert "missing jars" in out.stdout and "iceberg-spark-runtime-3.5_2.12-1.7.1.jar" in out.stdout
+    assert "missing jars" in out.stdout and "iceberg-spark-runtime-3.5_2.12-1.10.0.jar" in out.stdout
     assert "make setup" in out.stdout
 
 

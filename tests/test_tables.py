@@ -40,6 +40,43 @@ def test_init_reports_drift_without_touching_the_table(settings):
     assert catalog.load_table(settings.table_id("schemahub_rejects")).metadata_location == before
 
 
+def test_init_turns_vectorized_reads_back_on_for_tables_made_under_glue_5_0(settings):
+    catalog = load_catalog(settings)
+    init_tables(catalog, settings)
+    retired = {"read.parquet.vectorization.enabled": "false"}
+    for name in ("raw_kraken_trades", "trades_unified"):  # as Glue 5.0's ddl/ created them
+        table = catalog.load_table(settings.table_id(name))
+        with table.transaction() as tx:
+            tx.set_properties(retired)
+    snapshots = {n: catalog.load_table(settings.table_id(n)).current_snapshot() for n in EXPECTED_TABLES}
+
+    results = {r.table: r.status for r in init_tables(catalog, settings)}
+    assert results["raw_kraken_trades"] == "exists, removed read.parquet.vectorization.enabled=false"
+    assert results["trades_unified"] == "exists, removed read.parquet.vectorization.enabled=false"
+    assert {r for r, status in results.items() if status == "exists"} == EXPECTED_TABLES - {
+        "raw_kraken_trades",
+        "trades_unified",
+    }
+    for name in EXPECTED_TABLES:
+        table = catalog.load_table(settings.table_id(name))
+        assert "read.parquet.vectorization.enabled" not in table.properties, name
+        assert table.current_snapshot() == snapshots[name]  # a metadata change, no new snapshot
+    state = _metadata_state(catalog, settings)
+    assert {r.status for r in init_tables(catalog, settings)} == {"exists"}
+    assert _metadata_state(catalog, settings) == state
+
+
+def test_init_keeps_a_vectorization_setting_it_did_not_make(settings):
+    catalog = load_catalog(settings)
+    init_tables(catalog, settings)
+    table = catalog.load_table(settings.table_id("raw_binance_trades"))
+    with table.transaction() as tx:
+        tx.set_properties({"read.parquet.vectorization.enabled": "true"})
+    assert {r.status for r in init_tables(catalog, settings)} == {"exists"}
+    table = catalog.load_table(settings.table_id("raw_binance_trades"))
+    assert table.properties["read.parquet.vectorization.enabled"] == "true"
+
+
 def test_cli_init_twice(tmp_path):
     env = {"SCHEMAHUB_WAREHOUSE": str(tmp_path / "wh"), "PATH": "/usr/bin:/bin"}
     cmd = [sys.executable, "-m", "schemahub_lib.cli", "init", "--quiet"]

@@ -5,6 +5,7 @@
     schemahub deploy --deployment my.yaml              # another description (alias: --config)
     schemahub deploy --teardown [--delete-data]        # remove what deploy created
     schemahub deploy --print-policy                    # IAM documents for the job role and deployer
+    schemahub deploy --estimate [--streams 50]         # the monthly bill, all in (no AWS access)
 
 Idempotent: a second run with the same description and sources changes nothing. Endpoint
 overrides (SCHEMAHUB_GLUE_ENDPOINT, SCHEMAHUB_S3_ENDPOINT, SCHEMAHUB_CLOUDWATCH_ENDPOINT,
@@ -16,9 +17,14 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import TYPE_CHECKING
 
 from schemahub_lib.errors import ConfigError
 from schemahub_lib.settings import Settings
+
+if TYPE_CHECKING:  # `schemahub --help` must not load boto3 and the deploy modules
+    from schemahub_lib.deploy.config import Deployment
+    from schemahub_lib.deploy.cost import Assumptions
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -49,18 +55,35 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     parser.add_argument("--print-policy", action="store_true", help="print the IAM policy documents and exit")
     parser.add_argument("--json", action="store_true", help="print the plan as JSON")
+    parser.add_argument(
+        "--estimate",
+        action="store_true",
+        help="print the monthly cost (Glue, S3, Athena, CloudWatch) with every assumption; no AWS access",
+    )
+    parser.add_argument(
+        "--streams",
+        type=int,
+        metavar="N",
+        help="with --estimate: streams (exchange, symbol) to price (default: the seed's, on the jobs' "
+        "exchanges)",
+    )
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from schemahub_lib.deploy.config import load_deployment
-    from schemahub_lib.deploy.cost import monthly_glue_cost, render_cost
+    from schemahub_lib.deploy.cost import monthly_glue_cost, render_cost, render_estimate
     from schemahub_lib.deploy.deployer import run_deploy
     from schemahub_lib.deploy.policy import deployer_policy, job_role_policy, trust_policy
 
     if args.delete_data and not args.teardown:
         raise ConfigError("--delete-data only goes with --teardown")
+    if args.streams is not None and (not args.estimate or args.streams < 1):
+        raise ConfigError(f"--streams goes with --estimate and must be >= 1, got {args.streams}")
     deployment = load_deployment(args.deployment)
+    if args.estimate:
+        print(render_estimate(deployment, assumptions(deployment, settings, args.streams)))
+        return 0
     if args.print_policy:
         documents = {
             "job_role_policy": job_role_policy(deployment),
@@ -89,3 +112,25 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     else:
         print("Nothing to change.")
     return 0
+
+
+def assumptions(deployment: Deployment, settings: Settings, streams: int | None) -> Assumptions:
+    """Streams and exchanges to price: `streams` over the jobs' exchanges, or the seed's products
+    on those exchanges (`settings.seed_path`)."""
+    from schemahub_lib.deploy.cost import Assumptions
+    from schemahub_lib.seed import load_seed
+
+    named = sorted(
+        {
+            e.strip()
+            for job in deployment.jobs
+            if job.stage in ("pipeline", "ingest")
+            for e in job.arguments.get("--exchanges", "").split(",")
+            if e.strip()
+        }
+    )
+    seed = load_seed(settings.seed_path)
+    exchanges = named or sorted(seed)
+    if streams is None:
+        streams = sum(len(seed.get(e, ())) for e in exchanges)
+    return Assumptions(streams=streams, exchanges=len(exchanges))

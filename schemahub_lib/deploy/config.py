@@ -3,9 +3,10 @@
 Every mistake is reported with the file, the key path and what was expected, before anything
 talks to AWS. Names of AWS resources are derived here, in one place:
 
-    Glue job       <name>-<job key>              e.g. schemahub-unify
+    Glue job       <name>-<job key>              e.g. schemahub-pipeline
     workflows      <name>-pipeline, <name>-maintenance
-    triggers       <name>-ingest-schedule, <name>-unify-after-ingest, <name>-maintenance-daily
+    triggers       <name>-ingest-schedule, <name>-maintenance-daily, and with separate ingest
+                   and unify jobs <name>-unify-after-ingest
     dashboard      <name>-ops                    (CloudWatch; dashboards are global, not regional)
     S3             s3://<bucket>/<prefix>/{warehouse,artifacts,tmp}/
 """
@@ -24,10 +25,18 @@ from schemahub_lib.errors import ConfigError
 from schemahub_lib.settings import NAMESPACE, REPO_ROOT
 
 DEFAULT_DEPLOYMENT = REPO_ROOT / "glue_deploy" / "deployment.yaml"
-STAGES = ("ingest", "unify", "maintenance", "on-demand")  # on-demand: no trigger; start it by hand
-# Glue 5.0 Spark worker types and their DPUs (docs.aws.amazon.com/glue/latest/dg/add-job.html).
+# pipeline: ingest then unify in one Glue run; or ingest job(s) and a unify job chained by a
+# trigger. on-demand: no trigger; start it by hand.
+STAGES = ("pipeline", "ingest", "unify", "maintenance", "on-demand")
+# Glue's execution classes: FLEX runs on spare capacity at $0.29 instead of $0.44 per DPU-hour;
+# its start may be delayed (docs.aws.amazon.com/glue/latest/dg/add-job.html, "Flex").
+EXECUTION_CLASSES = ("STANDARD", "FLEX")
+FLEX_WORKER_TYPES = ("G.1X", "G.2X")
+# Glue 5.1 Spark worker types and their DPUs (docs.aws.amazon.com/glue/latest/dg/add-job.html).
 WORKER_DPU: Mapping[str, float] = {"G.1X": 1, "G.2X": 2, "G.4X": 4, "G.8X": 8}
 TAG_KEY = "schemahub:deployment"
+# The Glue release whose Spark, Python and Iceberg match setup.py and the Makefile (SPEC.md).
+GLUE_VERSION = "5.1"
 
 _NAME = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -50,6 +59,15 @@ class JobSpec:
     max_retries: int
     arguments: Mapping[str, str] = field(default_factory=dict)
     expected_minutes: float = 1.0  # billed minutes per run, for the cost estimate only
+    execution_class: str = "STANDARD"
+    # pipeline jobs: billed minutes a run adds when it also unifies (cost estimate only)
+    expected_unify_minutes: float = 0.0
+
+    @property
+    def unify_every_minutes(self) -> float | None:
+        """A pipeline job's unify cadence (`--unify-every-minutes`); None: every run unifies."""
+        value = self.arguments.get("--unify-every-minutes")
+        return float(value) if value else None
 
 
 @dataclass(frozen=True)
@@ -143,7 +161,7 @@ def parse_deployment(data: Any, source: str = "<deployment>") -> Deployment:
         "jobs",
     )
     defaults = top.child("defaults", required=False)
-    defaults.only("worker_type", "number_of_workers", "timeout_minutes", "max_retries")
+    defaults.only("worker_type", "number_of_workers", "timeout_minutes", "max_retries", "execution_class")
     schedule = top.child("schedule")
     schedule.only("ingest", "maintenance")
     jobs_node = top.child("jobs")
@@ -155,19 +173,16 @@ def parse_deployment(data: Any, source: str = "<deployment>") -> Deployment:
         prefix=top.text("prefix", expected="a key prefix such as schemahub").strip("/"),
         database=top.text("database", pattern=_DATABASE, expected="a lower-case Glue database name"),
         role_arn=top.text("role_arn", pattern=_ROLE_ARN, expected="arn:aws:iam::<account>:role/<name>"),
-        glue_version=top.text("glue_version", default="5.0"),
+        glue_version=top.text("glue_version", default=GLUE_VERSION),
         ingest_schedule=schedule.cron("ingest"),
         maintenance_schedule=schedule.cron("maintenance"),
         jobs=jobs,
         source=source,
     )
-    for stage, rule in (("ingest", "at least one"), ("unify", "exactly one"), ("maintenance", "exactly one")):
-        count = len(deployment.stage_jobs(stage))
-        if count == 0 or (rule == "exactly one" and count > 1):
-            raise ConfigError(f"{source}: jobs: needs {rule} job with stage {stage}, found {count}")
-    if deployment.glue_version != "5.0":
+    _check_layout(deployment)
+    if deployment.glue_version != GLUE_VERSION:
         raise ConfigError(
-            f"{source}: glue_version: SchemaHub targets Glue 5.0 (Spark 3.5.4, Iceberg 1.7.1), "
+            f"{source}: glue_version: SchemaHub targets Glue {GLUE_VERSION} (Spark 3.5.6, Iceberg 1.10.0), "
             f"got {deployment.glue_version!r}"
         )
     if not deployment.prefix or deployment.prefix.startswith(".") or "//" in deployment.prefix:
@@ -183,6 +198,44 @@ def parse_deployment(data: Any, source: str = "<deployment>") -> Deployment:
     return deployment
 
 
+def _check_layout(deployment: Deployment) -> None:
+    """One pipeline job, or ingest job(s) plus one unify job; and one maintenance job."""
+    source = deployment.source
+    if deployment.stage_jobs("pipeline"):
+        rules: tuple[tuple[str, str], ...] = (
+            ("pipeline", "exactly one"),
+            ("ingest", "no"),
+            ("unify", "no"),
+            ("maintenance", "exactly one"),
+        )
+    else:
+        rules = (("ingest", "at least one"), ("unify", "exactly one"), ("maintenance", "exactly one"))
+    for stage, rule in rules:
+        count = len(deployment.stage_jobs(stage))
+        if (rule == "no" and count) or (rule != "no" and count == 0) or (rule == "exactly one" and count > 1):
+            why = " (the pipeline job ingests and unifies)" if rule == "no" else ""
+            raise ConfigError(f"{source}: jobs: needs {rule} job with stage {stage}{why}, found {count}")
+    for job in deployment.jobs:
+        if job.stage != "pipeline" and (job.expected_unify_minutes or job.unify_every_minutes):
+            raise ConfigError(
+                f"{source}: jobs.{job.key}: expected_unify_minutes and --unify-every-minutes are for "
+                f"the pipeline stage, not {job.stage}"
+            )
+        every = job.arguments.get("--unify-every-minutes")
+        if every is not None and not _positive(every):
+            raise ConfigError(
+                f"{source}: jobs.{job.key}.arguments.--unify-every-minutes: expected a positive number "
+                f"of minutes, got {every!r}"
+            )
+
+
+def _positive(text: str) -> bool:
+    try:
+        return float(text) > 0
+    except ValueError:
+        return False
+
+
 def _job(node: _Reader, key: str, defaults: _Reader) -> JobSpec:
     node.only(
         "stage",
@@ -193,6 +246,8 @@ def _job(node: _Reader, key: str, defaults: _Reader) -> JobSpec:
         "max_retries",
         "arguments",
         "expected_minutes",
+        "execution_class",
+        "expected_unify_minutes",
     )
     if not _NAME.match(key):
         raise ConfigError(f"{node.source}: jobs.{key}: job keys are lower-case letters, digits and '-'")
@@ -211,6 +266,19 @@ def _job(node: _Reader, key: str, defaults: _Reader) -> JobSpec:
         raise ConfigError(
             f"{node.source}: {node.path}worker_type: expected one of {', '.join(WORKER_DPU)}, "
             f"got {worker_type!r}"
+        )
+    execution_class = node.text(
+        "execution_class", default=defaults.text("execution_class", default="STANDARD")
+    )
+    if execution_class not in EXECUTION_CLASSES:
+        raise ConfigError(
+            f"{node.source}: {node.path}execution_class: expected one of {', '.join(EXECUTION_CLASSES)}, "
+            f"got {execution_class!r}"
+        )
+    if execution_class == "FLEX" and worker_type not in FLEX_WORKER_TYPES:
+        raise ConfigError(
+            f"{node.source}: {node.path}execution_class: Glue runs FLEX only on "
+            f"{', '.join(FLEX_WORKER_TYPES)} workers, got worker_type {worker_type!r}"
         )
     arguments = node.child("arguments", required=False)
     args = {}
@@ -232,6 +300,8 @@ def _job(node: _Reader, key: str, defaults: _Reader) -> JobSpec:
         max_retries=node.integer("max_retries", defaults.integer("max_retries", 0, low=0), low=0),
         arguments=args,
         expected_minutes=node.number("expected_minutes", 1.0),
+        execution_class=execution_class,
+        expected_unify_minutes=node.number("expected_unify_minutes", 0.0, allow_zero=True),
     )
 
 
@@ -293,10 +363,12 @@ class _Reader:
             raise ConfigError(f"{self.source}: {self.path}{key}: expected an integer >= {low}, got {value!r}")
         return value
 
-    def number(self, key: str, default: float) -> float:
+    def number(self, key: str, default: float, allow_zero: bool = False) -> float:
         value = self.data.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-            raise ConfigError(f"{self.source}: {self.path}{key}: expected a positive number, got {value!r}")
+        low_ok = isinstance(value, int | float) and (value >= 0 if allow_zero else value > 0)
+        if isinstance(value, bool) or not low_ok:
+            expected = "a number >= 0" if allow_zero else "a positive number"
+            raise ConfigError(f"{self.source}: {self.path}{key}: expected {expected}, got {value!r}")
         return float(value)
 
     def cron(self, key: str) -> str:

@@ -29,7 +29,7 @@ from schemahub_lib.deploy.resources import (
     normalize_trigger,
 )
 from schemahub_lib.settings import Settings
-from schemahub_lib.tables import describe_drift
+from schemahub_lib.tables import RETIRED_PROPERTIES, describe_drift
 
 
 def build_plan(
@@ -127,8 +127,14 @@ def _catalog_changes(
         if database is None or not catalog.table_exists(identifier):
             changes.append(Change("create", "iceberg table", identifier, spec=name))
             continue
-        drift = describe_drift(catalog.load_table(identifier), table_def)
+        table = catalog.load_table(identifier)
+        drift = describe_drift(table, table_def)
         details = (f"differs from DDL, not migrated by deploy: {drift}",) if drift else ()
+        retired = {k: v for k, v in RETIRED_PROPERTIES.items() if table.properties.get(k) == v}
+        if retired:  # apply's init_tables removes them
+            removed = ", ".join(f"{k}={v}" for k, v in retired.items())
+            changes.append(Change("update", "iceberg table", identifier, (f"remove {removed}", *details)))
+            continue
         changes.append(Change("unchanged", "iceberg table", identifier, details))
     return changes
 

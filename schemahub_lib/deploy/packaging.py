@@ -3,7 +3,7 @@
 The wheel is built with `pip wheel --no-deps` from a clean copy of the sources (so no `build/`
 lands in the working tree), then rewritten for Glue:
 
-- `Requires-Dist: pyspark` is dropped: Glue 5.0 provides Spark 3.5.4, and pip would otherwise
+- `Requires-Dist: pyspark` is dropped: Glue 5.1 provides Spark 3.5.6, and pip would otherwise
   download and shadow it. Every other requirement stays, so pip on Glue installs exactly the
   library's dependencies (pyiceberg, pyarrow, boto3, pyyaml, ...) from
   `--additional-python-modules <wheel>`.

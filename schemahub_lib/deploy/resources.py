@@ -32,6 +32,7 @@ JOB_FIELDS = (
     "Timeout",
     "MaxRetries",
     "ExecutionProperty",
+    "ExecutionClass",
 )
 TRIGGER_FIELDS = ("WorkflowName", "Type", "Schedule", "Predicate", "Actions", "Description")
 WORKFLOW_FIELDS = ("Description", "MaxConcurrentRuns")
@@ -67,11 +68,6 @@ SESSION_CONF = {
     "spark.sql.extensions": EXTENSIONS,
     # As load_spark: both engines turn timestamps into dates in UTC.
     "spark.sql.session.timeZone": "UTC",
-    # Row-based reads, as load_spark: Iceberg 1.7.1's vectorized Parquet reader corrupts JVM
-    # memory under Spark 3.5.4 (apache/iceberg#11247; SPARK-50235 frees vectors Iceberg reuses,
-    # fixed in Iceberg 1.7.2 by apache/iceberg#11802). Whether Glue's build carries fixes is
-    # unknown; drop this once Glue's Iceberg is 1.7.2 or later.
-    "spark.sql.iceberg.vectorization.enabled": "false",
 }
 
 
@@ -131,6 +127,7 @@ def desired_state(deployment: Deployment, wheel_key: str) -> DesiredState:
             # One run at a time: two unify runs would both append the same keys (insert-only
             # MERGE is an unconditional append), and two ingests would race on watermarks.
             "ExecutionProperty": {"MaxConcurrentRuns": 1},
+            "ExecutionClass": job.execution_class,
         }
     workflows = {
         deployment.pipeline_workflow: {
@@ -144,31 +141,9 @@ def desired_state(deployment: Deployment, wheel_key: str) -> DesiredState:
             "MaxConcurrentRuns": 1,
         },
     }
-    ingest = [deployment.job_name(j) for j in deployment.stage_jobs("ingest")]
-    (unify,) = deployment.stage_jobs("unify")
     (maintenance,) = deployment.stage_jobs("maintenance")
-    triggers: list[dict[str, Any]] = [
-        {
-            "Name": f"{deployment.name}-ingest-schedule",
-            "WorkflowName": deployment.pipeline_workflow,
-            "Type": "SCHEDULED",
-            "Schedule": deployment.ingest_schedule,
-            "Actions": [{"JobName": name} for name in ingest],
-            "Description": "starts the ingest job(s)",
-        },
-        {
-            "Name": f"{deployment.name}-unify-after-ingest",
-            "WorkflowName": deployment.pipeline_workflow,
-            "Type": "CONDITIONAL",
-            "Predicate": {
-                "Logical": "AND",
-                "Conditions": [
-                    {"LogicalOperator": "EQUALS", "JobName": name, "State": "SUCCEEDED"} for name in ingest
-                ],
-            },
-            "Actions": [{"JobName": deployment.job_name(unify)}],
-            "Description": "starts unify when every ingest job succeeded",
-        },
+    triggers = [
+        *_pipeline_triggers(deployment),
         {
             # A workflow has exactly one start trigger, so maintenance gets its own workflow.
             "Name": f"{deployment.name}-maintenance-daily",
@@ -185,6 +160,42 @@ def desired_state(deployment: Deployment, wheel_key: str) -> DesiredState:
         triggers={t["Name"]: t for t in triggers},
         dashboards={deployment.ops_dashboard: ops_dashboard_body(deployment)},
     )
+
+
+def _pipeline_triggers(deployment: Deployment) -> list[dict[str, Any]]:
+    """The schedule starts the pipeline job; or the ingest job(s), and unify when all succeeded."""
+    pipeline = deployment.stage_jobs("pipeline")
+    started = pipeline or deployment.stage_jobs("ingest")
+    schedule = {
+        "Name": f"{deployment.name}-ingest-schedule",
+        "WorkflowName": deployment.pipeline_workflow,
+        "Type": "SCHEDULED",
+        "Schedule": deployment.ingest_schedule,
+        "Actions": [{"JobName": deployment.job_name(j)} for j in started],
+        "Description": "starts the pipeline job (ingest, then unify)"
+        if pipeline
+        else "starts the ingest job(s)",
+    }
+    if pipeline:
+        return [schedule]
+    ingest = [deployment.job_name(j) for j in started]
+    (unify,) = deployment.stage_jobs("unify")
+    return [
+        schedule,
+        {
+            "Name": f"{deployment.name}-unify-after-ingest",
+            "WorkflowName": deployment.pipeline_workflow,
+            "Type": "CONDITIONAL",
+            "Predicate": {
+                "Logical": "AND",
+                "Conditions": [
+                    {"LogicalOperator": "EQUALS", "JobName": name, "State": "SUCCEEDED"} for name in ingest
+                ],
+            },
+            "Actions": [{"JobName": deployment.job_name(unify)}],
+            "Description": "starts unify when every ingest job succeeded",
+        },
+    ]
 
 
 def ops_dashboard_body(deployment: Deployment, path: Path = DASHBOARD_PATH) -> str:

@@ -167,15 +167,19 @@ def print_report(report: Any, as_json: bool) -> None:
                     f"{'':20} ~{plan['expected_trades']:,} trades, ~{plan['expected_pages']:,} pages, "
                     f"~{plan['seconds_at_rate_limit']:,.0f}s at the rate limit"
                 )
+        wall = 0.0  # exchanges are fetched side by side: the slowest one sets the duration
         for exchange in sorted({p["exchange"] for p in report.plan}):
             plans = [p for p in report.plan if p["exchange"] == exchange and "expected_pages" in p]
             seconds = [p["seconds_at_rate_limit"] for p in plans]
             # Kraken limits each pair on its own; the others share one limit per IP.
             total = max(seconds, default=0) if exchange == "kraken" else sum(seconds)
+            wall = max(wall, total)
             pages = sum(p["expected_pages"] for p in plans)
             print(f"{exchange}: ~{pages:,} pages, ~{total:,.0f}s at the exchange's rate limit")
         pages = sum(p.get("expected_pages", 0) for p in report.plan)
         print(f"dry run: {len(report.plan)} streams, ~{pages:,} pages; nothing written")
+        if any("oldest_trade_id" in p for p in report.plan):  # a backfill plan
+            print(glue_cost_line(wall, sum(p.get("expected_trades", 0) for p in report.plan)))
         return
     print(f"run {report.run_id}")
     for s in report.streams:
@@ -185,3 +189,15 @@ def print_report(report: Any, as_json: bool) -> None:
             f"pages {s.pages:>6,}  retries {s.retries:>3}  lag {lag}"
         )
         print(line + (f"\n    {s.error}" if s.error else ""))
+
+
+def glue_cost_line(seconds: float, trades: int) -> str:
+    """What the backfill would cost as the Glue job of glue_deploy/deployment.yaml."""
+    from schemahub_lib.deploy.config import load_deployment
+    from schemahub_lib.deploy.cost import backfill_cost
+    from schemahub_lib.errors import ConfigError
+
+    try:
+        return backfill_cost(seconds, trades, load_deployment())
+    except ConfigError as exc:
+        return f"Glue cost: not estimated ({exc})"

@@ -25,7 +25,13 @@ from schemahub_lib.landing.progress import Progress
 from schemahub_lib.landing.runs import ALL, RunLog, RunRow
 from schemahub_lib.landing.stream import StreamRun, StreamSkipped, StreamStopped
 from schemahub_lib.logs import log_event
-from schemahub_lib.ops.metrics import load_metrics_sink, run_metrics, stream_metrics
+from schemahub_lib.ops.metrics import (
+    StreamFigures,
+    exchange_metrics,
+    load_metrics_sink,
+    run_metrics,
+    worst_lag,
+)
 from schemahub_lib.timespec import lag_seconds
 
 _log = logging.getLogger("schemahub")
@@ -220,19 +226,16 @@ def finish(
     )  # fmt: skip
     runs.append(rows)
     sink = load_metrics_sink(ctx.settings)
-    metrics = [
-        m
-        for r in results
-        for m in stream_metrics(
-            r.exchange, r.product, landed=r.trades, rejects=r.rejects, lag_s=r.lag_seconds
-        )
-    ]
-    sink.put([*metrics, *run_metrics(ctx.kind, seconds, not failed)])
+    figures = [StreamFigures(r.exchange, r.product, r.trades, r.rejects, r.lag_seconds) for r in results]
+    sink.put([*exchange_metrics(figures), *run_metrics(ctx.kind, seconds, not failed)])
+    worst = worst_lag(figures)
     log_event(
         f"{ctx.kind}.summary", run_id=ctx.run_id, streams=len(results), failed=len(failed),
         conflicts=sum(r.status in ("conflict", "superseded") for r in results),
         trades=sum(r.trades for r in results), rejects=sum(r.rejects for r in results),
         pages=sum(r.pages for r in results), seconds=seconds,
+        worst_stream=f"{worst.exchange}:{worst.symbol}" if worst else None,
+        worst_lag_s=worst.lag_s if worst else None,
     )  # fmt: skip
     if failed:
         print(f"schemahub {ctx.kind}: {len(failed)} stream(s) failed:", file=sys.stderr)

@@ -5,9 +5,9 @@ Every metric lives in the `SchemaHub` namespace. Names, units and dimensions are
 
 | name               | unit    | dimensions                | sent by                      |
 |--------------------|---------|---------------------------|------------------------------|
-| TradesLanded       | Count   | Exchange, Symbol          | landing, repair              |
-| RejectedRecords    | Count   | Exchange, Symbol          | landing                      |
-| LagSeconds         | Seconds | Exchange, Symbol          | landing, status              |
+| TradesLanded       | Count   | Exchange                  | landing, repair              |
+| RejectedRecords    | Count   | Exchange                  | landing                      |
+| LagSeconds         | Seconds | Exchange                  | landing, status (worst stream) |
 | RunDurationSeconds | Seconds | Job                       | every job                    |
 | RunFailed          | Count   | Job                       | every job (1 failed, 0 ok)   |
 | GapRanges          | Count   | Layer, Exchange, Symbol   | audit (open ranges only)     |
@@ -17,6 +17,12 @@ Every metric lives in the `SchemaHub` namespace. Names, units and dimensions are
 | DataFiles          | Count   | Table                     | maintain, status             |
 | SmallFiles         | Count   | Table                     | maintain, status             |
 | TradesUnified      | Count   | Table                     | unify (rows it inserted)     |
+
+Landing figures go per exchange, not per stream: CloudWatch bills every metric (name and
+dimension set) by the month, so 50 streams x 3 metrics would cost $45 a month while 3
+exchanges x 3 cost $2.70. `LagSeconds` is the lag of the exchange's worst (most behind)
+stream, so an alarm or widget on it still fires when a single stream goes stale; the landing
+log line (`<kind>.summary`) names that stream, and `schemahub status` shows every stream.
 
 The local profile sends nothing (`NullSink`); the aws profile sends through boto3 to
 `settings.cloudwatch_endpoint` when set (a local moto server in tests), else the regional
@@ -40,9 +46,9 @@ BATCH = 1000
 
 # name -> (unit, dimension names in order)
 CATALOGUE: Mapping[str, tuple[str, tuple[str, ...]]] = {
-    "TradesLanded": ("Count", ("Exchange", "Symbol")),
-    "RejectedRecords": ("Count", ("Exchange", "Symbol")),
-    "LagSeconds": ("Seconds", ("Exchange", "Symbol")),
+    "TradesLanded": ("Count", ("Exchange",)),
+    "RejectedRecords": ("Count", ("Exchange",)),
+    "LagSeconds": ("Seconds", ("Exchange",)),
     "RunDurationSeconds": ("Seconds", ("Job",)),
     "RunFailed": ("Count", ("Job",)),
     "GapRanges": ("Count", ("Layer", "Exchange", "Symbol")),
@@ -102,17 +108,37 @@ def run_metrics(job: str, duration_s: float, ok: bool) -> list[Metric]:
     return [metric("RunDurationSeconds", duration_s, Job=job), metric("RunFailed", 0 if ok else 1, Job=job)]
 
 
-def stream_metrics(
-    exchange: str, symbol: str, *, landed: int, rejects: int, lag_s: float | None
-) -> list[Metric]:
-    """What landing reports per (exchange, symbol) stream and run."""
-    out = [
-        metric("TradesLanded", landed, Exchange=exchange, Symbol=symbol),
-        metric("RejectedRecords", rejects, Exchange=exchange, Symbol=symbol),
-    ]
-    if lag_s is not None:
-        out.append(metric("LagSeconds", lag_s, Exchange=exchange, Symbol=symbol))
+@dataclass(frozen=True)
+class StreamFigures:
+    """What one (exchange, symbol) stream did in a landing run."""
+
+    exchange: str
+    symbol: str
+    landed: int
+    rejects: int
+    lag_s: float | None
+
+
+def exchange_metrics(streams: Iterable[StreamFigures]) -> list[Metric]:
+    """Per exchange: TradesLanded and RejectedRecords summed over its streams, and LagSeconds of
+    its worst stream (the largest lag; none when no stream knows its lag)."""
+    by_exchange: dict[str, list[StreamFigures]] = {}
+    for s in streams:
+        by_exchange.setdefault(s.exchange, []).append(s)
+    out = []
+    for exchange, figures in sorted(by_exchange.items()):
+        out.append(metric("TradesLanded", sum(f.landed for f in figures), Exchange=exchange))
+        out.append(metric("RejectedRecords", sum(f.rejects for f in figures), Exchange=exchange))
+        lag = worst_lag(figures)
+        if lag is not None:
+            out.append(metric("LagSeconds", lag.lag_s or 0.0, Exchange=exchange))
     return out
+
+
+def worst_lag(streams: Iterable[StreamFigures]) -> StreamFigures | None:
+    """The stream furthest behind, or None when no stream knows its lag."""
+    known = [s for s in streams if s.lag_s is not None]
+    return max(known, key=lambda s: s.lag_s or 0.0) if known else None
 
 
 class MetricsSink(Protocol):

@@ -164,11 +164,11 @@ def run_status(settings: Settings, *, counts: bool = True, publish: bool = False
 
 
 def status_metrics(report: StatusReport) -> list[Metric]:
-    out = [
-        metric("LagSeconds", s.lag_s, Exchange=s.exchange, Symbol=s.product)
-        for s in report.streams
-        if s.lag_s is not None
-    ]
+    worst: dict[str, float] = {}  # per exchange, its worst stream's lag (ops/metrics.py)
+    for s in report.streams:
+        if s.lag_s is not None:
+            worst[s.exchange] = max(worst.get(s.exchange, s.lag_s), s.lag_s)
+    out = [metric("LagSeconds", lag, Exchange=exchange) for exchange, lag in sorted(worst.items())]
     for t in report.tables:
         out += [
             metric("DataFiles", t.data_files, Table=t.table),

@@ -89,7 +89,7 @@ def append_to_branch(rows: DataFrame, table: str, branch: str, properties: dict[
     """One append snapshot on `branch` carrying `properties` in its summary.
 
     `df.writeTo("t.branch_<b>")` is the way to address a branch: the `branch` write option is
-    ignored by Iceberg 1.7.1's DataFrameWriterV2 path (it silently appends to main).
+    ignored by Iceberg's DataFrameWriterV2 path (seen with 1.7.1) (it silently appends to main).
     Distribution mode none: the rows arrive hash-partitioned by key from dedup, and each task
     sorts its share by (day, exchange, symbol, trade_ts) and writes one file per day. The
     table's hash mode would shuffle once more and write each day from a single task (one core).

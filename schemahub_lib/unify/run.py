@@ -73,6 +73,10 @@ class UnifyReport:
     seconds: float = 0.0
     attempts: int = 1
     dry_run: bool = False
+    # Seconds per step of the last attempt: plan (catalog reads), stats (the one Spark job over
+    # symbols and times), write (read, map, dedup, anti-join and Parquet write: one Spark job),
+    # publish (read the branch back, fast-forward main).
+    phases: dict[str, float] = field(default_factory=dict)
 
     @property
     def rows_read_by_source(self) -> dict[str, int]:
@@ -174,6 +178,7 @@ def _attempt(
     dry_run: bool,
     before_publish: Callable[[], None] | None,
 ) -> UnifyReport:
+    clock = time.perf_counter()
     catalog = load_catalog(settings)
     target = settings.spark_table(TARGET_TABLE)
     state = target_state(load_table(catalog, settings, TARGET_TABLE))
@@ -193,11 +198,13 @@ def _attempt(
             active.append((spec, read_raw(spark, name, read)))
     if not active:
         return report  # nothing new: no commit, no snapshot
+    clock = _phase(report, "plan", clock)
     try:
         stats = batch_stats(active)
     except Exception as exc:
         _reraise_data_error(exc)
         raise
+    clock = _phase(report, "stats", clock)
     ingest_us = time.time_ns() // 1000
     mapped = []
     for (spec, raw), st in zip(active, stats, strict=True):
@@ -215,6 +222,12 @@ def _attempt(
     rows = new_rows(batch, existing, time_ranges(stats))
     properties = _record(report, state.consumed, run_id)
     return _publish(spark, catalog, settings, report, rows, state, properties, before_publish)
+
+
+def _phase(report: UnifyReport, name: str, since: float) -> float:
+    now = time.perf_counter()
+    report.phases[name] = round(now - since, 3)
+    return now
 
 
 def _reraise_data_error(exc: BaseException) -> None:
@@ -272,17 +285,20 @@ def _publish(
     commit.create_branch(spark, target, branch, state.snapshot_id)
     reached(settings.kill_at, "unify.branch_created")
     try:
+        clock = time.perf_counter()
         try:
             commit.append_to_branch(rows, target, branch, properties)
         except Exception as exc:
             _reraise_data_error(exc)
             raise
+        clock = _phase(report, "write", clock)
         snapshot_id, inserted = commit.published(load_table(catalog, settings, TARGET_TABLE), branch)
         reached(settings.kill_at, "unify.branch_written")
         if before_publish is not None:
             before_publish()
         commit.fast_forward_main(spark, settings.catalog_name, target, branch)
         reached(settings.kill_at, "unify.published")
+        _phase(report, "publish", clock)
     finally:
         try:
             commit.drop_branch(spark, target, branch)

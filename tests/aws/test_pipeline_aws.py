@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from schemahub_lib.catalog import load_catalog
-from schemahub_lib.landing.ingest import IngestOptions, run_ingest
+from schemahub_lib.landing.ingest import IngestOptions
+from schemahub_lib.pipeline import PipelineOptions, run_pipeline
 from schemahub_lib.settings import Settings
 from schemahub_lib.sim.testing import running_sim
 from schemahub_lib.tables import init_tables
@@ -87,32 +88,28 @@ def test_init_ingest_unify_query_on_glue_and_s3(
             assert location.startswith(f"s3://{bucket}/lake/schemahub.db/{result.table}/metadata/")
             client("s3", moto_endpoint).head_object(Bucket=bucket, Key=location.split("/", 3)[3])
 
-        # ingest: a cold start of WINDOW_MINUTES on every exchange.
+        # The pipeline job's one call (jobs/pipeline_job.py): ingest a cold start of
+        # WINDOW_MINUTES on every exchange with PyIceberg, then unify with Spark, same catalog.
         now_ns = sim.clock.now_ns()
-        report = run_ingest(
-            settings,
-            IngestOptions(
-                exchanges=tuple(STREAMS),
-                products=tuple(sorted({p for p, _ in STREAMS.values()})),
-                as_of_ns=now_ns,
-                cold_start_minutes=WINDOW_MINUTES,
-                workers=1,
-            ),
+        ingest = IngestOptions(
+            exchanges=tuple(STREAMS),
+            products=tuple(sorted({p for p, _ in STREAMS.values()})),
+            as_of_ns=now_ns,
+            cold_start_minutes=WINDOW_MINUTES,
+            workers=1,
         )
+        report = run_pipeline(settings, PipelineOptions(ingest, unify_every_minutes=180), spark=glue_spark)
         assert report.exit_code == 0
         expected = _expected(sim, now_ns - WINDOW_MINUTES * 60 * 10**9)
     assert len(expected) > 300
+    assert report.unify is not None and report.unify.rows_inserted == len(expected)
 
     catalog = load_catalog(settings)  # the raw tables hold every expected trade once
     for exchange in STREAMS:
         raw = catalog.load_table(settings.table_id(f"raw_{exchange}_trades")).scan().to_arrow()
         assert raw.num_rows == sum(1 for key in expected if key[0] == exchange), exchange
 
-    # unify: Spark on the same Glue catalog, through S3FileIO.
-    from schemahub_lib.unify import run_unify
-
-    run_unify(settings, spark=glue_spark)
-
+    # unify committed through Glue, its files through S3FileIO.
     unified = glue.get_table(DatabaseName="schemahub", Name="trades_unified")["Table"]["Parameters"]
     assert unified["table_type"] == "ICEBERG"
     assert unified["metadata_location"].startswith(
@@ -133,6 +130,8 @@ def test_init_ingest_unify_query_on_glue_and_s3(
         assert abs(_micros(row.trade_ts) - micros) <= slack, key
 
     # A second unify with nothing new writes nothing (no new Glue metadata pointer).
+    from schemahub_lib.unify import run_unify
+
     run_unify(settings, spark=glue_spark)
     again = glue.get_table(DatabaseName="schemahub", Name="trades_unified")["Table"]["Parameters"]
     assert again["metadata_location"] == unified["metadata_location"]

@@ -91,6 +91,27 @@ def deployment_data() -> dict[str, Any]:
     return data
 
 
+def split_layout(data: dict[str, Any]) -> dict[str, Any]:
+    """`data` with an ingest job and a unify job chained by a trigger instead of the pipeline job,
+    on STANDARD capacity: the layout the project shipped before the pipeline job (in place)."""
+    jobs = data["jobs"]
+    if "pipeline" in jobs:
+        pipeline = jobs.pop("pipeline")
+        arguments = {k: v for k, v in pipeline["arguments"].items() if k != "--unify-every-minutes"}
+        data["jobs"] = {
+            "ingest": {
+                "stage": "ingest",
+                "script": "jobs/ingest_job.py",
+                "arguments": arguments,
+                "expected_minutes": 2,
+            },
+            "unify": {"stage": "unify", "script": "jobs/unify_job.py", "expected_minutes": 3},
+            **jobs,
+        }
+        data["defaults"]["execution_class"] = "STANDARD"
+    return data
+
+
 @pytest.fixture
 def deployment() -> Deployment:
     return parse_deployment(deployment_data(), str(DEPLOYMENT_FILE))

@@ -8,7 +8,7 @@ import pytest
 
 from schemahub_lib.deploy import load_deployment, parse_deployment
 from schemahub_lib.errors import ConfigError
-from tests.deploy.conftest import DEPLOYMENT_FILE, deployment_data
+from tests.deploy.conftest import DEPLOYMENT_FILE, deployment_data, split_layout
 
 
 def test_shipped_deployment_file():
@@ -18,23 +18,22 @@ def test_shipped_deployment_file():
         "us-east-1",
         "schemahub",
         "schemahub",
-        "5.0",
+        "5.1",
     )
     assert d.account_id == "123456789012"
     assert d.ingest_schedule == "cron(0/30 * * * ? *)"
     assert d.maintenance_schedule == "cron(15 3 * * ? *)"
     assert [(j.key, j.stage, j.script) for j in d.jobs] == [
-        ("ingest", "ingest", "jobs/ingest_job.py"),
-        ("unify", "unify", "jobs/unify_job.py"),
+        ("pipeline", "pipeline", "jobs/pipeline_job.py"),
         ("maintenance", "maintenance", "jobs/maintenance_job.py"),
         ("backfill", "on-demand", "jobs/backfill_job.py"),
     ]
-    assert {(j.worker_type, j.number_of_workers) for j in d.jobs} == {("G.1X", 2)}
-    assert [j.timeout_minutes for j in d.jobs] == [30, 30, 120, 720]
-    assert d.jobs[0].arguments == {"--exchanges": "coinbase,binance,kraken"}
+    assert {(j.worker_type, j.number_of_workers, j.execution_class) for j in d.jobs} == {("G.1X", 2, "FLEX")}
+    assert [j.timeout_minutes for j in d.jobs] == [15, 60, 720]
+    assert d.jobs[0].arguments == {"--exchanges": "coinbase,binance,kraken", "--unify-every-minutes": "180"}
+    assert d.jobs[0].unify_every_minutes == 180
     assert [d.job_name(j) for j in d.jobs] == [
-        "schemahub-ingest",
-        "schemahub-unify",
+        "schemahub-pipeline",
         "schemahub-maintenance",
         "schemahub-backfill",
     ]
@@ -69,25 +68,58 @@ def _broken(edit) -> str:
             "expected cron(minutes hours day-of-month",
         ),
         (
-            lambda d: d["jobs"]["unify"].update(stage="merge"),
-            "deploy.yaml: jobs.unify.stage: expected one of",
+            lambda d: d["jobs"]["pipeline"].update(stage="merge"),
+            "deploy.yaml: jobs.pipeline.stage: expected one of",
         ),
         (
-            lambda d: d["jobs"]["unify"].update(worker_type="G.025X"),
-            "jobs.unify.worker_type: expected one of",
+            lambda d: d["jobs"]["pipeline"].update(worker_type="G.025X"),
+            "jobs.pipeline.worker_type: expected one of",
         ),
         (
-            lambda d: d["jobs"]["unify"].update(number_of_workers=1),
-            "jobs.unify.number_of_workers: expected an",
+            lambda d: d["jobs"]["pipeline"].update(number_of_workers=1),
+            "jobs.pipeline.number_of_workers: expected an",
         ),
-        (lambda d: d["jobs"]["unify"].update(script="/etc/x.py"), "jobs.unify.script: expected a .py path"),
         (
-            lambda d: d["jobs"]["ingest"]["arguments"].update(exchanges="x"),
+            lambda d: d["jobs"]["pipeline"].update(script="/etc/x.py"),
+            "jobs.pipeline.script: expected a .py path",
+        ),
+        (
+            lambda d: d["jobs"]["pipeline"]["arguments"].update(exchanges="x"),
             "Glue argument names start with '--'",
         ),
-        (lambda d: d["jobs"].pop("unify"), "jobs: needs exactly one job with stage unify, found 0"),
-        (lambda d: d["jobs"].update(unify2=dict(d["jobs"]["unify"])), "stage unify, found 2"),
-        (lambda d: d.update(glue_version="4.0"), "glue_version: SchemaHub targets Glue 5.0"),
+        (
+            lambda d: d["jobs"]["pipeline"].update(execution_class="SPOT"),
+            "jobs.pipeline.execution_class: expected one of STANDARD, FLEX, got 'SPOT'",
+        ),
+        (
+            lambda d: d["jobs"]["pipeline"].update(worker_type="G.4X"),
+            "jobs.pipeline.execution_class: Glue runs FLEX only on G.1X, G.2X workers, got worker_type",
+        ),
+        (
+            lambda d: d["jobs"]["pipeline"]["arguments"].update({"--unify-every-minutes": "soon"}),
+            "arguments.--unify-every-minutes: expected a positive number of minutes, got 'soon'",
+        ),
+        (
+            lambda d: d["jobs"]["maintenance"].update(expected_unify_minutes=1),
+            "jobs.maintenance: expected_unify_minutes and --unify-every-minutes are for the pipeline stage",
+        ),
+        (
+            lambda d: d["jobs"].update(pipeline2=dict(d["jobs"]["pipeline"])),
+            "stage pipeline, found 2",
+        ),
+        (
+            lambda d: d["jobs"].update(unify={"stage": "unify", "script": "jobs/unify_job.py"}),
+            "jobs: needs no job with stage unify (the pipeline job ingests and unifies), found 1",
+        ),
+        (
+            lambda d: split_layout(d)["jobs"].pop("unify"),
+            "jobs: needs exactly one job with stage unify, found 0",
+        ),
+        (
+            lambda d: split_layout(d)["jobs"].update(unify2=dict(split_layout(d)["jobs"]["unify"])),
+            "stage unify, found 2",
+        ),
+        (lambda d: d.update(glue_version="4.0"), "glue_version: SchemaHub targets Glue 5.1"),
         (lambda d: d.update(database="other"), "database: SchemaHub's Glue database is 'schemahub'"),
     ],
 )
@@ -98,18 +130,18 @@ def test_mistakes_name_the_key(edit, message):
 def test_defaults_apply_unless_a_job_overrides():
     data = deployment_data()
     data["defaults"] = {"worker_type": "G.2X", "number_of_workers": 3}
-    data["jobs"]["unify"]["number_of_workers"] = 10
+    data["jobs"]["pipeline"]["number_of_workers"] = 10
+    data["jobs"]["backfill"]["execution_class"] = "STANDARD"
     d = parse_deployment(data)
-    assert [(j.key, j.worker_type, j.number_of_workers) for j in d.jobs] == [
-        ("ingest", "G.2X", 3),
-        ("unify", "G.2X", 10),
-        ("maintenance", "G.2X", 3),
-        ("backfill", "G.2X", 3),
+    assert [(j.key, j.worker_type, j.number_of_workers, j.execution_class) for j in d.jobs] == [
+        ("pipeline", "G.2X", 10, "STANDARD"),
+        ("maintenance", "G.2X", 3, "STANDARD"),
+        ("backfill", "G.2X", 3, "STANDARD"),
     ]
 
 
 def test_several_ingest_jobs_are_allowed():
-    data = deployment_data()
+    data = split_layout(deployment_data())
     ingest = data["jobs"].pop("ingest")
     data["jobs"] = {
         "ingest-coinbase": {**ingest, "arguments": {"--exchanges": "coinbase"}},

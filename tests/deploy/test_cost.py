@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
+
 import pytest
 
 from schemahub_lib.deploy import parse_deployment
-from schemahub_lib.deploy.cost import monthly_glue_cost, render_cost, runs_per_day
+from schemahub_lib.deploy.cost import (
+    Assumptions,
+    backfill_cost,
+    monthly_cost,
+    monthly_glue_cost,
+    render_cost,
+    render_estimate,
+    runs_per_day,
+    unify_runs_per_day,
+)
 from schemahub_lib.errors import ConfigError
-from tests.deploy.conftest import deployment_data
+from tests.deploy.conftest import deployment_data, split_layout
 
 
 @pytest.mark.parametrize(
@@ -33,20 +44,105 @@ def test_schedules_the_estimate_cannot_count(schedule):
 
 def test_default_deployment_cost(deployment):
     rows = {r.job: r for r in monthly_glue_cost(deployment)}
-    # 48 runs/day x 30 days; 2 x G.1X = 2 DPU; expected minutes 2 / 3 / 10.
-    assert (rows["schemahub-ingest"].runs_per_month, rows["schemahub-ingest"].dpu_hours) == (1440, 96.0)
-    assert (rows["schemahub-unify"].runs_per_month, rows["schemahub-unify"].dpu_hours) == (1440, 144.0)
+    # 48 pipeline runs/day x 30 days on 2 x G.1X (2 DPU), FLEX; one run in 6 (every 180 min)
+    # also unifies: 1,200 runs x 1.25 min + 240 runs x 2 min = 1,980 min = 66 DPU-h.
+    pipeline = rows["schemahub-pipeline"]
+    assert (pipeline.runs_per_month, pipeline.dpu_hours, pipeline.execution_class) == (1440, 66.0, "FLEX")
+    assert pipeline.usd == round(66.0 * 0.29, 2)
     assert (rows["schemahub-maintenance"].runs_per_month, rows["schemahub-maintenance"].dpu_hours) == (
         30,
-        10.0,
+        8.0,
     )
-    assert [r.usd for r in rows.values()] == [42.24, 63.36, 4.40]
-    assert "total: $110.00/month" in render_cost(list(rows.values()))
+    assert [r.usd for r in rows.values()] == [19.14, 2.32]
+    assert "total: $21.46/month" in render_cost(list(rows.values()))
+
+
+def test_unify_cadence_counts_runs_that_unify():
+    data = deployment_data()
+    for every, unifying in (("30", 48), ("60", 24), ("180", 8), ("1440", 1), ("45", 24)):
+        data["jobs"]["pipeline"]["arguments"]["--unify-every-minutes"] = every
+        assert unify_runs_per_day(parse_deployment(data)) == unifying, every
+    del data["jobs"]["pipeline"]["arguments"]["--unify-every-minutes"]
+    assert unify_runs_per_day(parse_deployment(data)) == 48
 
 
 def test_one_minute_minimum():
     data = deployment_data()
-    data["jobs"]["unify"]["expected_minutes"] = 0.25
+    data["jobs"]["pipeline"]["expected_minutes"] = 0.25
+    data["jobs"]["pipeline"]["expected_unify_minutes"] = 0.25
     rows = {r.job: r for r in monthly_glue_cost(parse_deployment(data))}
-    assert rows["schemahub-unify"].billed_minutes == 1.0
-    assert rows["schemahub-unify"].usd == pytest.approx(1440 * 2 * (1 / 60) * 0.44, abs=0.005)
+    assert rows["schemahub-pipeline"].billed_minutes == 1.0
+    assert rows["schemahub-pipeline"].usd == pytest.approx(1440 * 2 * (1 / 60) * 0.29, abs=0.005)
+
+
+def test_levers_against_the_two_job_layout():
+    """What the pipeline job, FLEX and the unify cadence each save (glue_deploy/README.md)."""
+    split = {r.job: r.usd for r in monthly_glue_cost(parse_deployment(split_layout(deployment_data())))}
+    assert split == {"schemahub-ingest": 42.24, "schemahub-unify": 63.36, "schemahub-maintenance": 3.52}
+    data = deployment_data()
+    data["defaults"]["execution_class"] = "STANDARD"
+    standard = {r.job: r.usd for r in monthly_glue_cost(parse_deployment(data))}
+    assert standard["schemahub-pipeline"] == round(66.0 * 0.44, 2)
+
+
+def test_fifty_streams_all_in_within_thirty_dollars(deployment):
+    lines = monthly_cost(deployment, Assumptions(streams=50, exchanges=3))
+    parts = {c.part for c in lines}
+    assert parts == {"Glue", "S3", "Athena", "CloudWatch"}
+    total = sum(c.usd for c in lines)
+    assert total <= 30.0, render_estimate(deployment, Assumptions(streams=50, exchanges=3))
+    # More streams cost more (S3 requests, Athena bytes), and fewer cost less.
+    assert sum(c.usd for c in monthly_cost(deployment, Assumptions(streams=100, exchanges=3))) > total
+    assert sum(c.usd for c in monthly_cost(deployment, Assumptions(streams=10, exchanges=3))) < total
+
+
+def test_estimate_prints_every_assumption(deployment):
+    text = render_estimate(deployment, Assumptions(streams=50, exchanges=3))
+    for field in fields(Assumptions):
+        assert field.name.replace("_", " ") + ":" in text, field.name
+    assert "schemahub-pipeline: 1.25 billed min per run, +0.75 when it unifies, unifies every 180 min" in text
+    assert "schemahub-maintenance: 8 billed min per run" in text
+    for line in monthly_cost(deployment, Assumptions(streams=50, exchanges=3)):
+        assert f"${line.usd:>7.2f}  {line.formula}" in text
+
+
+def test_streams_change_the_request_and_metric_lines_only_where_they_should(deployment):
+    small = {(c.part, c.item): c.usd for c in monthly_cost(deployment, Assumptions(streams=1, exchanges=3))}
+    big = {(c.part, c.item): c.usd for c in monthly_cost(deployment, Assumptions(streams=500, exchanges=3))}
+    assert big[("CloudWatch", "custom metrics")] == small[("CloudWatch", "custom metrics")]  # per exchange
+    assert big[("S3", "writes")] > small[("S3", "writes")]
+    assert big[("Glue", "schemahub-pipeline")] == small[("Glue", "schemahub-pipeline")]
+
+
+def test_backfill_cost_as_the_on_demand_job(deployment):
+    # 10 hours at the rate limits on 2 x G.1X FLEX: 20 DPU-hours x $0.29.
+    line = backfill_cost(10 * 3600, 100_000_000, deployment)
+    assert line.startswith(
+        "Glue: ~$5.80 as the on-demand job schemahub-backfill (10.0 h x 2 DPU x $0.29/DPU-h"
+    )
+    assert "$5.80 per 100M trades" in line and "~$10 per 100M trades" in line
+    # Longer than the job's 720-minute timeout: several runs, each resuming the last.
+    assert "in 3 runs of at most 720 min" in backfill_cost(30 * 3600, 1, deployment)
+    data = deployment_data()
+    del data["jobs"]["backfill"]
+    assert "has no job running jobs/backfill_job.py" in backfill_cost(60, 1, parse_deployment(data))
+
+
+def test_command_line_estimate_needs_no_aws(capsys, monkeypatch):
+    from schemahub_lib.cli import main
+
+    monkeypatch.setenv("SCHEMAHUB_GLUE_ENDPOINT", "http://127.0.0.1:9")  # nothing listens there
+    assert main(["deploy", "--estimate", "--streams", "50"]) == 0
+    out = capsys.readouterr().out
+    assert "for 50 streams (30 days):" in out and "  streams: 50" in out
+    total = float(out.split("  total")[-1].split("$")[1].split()[0])
+    assert total <= 30.0
+    from schemahub_lib.seed import load_seed
+    from schemahub_lib.settings import REPO_ROOT
+
+    seed = load_seed(REPO_ROOT / "mappings" / "product_ids_seed.yaml")
+    streams = sum(len(seed[e]) for e in ("coinbase", "binance", "kraken"))
+    assert main(["deploy", "--estimate"]) == 0  # the seed's products on the jobs' exchanges
+    assert f"for {streams} streams (30 days):" in capsys.readouterr().out
+    assert main(["deploy", "--streams", "5"]) == 2
+    assert "--streams goes with --estimate" in capsys.readouterr().err

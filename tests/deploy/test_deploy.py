@@ -8,6 +8,7 @@ not executions. moto has no UpdateTrigger; the deployer replaces changed trigger
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from typing import Any
@@ -25,14 +26,17 @@ from schemahub_lib.deploy.resources import ops_dashboard_body
 from schemahub_lib.ops.dashboard import dashboard_body
 from schemahub_lib.settings import REPO_ROOT
 from tests.aws.emulator import client
-from tests.deploy.conftest import BUCKET, DEPLOYMENT_FILE, deployment_data
+from tests.deploy.conftest import BUCKET, DEPLOYMENT_FILE, deployment_data, split_layout
 from tests.deploy.test_policy import allows
 
 pytestmark = pytest.mark.aws
 
 TABLES = sorted(load_table_defs(REPO_ROOT / "ddl"))
-JOBS = ["schemahub-backfill", "schemahub-ingest", "schemahub-maintenance", "schemahub-unify"]
-TRIGGERS = ["schemahub-ingest-schedule", "schemahub-maintenance-daily", "schemahub-unify-after-ingest"]
+JOBS = ["schemahub-backfill", "schemahub-maintenance", "schemahub-pipeline"]
+TRIGGERS = ["schemahub-ingest-schedule", "schemahub-maintenance-daily"]
+# 4 objects (wheel, 3 job scripts), the database, 7 Glue resources (3 jobs, 2 workflows, 2
+# triggers), the dashboard
+RESOURCES = 13
 WORKFLOWS = ["schemahub-maintenance", "schemahub-pipeline"]
 DASHBOARD = "schemahub-ops"
 
@@ -97,9 +101,9 @@ def test_second_deploy_changes_nothing(endpoint, deploy_settings, deployment, bu
     assert not second.plan.writes
     assert {c.action for c in second.plan.changes} == {"unchanged"}
     assert not [c for c in second.plan.changes if c.details]  # no drift notes either
-    assert "  = unchanged glue trigger          schemahub-unify-after-ingest" in second.plan.render()
+    assert "  = unchanged glue trigger          schemahub-ingest-schedule" in second.plan.render()
     assert "  = unchanged cloudwatch dashboard  schemahub-ops" in second.plan.render()
-    assert second.plan.render().endswith(f"0 to delete, {len(TABLES) + 16} unchanged, 0 kept.")
+    assert second.plan.render().endswith(f"0 to delete, {len(TABLES) + RESOURCES} unchanged, 0 kept.")
     assert inventory(endpoint) == after_first  # same object versions, job times, table pointers, body
 
 
@@ -113,9 +117,9 @@ def test_deployed_resources(endpoint, deploy_settings, deployment, built):
     assert wheel.key == "schemahub/artifacts/python/schemahub-0.1.0-py3-none-any.whl"
 
     for name, script in [
-        ("schemahub-ingest", "ingest_job.py"),
-        ("schemahub-unify", "unify_job.py"),
+        ("schemahub-pipeline", "pipeline_job.py"),
         ("schemahub-maintenance", "maintenance_job.py"),
+        ("schemahub-backfill", "backfill_job.py"),
     ]:
         job = glue.get_job(JobName=name)["Job"]
         assert job["Command"] == {
@@ -123,8 +127,9 @@ def test_deployed_resources(endpoint, deploy_settings, deployment, built):
             "ScriptLocation": f"s3://{BUCKET}/schemahub/artifacts/jobs/{script}",
             "PythonVersion": "3",
         }
-        assert (job["GlueVersion"], job["WorkerType"], job["NumberOfWorkers"]) == ("5.0", "G.1X", 2)
+        assert (job["GlueVersion"], job["WorkerType"], job["NumberOfWorkers"]) == ("5.1", "G.1X", 2)
         assert job["ExecutionProperty"] == {"MaxConcurrentRuns": 1}
+        assert job["ExecutionClass"] == "FLEX"
         assert job["Role"] == deployment.role_arn
         args = job["DefaultArguments"]
         assert args["--datalake-formats"] == "iceberg"
@@ -144,17 +149,7 @@ def test_deployed_resources(endpoint, deploy_settings, deployment, built):
         "ACTIVATED",
         "schemahub-pipeline",
     )
-    assert schedule["Actions"] == [{"JobName": "schemahub-ingest"}]
-    unify = glue.get_trigger(Name="schemahub-unify-after-ingest")["Trigger"]
-    assert (unify["Type"], unify["State"], unify["WorkflowName"]) == (
-        "CONDITIONAL",
-        "ACTIVATED",
-        "schemahub-pipeline",
-    )
-    assert unify["Predicate"]["Conditions"] == [
-        {"LogicalOperator": "EQUALS", "JobName": "schemahub-ingest", "State": "SUCCEEDED"}
-    ]
-    assert unify["Actions"] == [{"JobName": "schemahub-unify"}]
+    assert schedule["Actions"] == [{"JobName": "schemahub-pipeline"}]
     daily = glue.get_trigger(Name="schemahub-maintenance-daily")["Trigger"]
     assert (daily["Type"], daily["Schedule"], daily["WorkflowName"]) == (
         "SCHEDULED",
@@ -204,14 +199,18 @@ def test_policies_cover_what_deploy_and_init_wrote(endpoint, deploy_settings, de
 def test_changed_description_changes_only_what_differs(endpoint, deploy_settings, built):
     run_deploy(deploy_settings, parse_deployment(deployment_data()), artifacts=built)
     data = deployment_data()
-    data["jobs"]["unify"]["number_of_workers"] = 4
+    data["jobs"]["pipeline"]["number_of_workers"] = 4
+    data["jobs"]["pipeline"]["execution_class"] = "STANDARD"
     data["schedule"]["ingest"] = "cron(0/15 * * * ? *)"
     changed = parse_deployment(data)
 
     plan = run_deploy(deploy_settings, changed, dry_run=True, artifacts=built).plan
     writes = {(c.action, c.kind, c.name): c.details for c in plan.changes if c.action != "unchanged"}
     assert writes == {
-        ("update", "glue job", "schemahub-unify"): ("NumberOfWorkers: 2 -> 4",),
+        ("update", "glue job", "schemahub-pipeline"): (
+            "NumberOfWorkers: 2 -> 4",
+            "ExecutionClass: FLEX -> STANDARD",
+        ),
         ("replace", "glue trigger", "schemahub-ingest-schedule"): (
             "Schedule: cron(0/30 * * * ? *) -> cron(0/15 * * * ? *)",
         ),
@@ -219,16 +218,16 @@ def test_changed_description_changes_only_what_differs(endpoint, deploy_settings
     result = run_deploy(deploy_settings, changed, artifacts=built)
     assert len(result.applied) == 2
     glue = client("glue", endpoint)
-    job = glue.get_job(JobName="schemahub-unify")["Job"]
-    assert job["NumberOfWorkers"] == 4
+    job = glue.get_job(JobName="schemahub-pipeline")["Job"]
+    assert (job["NumberOfWorkers"], job["ExecutionClass"]) == (4, "STANDARD")
     assert job["DefaultArguments"]["--datalake-formats"] == "iceberg"  # UpdateJob carried every field
-    assert job["Command"]["ScriptLocation"].endswith("/artifacts/jobs/unify_job.py")
+    assert job["Command"]["ScriptLocation"].endswith("/artifacts/jobs/pipeline_job.py")
     assert glue.get_trigger(Name="schemahub-ingest-schedule")["Trigger"]["Schedule"] == "cron(0/15 * * * ? *)"
     assert run_deploy(deploy_settings, changed, artifacts=built).applied == ()
 
 
 def test_jobs_removed_from_the_description_are_deleted(endpoint, deploy_settings, built):
-    data = deployment_data()
+    data = split_layout(deployment_data())
     ingest = data["jobs"].pop("ingest")
     data["jobs"] = {
         "ingest-coinbase": {**ingest, "arguments": {"--exchanges": "coinbase"}},
@@ -244,7 +243,7 @@ def test_jobs_removed_from_the_description_are_deleted(endpoint, deploy_settings
     ]
     assert unify["Predicate"]["Logical"] == "AND"
 
-    result = run_deploy(deploy_settings, parse_deployment(deployment_data()), artifacts=built)
+    result = run_deploy(deploy_settings, parse_deployment(split_layout(deployment_data())), artifacts=built)
     done = {(c.action, c.kind, c.name) for c in result.applied}
     assert done == {
         ("create", "glue job", "schemahub-ingest"),
@@ -253,9 +252,64 @@ def test_jobs_removed_from_the_description_are_deleted(endpoint, deploy_settings
         ("replace", "glue trigger", "schemahub-ingest-schedule"),
         ("replace", "glue trigger", "schemahub-unify-after-ingest"),
     }
-    assert sorted(glue.list_jobs()["JobNames"]) == JOBS
     conditions = glue.get_trigger(Name="schemahub-unify-after-ingest")["Trigger"]["Predicate"]["Conditions"]
     assert [c["JobName"] for c in conditions] == ["schemahub-ingest"]
+
+
+def test_two_job_layout_moves_to_the_pipeline_job(endpoint, deploy_settings, built):
+    """A deployment made with separate ingest and unify jobs becomes the one pipeline job."""
+    run_deploy(deploy_settings, parse_deployment(split_layout(deployment_data())), artifacts=built)
+    result = run_deploy(deploy_settings, parse_deployment(deployment_data()), artifacts=built)
+    done = {(c.action, c.kind, c.name) for c in result.applied if c.kind in ("glue job", "glue trigger")}
+    assert done == {
+        ("create", "glue job", "schemahub-pipeline"),
+        ("delete", "glue job", "schemahub-ingest"),
+        ("delete", "glue job", "schemahub-unify"),
+        ("update", "glue job", "schemahub-maintenance"),  # STANDARD -> FLEX
+        ("update", "glue job", "schemahub-backfill"),
+        ("replace", "glue trigger", "schemahub-ingest-schedule"),
+        ("delete", "glue trigger", "schemahub-unify-after-ingest"),
+    }
+    glue = client("glue", endpoint)
+    assert sorted(glue.list_jobs()["JobNames"]) == JOBS
+    assert sorted(glue.list_triggers()["TriggerNames"]) == TRIGGERS
+    trigger = glue.get_trigger(Name="schemahub-ingest-schedule")["Trigger"]
+    assert trigger["Actions"] == [{"JobName": "schemahub-pipeline"}]
+    assert run_deploy(deploy_settings, parse_deployment(deployment_data()), artifacts=built).applied == ()
+
+
+def test_deploy_turns_vectorized_reads_back_on(endpoint, deploy_settings, deployment, built):
+    """Tables created under Glue 5.0 carry read.parquet.vectorization.enabled=false; deploy removes it."""
+    from schemahub_lib.catalog import load_catalog
+    from schemahub_lib.deploy.resources import glue_settings
+
+    run_deploy(deploy_settings, deployment, artifacts=built)
+    emulated = dataclasses.replace(
+        glue_settings(deployment),
+        glue_endpoint=deploy_settings.glue_endpoint,
+        s3_endpoint=deploy_settings.s3_endpoint,
+        s3_path_style=True,
+        in_glue=False,
+    )
+    catalog = load_catalog(emulated)
+    table = catalog.load_table("schemahub.raw_kraken_trades")
+    with table.transaction() as tx:
+        tx.set_properties({"read.parquet.vectorization.enabled": "false"})
+    plan = run_deploy(deploy_settings, deployment, dry_run=True, artifacts=built).plan
+    tables = [
+        (c.action, c.name, c.details)
+        for c in plan.changes
+        if c.kind == "iceberg table" and c.action != "unchanged"
+    ]
+    assert tables == [
+        ("update", "schemahub.raw_kraken_trades", ("remove read.parquet.vectorization.enabled=false",))
+    ]
+    run_deploy(deploy_settings, deployment, artifacts=built)
+    assert (
+        "read.parquet.vectorization.enabled"
+        not in catalog.load_table("schemahub.raw_kraken_trades").properties
+    )
+    assert not run_deploy(deploy_settings, deployment, artifacts=built).plan.writes
 
 
 def test_paused_trigger_is_started_again(endpoint, deploy_settings, deployment, built):
@@ -272,11 +326,11 @@ def test_paused_trigger_is_started_again(endpoint, deploy_settings, deployment, 
 def test_same_named_resource_of_someone_else_stops_the_deploy(endpoint, deploy_settings, deployment, built):
     glue = client("glue", endpoint)
     glue.create_job(
-        Name="schemahub-unify", Role="arn:aws:iam::123456789012:role/x", Command={"Name": "glueetl"}
+        Name="schemahub-pipeline", Role="arn:aws:iam::123456789012:role/x", Command={"Name": "glueetl"}
     )
     before = inventory(endpoint)
     with pytest.raises(
-        DeployError, match="Glue job schemahub-unify exists but is not tagged schemahub:deployment"
+        DeployError, match="Glue job schemahub-pipeline exists but is not tagged schemahub:deployment"
     ):
         run_deploy(deploy_settings, deployment, artifacts=built)
     assert inventory(endpoint) == before  # the plan failed before anything was written
@@ -415,18 +469,17 @@ def test_command_line(endpoint, monkeypatch, tmp_path, capsys):
 
     assert main(["deploy", "--deployment", str(path), "--dry-run"]) == 0
     out = capsys.readouterr().out
-    assert "+ create    glue job              schemahub-unify" in out
+    assert "+ create    glue job              schemahub-pipeline" in out
     assert "+ create    cloudwatch dashboard  schemahub-ops" in out
-    assert "total: $110.00/month" in out
+    assert "total: $21.46/month" in out
     assert out.rstrip().endswith("Dry run: nothing was written.")
     assert inventory(endpoint)["jobs"] == {} and inventory(endpoint)["dashboards"] == {}
 
     assert main(["deploy", "--config", str(path)]) == 0
-    assert f"Applied {len(TABLES) + 16} changes." in capsys.readouterr().out
+    assert f"Applied {len(TABLES) + RESOURCES} changes." in capsys.readouterr().out
     assert main(["deploy", "--config", str(path), "--json"]) == 0  # the second deploy
     plan = json.loads(capsys.readouterr().out)
-    # 5 objects, the database, 9 Glue resources, the dashboard
-    assert plan["counts"]["unchanged"] == len(plan["changes"]) == len(TABLES) + 16
+    assert plan["counts"]["unchanged"] == len(plan["changes"]) == len(TABLES) + RESOURCES
 
     assert main(["deploy", "--config", str(path), "--print-policy"]) == 0
     documents = json.loads(capsys.readouterr().out)

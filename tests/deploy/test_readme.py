@@ -8,7 +8,7 @@ import re
 import pytest
 
 from schemahub_lib.deploy import load_deployment
-from schemahub_lib.deploy.cost import monthly_glue_cost
+from schemahub_lib.deploy.cost import Assumptions, monthly_glue_cost, render_estimate
 from schemahub_lib.deploy.resources import desired_state
 from schemahub_lib.settings import REPO_ROOT
 
@@ -23,13 +23,13 @@ def _query_text(path) -> str:
 
 
 def test_readme_quotes_the_computed_cost(deployment):
-    readme = README.read_text()
-    rows = monthly_glue_cost(deployment)
-    assert f"**${sum(r.usd for r in rows):.2f}**" in readme
-    for row in rows:
-        line = next(line for line in readme.splitlines() if line.startswith(f"| {row.job} |"))
-        assert f"${row.usd:.2f}" in line and f"| {row.dpu_hours:g} |" in line, line
-        assert f"| {row.runs_per_month:,} |" in line, line
+    """The README shows `schemahub deploy --estimate --streams 50` for the shipped file, verbatim."""
+    shipped = load_deployment(REPO_ROOT / "glue_deploy" / "deployment.yaml")
+    text = render_estimate(shipped, Assumptions(streams=50, exchanges=3))
+    text = text.replace(str(REPO_ROOT / "glue_deploy" / "deployment.yaml"), "glue_deploy/deployment.yaml")
+    assert text in README.read_text()
+    total = sum(r.usd for r in monthly_glue_cost(shipped))
+    assert f"  total: ${total:.2f}/month" in README.read_text()  # the dry-run sample
 
 
 def test_three_example_queries_exist():
@@ -46,10 +46,10 @@ def test_readme_carries_each_query_verbatim(path):
     assert _query_text(path) in [b.strip() for b in blocks]
 
 
-def test_readme_shows_the_rendered_ingest_job():
+def test_readme_shows_the_rendered_pipeline_job():
     shipped = load_deployment(REPO_ROOT / "glue_deploy" / "deployment.yaml")
     wheel = "schemahub/artifacts/python/schemahub-0.1.0-py3-none-any.whl"
-    job = desired_state(shipped, wheel).jobs["schemahub-ingest"]
+    job = desired_state(shipped, wheel).jobs["schemahub-pipeline"]
     (block,) = re.findall(r"```json\n(.*?)```", README.read_text(), re.DOTALL)
     shown = json.loads(block)
     assert shown == {key: job[key] for key in shown}

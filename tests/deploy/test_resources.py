@@ -1,4 +1,4 @@
-"""The requests the deployer sends: Glue 5.0 Spark jobs with Iceberg, workflow triggers, the dashboard."""
+"""The requests the deployer sends: Glue 5.1 Spark jobs with Iceberg, workflow triggers, the dashboard."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from schemahub_lib.errors import ConfigError
 from schemahub_lib.ops.dashboard import dashboard_body
 from schemahub_lib.settings import Settings
 from schemahub_lib.spark import EXTENSIONS, catalog_conf
-from tests.deploy.conftest import deployment_data
+from tests.deploy.conftest import deployment_data, split_layout
 
 WHEEL_KEY = "schemahub/artifacts/python/schemahub-0.1.0-py3-none-any.whl"
 
@@ -31,20 +31,20 @@ def _conf_pairs(value: str) -> dict[str, str]:
 
 def test_jobs_are_glue_5_spark_jobs_with_iceberg(deployment):
     jobs = desired_state(deployment, WHEEL_KEY).jobs
-    assert list(jobs) == [
-        "schemahub-ingest",
-        "schemahub-unify",
-        "schemahub-maintenance",
-        "schemahub-backfill",
-    ]
-    for name, script in [("schemahub-ingest", "ingest_job.py"), ("schemahub-unify", "unify_job.py")]:
+    assert list(jobs) == ["schemahub-pipeline", "schemahub-maintenance", "schemahub-backfill"]
+    assert {j["ExecutionClass"] for j in jobs.values()} == {"FLEX"}
+    assert jobs["schemahub-pipeline"]["Timeout"] == 15
+    for name, script in [
+        ("schemahub-pipeline", "pipeline_job.py"),
+        ("schemahub-maintenance", "maintenance_job.py"),
+    ]:
         job = jobs[name]
         assert job["Command"] == {
             "Name": "glueetl",
             "ScriptLocation": f"s3://schemahub-deploy-test/schemahub/artifacts/jobs/{script}",
             "PythonVersion": "3",
         }
-        assert (job["GlueVersion"], job["WorkerType"], job["NumberOfWorkers"]) == ("5.0", "G.1X", 2)
+        assert (job["GlueVersion"], job["WorkerType"], job["NumberOfWorkers"]) == ("5.1", "G.1X", 2)
         assert job["ExecutionProperty"] == {"MaxConcurrentRuns": 1}
         assert job["Role"] == "arn:aws:iam::123456789012:role/schemahub-glue-jobs"
         args = job["DefaultArguments"]
@@ -56,19 +56,19 @@ def test_jobs_are_glue_5_spark_jobs_with_iceberg(deployment):
             "s3://schemahub-deploy-test/schemahub/warehouse",
             "us-east-1",
         )
-    assert jobs["schemahub-ingest"]["DefaultArguments"]["--exchanges"] == "coinbase,binance,kraken"
-    assert "--exchanges" not in jobs["schemahub-unify"]["DefaultArguments"]
-    assert jobs["schemahub-maintenance"]["Timeout"] == 120
+    assert jobs["schemahub-pipeline"]["DefaultArguments"]["--exchanges"] == "coinbase,binance,kraken"
+    assert jobs["schemahub-pipeline"]["DefaultArguments"]["--unify-every-minutes"] == "180"
+    assert "--exchanges" not in jobs["schemahub-maintenance"]["DefaultArguments"]
+    assert jobs["schemahub-maintenance"]["Timeout"] == 60
 
 
 def test_conf_is_rendered_by_the_same_function_as_the_local_session(deployment):
-    job = desired_state(deployment, WHEEL_KEY).jobs["schemahub-unify"]
+    job = desired_state(deployment, WHEEL_KEY).jobs["schemahub-pipeline"]
     conf = _conf_pairs(job["DefaultArguments"]["--conf"])
     settings = glue_settings(deployment)
     assert conf == {
         "spark.sql.extensions": EXTENSIONS,
         "spark.sql.session.timeZone": "UTC",
-        "spark.sql.iceberg.vectorization.enabled": "false",
         **catalog_conf(settings),
     }
     assert conf["spark.sql.catalog.schemahub"] == "org.apache.iceberg.spark.SparkCatalog"
@@ -101,8 +101,21 @@ def test_local_and_glue_catalog_settings_differ_only_by_endpoints(deployment):
     assert "spark.sql.catalog.schemahub.warehouse" in spark_conf_argument(glue)
 
 
-def test_workflow_triggers(deployment):
+def test_the_schedule_starts_the_pipeline_job_alone(deployment):
     state = desired_state(deployment, WHEEL_KEY)
+    schedule, maintenance = state.triggers.values()
+    assert (schedule["Name"], schedule["Type"], schedule["Schedule"], schedule["WorkflowName"]) == (
+        "schemahub-ingest-schedule",
+        "SCHEDULED",
+        "cron(0/30 * * * ? *)",
+        "schemahub-pipeline",
+    )
+    assert schedule["Actions"] == [{"JobName": "schemahub-pipeline"}]
+    assert maintenance["Actions"] == [{"JobName": "schemahub-maintenance"}]
+
+
+def test_workflow_triggers_of_separate_ingest_and_unify_jobs():
+    state = desired_state(parse_deployment(split_layout(deployment_data())), WHEEL_KEY)
     assert {name: w["MaxConcurrentRuns"] for name, w in state.workflows.items()} == {
         "schemahub-pipeline": 1,
         "schemahub-maintenance": 1,
@@ -141,9 +154,9 @@ def test_on_demand_jobs_get_no_trigger_and_no_scheduled_cost():
     assert state.jobs["schemahub-replay"]["NumberOfWorkers"] == 4
     assert state.jobs["schemahub-backfill"]["Command"]["ScriptLocation"].endswith("/jobs/backfill_job.py")
     started = {a["JobName"] for t in state.triggers.values() for a in t["Actions"]}
-    assert started == {"schemahub-ingest", "schemahub-unify", "schemahub-maintenance"}
+    assert started == {"schemahub-pipeline", "schemahub-maintenance"}
     costed = {r.job for r in monthly_glue_cost(d)}
-    assert costed == {"schemahub-ingest", "schemahub-unify", "schemahub-maintenance"}
+    assert costed == {"schemahub-pipeline", "schemahub-maintenance"}
 
 
 def test_dashboard_body_is_marked_with_the_deployment_and_its_region():

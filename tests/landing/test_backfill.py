@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from pathlib import Path
 
 import pytest
@@ -96,6 +97,8 @@ def test_dry_run_writes_nothing_and_plans_pages(
     out = capsys.readouterr().out
     assert not Path(land_settings.warehouse).exists()
     assert "nothing written" in out and "pages" in out and "at the rate limit" in out
+    # Beside the hours, what the backfill costs as the deployment's on-demand Glue job.
+    assert re.search(r"^Glue: ~\$[0-9.,]+ as the on-demand job schemahub-backfill \(", out, re.M), out
     report = backfill(land_settings, "binance", "kraken", "coinbase", dry_run=True)
     plans = {p["exchange"]: p for p in report.plan}
     for exchange in ALL:

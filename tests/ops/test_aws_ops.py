@@ -12,7 +12,14 @@ from schemahub_lib.catalog import load_catalog
 from schemahub_lib.errors import MappingError
 from schemahub_lib.ops import formats
 from schemahub_lib.ops.maintenance import MaintainOptions, run_maintenance
-from schemahub_lib.ops.metrics import CloudWatchSink, load_metrics_sink, metric, run_metrics, stream_metrics
+from schemahub_lib.ops.metrics import (
+    CloudWatchSink,
+    StreamFigures,
+    exchange_metrics,
+    load_metrics_sink,
+    metric,
+    run_metrics,
+)
 from schemahub_lib.spark import register_catalog
 from tests.aws.emulator import aws_settings, client, moto_server, reset
 from tests.ops.conftest import Lake
@@ -59,8 +66,13 @@ def test_metrics_reach_cloudwatch_with_their_dimensions(aws, moto_endpoint):
     sink = load_metrics_sink(aws)
     assert isinstance(sink, CloudWatchSink)
     sink.put(
-        stream_metrics("coinbase", "BTC-USD", landed=1500, rejects=2, lag_s=42.5)
-        + stream_metrics("binance", "BTC-USDT", landed=700, rejects=0, lag_s=3.0)
+        exchange_metrics(
+            [
+                StreamFigures("coinbase", "BTC-USD", 1500, 2, 42.5),
+                StreamFigures("coinbase", "ETH-USD", 500, 0, 900.0),  # the stale one
+                StreamFigures("binance", "BTC-USDT", 700, 0, 3.0),
+            ]
+        )
         + run_metrics("ingest", 12.25, ok=True)
         + [metric("GapRanges", 3, Layer="raw", Exchange="coinbase", Symbol="BTC-USD")]
     )
@@ -69,10 +81,13 @@ def test_metrics_reach_cloudwatch_with_their_dimensions(aws, moto_endpoint):
     names = {
         (m["MetricName"], tuple(sorted((d["Name"], d["Value"]) for d in m["Dimensions"]))) for m in listed
     }
-    assert ("TradesLanded", (("Exchange", "coinbase"), ("Symbol", "BTC-USD"))) in names
+    assert ("TradesLanded", (("Exchange", "coinbase"),)) in names
+    assert not [n for n in names if n[0] in ("TradesLanded", "LagSeconds") and len(n[1]) != 1]
     assert ("RunDurationSeconds", (("Job", "ingest"),)) in names
-    assert _datapoints(cw, "TradesLanded", {"Exchange": "coinbase", "Symbol": "BTC-USD"}, start) == 1500
-    assert _datapoints(cw, "LagSeconds", {"Exchange": "binance", "Symbol": "BTC-USDT"}, start) == 3.0
+    assert _datapoints(cw, "TradesLanded", {"Exchange": "coinbase"}, start) == 2000
+    # One stale stream sets its exchange's lag: an alarm on LagSeconds still sees it.
+    assert _datapoints(cw, "LagSeconds", {"Exchange": "coinbase"}, start) == 900.0
+    assert _datapoints(cw, "LagSeconds", {"Exchange": "binance"}, start) == 3.0
     assert _datapoints(cw, "RunFailed", {"Job": "ingest"}, start) == 0
     assert (
         _datapoints(cw, "GapRanges", {"Layer": "raw", "Exchange": "coinbase", "Symbol": "BTC-USD"}, start)
