@@ -40,24 +40,8 @@ METADATA_KEYS = ("source", "last_updated", "count")
 _CANONICAL = re.compile(r"[^\s-]+-[^\s-]+")
 _PLAIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/]*(?:-[A-Za-z0-9._/]+)?")
 
-DEFAULT_SEED: dict[str, list[Product]] = {
-    "coinbase": [
-        Product("coinbase", "BTC-USD", "BTC-USD", "BTC", "USD"),
-        Product("coinbase", "ETH-USD", "ETH-USD", "ETH", "USD"),
-        Product("coinbase", "SOL-USD", "SOL-USD", "SOL", "USD"),
-    ],
-    "binance": [
-        Product("binance", "BTC-USDT", "BTCUSDT", "BTC", "USDT"),
-        Product("binance", "ETH-USDT", "ETHUSDT", "ETH", "USDT"),
-        Product("binance", "SOL-USDT", "SOLUSDT", "SOL", "USDT"),
-    ],
-    "kraken": [
-        Product("kraken", "BTC-USD", "XBTUSD", "BTC", "USD", aliases=("XXBTZUSD",)),
-        Product("kraken", "ETH-USD", "ETHUSD", "ETH", "USD", aliases=("XETHZUSD",)),
-        Product("kraken", "BTC-USDT", "XBTUSDT", "BTC", "USDT", aliases=("XBTUSDT",)),
-        Product("kraken", "DOGE-USD", "XDGUSD", "DOGE", "USD", aliases=("XXDGZUSD",)),
-    ],
-}
+# The built-in seed: each connector's `default_products`.
+DEFAULT_SEED: dict[str, list[Product]] = {name: list(cls.default_products) for name, cls in CONNECTORS.items()}
 
 
 @dataclass(frozen=True)

@@ -87,6 +87,27 @@ def require_positive(value: Any, field: str) -> float:
     return number
 
 
+def require_nonzero(value: Any, field: str) -> float:
+    """A non-zero finite decimal of either sign (Bitfinex's signed AMOUNT), as a float."""
+    kind = type(value)
+    if kind is str or kind is NumberText:
+        if not _DECIMAL.fullmatch(value):
+            raise RecordError(f"{field} {short(value)} is not a decimal number")
+        number = float(value)
+    elif kind is int:
+        try:
+            number = float(value)
+        except OverflowError:
+            number = math.inf
+    elif value is None:
+        raise RecordError(f"missing {field}")
+    else:
+        raise RecordError(f"{field} {short(value)} is not a decimal number")
+    if number == 0 or not math.isfinite(number):
+        raise RecordError(f"{field} {short(value)} is not a non-zero finite number")
+    return number
+
+
 def require_choice(value: Any, field: str, choices: tuple[str, ...]) -> str:
     if value in choices and type(value) is str:
         return value  # type: ignore[no-any-return]

@@ -31,6 +31,8 @@ TRADE_ENDPOINTS = {
     "coinbase": ("trades",),
     "binance": ("trades", "historicalTrades", "aggTrades"),
     "kraken": ("Trades",),
+    "okx": ("history-trades", "trades"),
+    "bitfinex": ("trades",),
 }
 
 CLOUDFLARE_502 = (
