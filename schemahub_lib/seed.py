@@ -30,7 +30,7 @@ from typing import Any
 
 import yaml
 
-from schemahub_lib.connectors import CONNECTORS
+from schemahub_lib.connectors import CONNECTORS, unknown_exchange
 from schemahub_lib.connectors.base import Product
 from schemahub_lib.errors import ConfigError
 
@@ -41,7 +41,9 @@ _CANONICAL = re.compile(r"[^\s-]+-[^\s-]+")
 _PLAIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/]*(?:-[A-Za-z0-9._/]+)?")
 
 # The built-in seed: each connector's `default_products`.
-DEFAULT_SEED: dict[str, list[Product]] = {name: list(cls.default_products) for name, cls in CONNECTORS.items()}
+DEFAULT_SEED: dict[str, list[Product]] = {
+    name: list(cls.default_products) for name, cls in CONNECTORS.items()
+}
 
 
 @dataclass(frozen=True)
@@ -81,9 +83,7 @@ def read_seed(path: str | os.PathLike[str]) -> dict[str, SeedSection]:
     sections = {}
     for exchange, section in data.items():
         if exchange not in CONNECTORS:
-            raise ConfigError(
-                f"{where}: {exchange}: unknown exchange; valid: {', '.join(sorted(CONNECTORS))}"
-            )
+            raise ConfigError(f"{where}: {unknown_exchange(exchange)}")
         sections[exchange] = _section(where, exchange, section)
     return sections
 

@@ -76,7 +76,10 @@ def test_the_seeds_original_single_exchange_format_loads(tmp_path: Path) -> None
     [
         ("[a, b]", "expected a mapping of exchange name -> section, got list"),
         ("coinbase: [\n", "not valid YAML"),
-        ("bitstamp:\n  product_ids: []\n", "bitstamp: unknown exchange; valid: binance, coinbase, kraken"),
+        (
+            "bitstamp:\n  product_ids: []\n",
+            "unknown exchange 'bitstamp'; known: binance, bitfinex, coinbase, kraken, okx",
+        ),
         ("kraken: 3\n", "kraken: expected a mapping with product_ids, symbols, metadata, got int"),
         (
             "kraken:\n  product_ids: []\n  pairs: {}\n",
@@ -166,7 +169,8 @@ def test_write_without_a_file_writes_the_default_seed(
     path = tmp_path / "seed.yaml"
     assert run(["--write", "--path", str(path)]) == 0
     assert load_seed(path) == DEFAULT_SEED
-    assert f"wrote {path} (coinbase 3, binance 3, kraken 4)" in capsys.readouterr().err
+    counts = ", ".join(f"{name} {len(products)}" for name, products in DEFAULT_SEED.items())
+    assert f"wrote {path} ({counts})" in capsys.readouterr().err
     before = path.read_text()
     assert run(["--write", "--path", str(path)]) == 0
     assert path.read_text() == before  # unchanged sections keep their last_updated

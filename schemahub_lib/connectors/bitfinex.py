@@ -56,7 +56,7 @@ from schemahub_lib.connectors.records import (
     require_trade_id,
     short,
 )
-from schemahub_lib.connectors.responses import decode_json, element_of, ids_of, malformed, parse_rows
+from schemahub_lib.connectors.responses import decode_json, ids_of, malformed, parse_rows
 from schemahub_lib.errors import RateLimitedError, TerminalExchangeError
 from schemahub_lib.http import HttpClient, HttpResponse, RateLimit
 
@@ -154,6 +154,11 @@ def parse_row(row: Any, payload: str, symbol: str, now: int) -> RawTrade:
     return RawTrade(trade_id, time_ns, record, payload)
 
 
+def _row_id(row: Any) -> object:
+    # Only a row with all four fields says which element is the id.
+    return row[0] if type(row) is list and len(row) >= 4 else None
+
+
 def raise_for_error(data: Any, url: str, body: bytes) -> None:
     """Errors in a 2xx body: `["error", code, message]` or `{"error": "ERR_..."}`."""
     if isinstance(data, list) and data[:1] == ["error"]:
@@ -171,7 +176,7 @@ def parse_trades(
     data = decode_json(NAME, url, body, loads_items)
     raise_for_error(data, url, body)
     trades, rejects = parse_rows(
-        NAME, url, body, data, lambda row, text, t: parse_row(row, text, symbol, t), element_of(0), now
+        NAME, url, body, data, lambda row, text, t: parse_row(row, text, symbol, t), _row_id, now
     )
     return trades, rejects, len(data)
 
@@ -190,7 +195,9 @@ def parse_page(
     seen = None if cursor is None else cursor.seen_through_id
     if seen is not None:
         trades = [t for t in trades if t.trade_id > seen]
-        rejects = [r for r in rejects if not (r.trade_id and r.trade_id.isdigit() and int(r.trade_id) <= seen)]
+        rejects = [
+            r for r in rejects if not (r.trade_id and r.trade_id.isdigit() and int(r.trade_id) <= seen)
+        ]
     newer: Cursor | None = None
     if cursor is not None and (trades or rejects):
         start = int(cursor.value)

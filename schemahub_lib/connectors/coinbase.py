@@ -133,7 +133,13 @@ def parse_trades(
     """A trades body -> (trades ascending by id, rejects). Raises MalformedPageError."""
     rows = decode_json(NAME, url, body, loads_items)
     return parse_rows(
-        NAME, url, body, rows, lambda obj, text, t: parse_trade(obj, text, product, t), field_of("trade_id"), now
+        NAME,
+        url,
+        body,
+        rows,
+        lambda obj, text, t: parse_trade(obj, text, product, t),
+        field_of("trade_id"),
+        now,
     )
 
 

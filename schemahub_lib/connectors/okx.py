@@ -234,7 +234,10 @@ def parse_instruments(response: HttpResponse) -> list[Product]:
         inst, base, quote = item.get("instId"), item.get("baseCcy"), item.get("quoteCcy")
         if not (isinstance(inst, str) and isinstance(base, str) and isinstance(quote, str)):
             raise malformed(
-                NAME, response.url, f"instrument without instId/baseCcy/quoteCcy: {short(inst)}", response.body
+                NAME,
+                response.url,
+                f"instrument without instId/baseCcy/quoteCcy: {short(inst)}",
+                response.body,
             )
         products.append(Product(NAME, f"{base}-{quote}", inst, base, quote))
     return sorted(products, key=lambda p: p.symbol)

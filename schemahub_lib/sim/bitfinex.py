@@ -99,7 +99,8 @@ class BitfinexVenue:
         symbol = self.product_name(request) or ""
         spec = self.scenario.product("bitfinex", symbol) if symbol.startswith("t") else None
         if spec is None:
-            return bitfinex_error(10020, "symbol: invalid")
+            # Undocumented for this endpoint; a 4xx so clients treat it as final.
+            return bitfinex_error(10020, "symbol: invalid", 400)
         return self._trades(request, self.scenario.streams[("bitfinex", spec.symbol)], edits)
 
     def _trades(self, request: Request, stream: TradeStream, edits: PageEdits | None) -> Response:

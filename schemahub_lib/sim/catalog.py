@@ -108,7 +108,9 @@ VENUE_STYLES: dict[str, VenueStyle] = {
     ),
     "coinbase": VenueStyle(lag_ms=80.0, noise_bp=0.3, half_spread_bp=0.1, mean_fills=1.4, time_unit_ns=1_000),
     "kraken": VenueStyle(lag_ms=250.0, noise_bp=0.5, half_spread_bp=0.3, mean_fills=1.5, time_unit_ns=1),
-    "okx": VenueStyle(lag_ms=30.0, noise_bp=0.25, half_spread_bp=0.05, mean_fills=1.7, time_unit_ns=1_000_000),
+    "okx": VenueStyle(
+        lag_ms=30.0, noise_bp=0.25, half_spread_bp=0.05, mean_fills=1.7, time_unit_ns=1_000_000
+    ),
     "bitfinex": VenueStyle(
         lag_ms=150.0, noise_bp=0.4, half_spread_bp=0.2, mean_fills=3.0, time_unit_ns=1_000_000
     ),

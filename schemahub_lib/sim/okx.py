@@ -191,4 +191,3 @@ class OkxVenue:
 
     def server_error(self, status: int | None) -> Response:
         return okx_error(status or 503, "50001", "Service temporarily unavailable. Please try again later.")
-

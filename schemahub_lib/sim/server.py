@@ -207,7 +207,8 @@ class SimServer:
         venue = self.venues.get(prefix)
         if venue is None:
             return json_response(
-                404, {"error": f"unknown prefix /{prefix}; use {', '.join('/' + x for x in self.venues)}, /_sim"}
+                404,
+                {"error": f"unknown prefix /{prefix}; use {', '.join('/' + x for x in self.venues)}, /_sim"},
             )
         endpoint = venue.endpoint(request.path)
         if endpoint is None or method != "GET":

@@ -246,7 +246,9 @@ def test_paging_facts_match_the_cursor_builders(loopback: Loopback, name: str) -
         start = conn.from_time(1_700_000_000_123_456_789, seen_through_id=41)
         assert start.seen_through_id == 41 and start.value.isdigit()
         # Never after the asked time: a trade at exactly that instant is on the page.
-        assert conn.from_time(1_700_000_000_123_000_000).value <= conn.from_time(1_700_000_000_123_000_001).value
+        assert (
+            conn.from_time(1_700_000_000_123_000_000).value <= conn.from_time(1_700_000_000_123_000_001).value
+        )
     else:
         with pytest.raises(ConfigError, match=rf"^{name} cannot page"):
             conn.from_time(1_700_000_000_000_000_000)
@@ -290,7 +292,9 @@ def test_mapping_seed_simulator_and_fixtures_exist(name: str, table_defs: dict[s
     # Every built-in product resolves to its canonical symbol through the mapping's symbol rules.
     index = seed_index(seed[name])
     for product in cls.default_products:
-        resolved = index.get(product.exchange_symbol) or resolve_by_pattern(product.exchange_symbol, spec.symbols)
+        resolved = index.get(product.exchange_symbol) or resolve_by_pattern(
+            product.exchange_symbol, spec.symbols
+        )
         assert resolved is not None and resolved.symbol == product.symbol
     assert name in SIM_EXCHANGES
     assert f"\n## {name}/" in (FIXTURES / "SOURCES.md").read_text()
