@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,12 +26,6 @@ NAMESPACE = "schemahub"
 PROFILES = ("local", "aws")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-
-DEFAULT_EXCHANGE_URLS: Mapping[str, str] = {
-    "coinbase": "https://api.exchange.coinbase.com",
-    "binance": "https://api.binance.com",
-    "kraken": "https://api.kraken.com",
-}
 
 # Environment variable -> settings field. Everything the environment can set is listed here.
 ENV_FIELDS: Mapping[str, str] = {
@@ -51,7 +46,8 @@ ENV_FIELDS: Mapping[str, str] = {
     "SCHEMAHUB_CLOUDWATCH_ENDPOINT": "cloudwatch_endpoint",
     "SCHEMAHUB_KILL_AT": "kill_at",
 }
-EXCHANGE_URL_ENV = {name: f"SCHEMAHUB_{name.upper()}_URL" for name in DEFAULT_EXCHANGE_URLS}
+# SCHEMAHUB_<EXCHANGE>_URL overrides an exchange's base URL; each connector has its default.
+EXCHANGE_URL_VAR = re.compile(r"SCHEMAHUB_([A-Z0-9]+)_URL")
 
 
 @dataclass(frozen=True)
@@ -70,7 +66,8 @@ class Settings:
     spark_driver_memory: str = "2g"  # local sessions only; Glue sizes its own workers
     spark_shuffle_partitions: int = 4  # small: local batches are millions of rows, not billions
     cold_start_minutes: int = 90
-    exchange_urls: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_EXCHANGE_URLS))
+    # Base URL overrides per exchange; an exchange not here uses its connector's default.
+    exchange_urls: Mapping[str, str] = field(default_factory=dict)
     # Requests per second per exchange; empty means each connector's documented limit.
     rate_limits: Mapping[str, float] = field(default_factory=dict)
     aws_region: str = "us-east-1"
@@ -102,13 +99,6 @@ class Settings:
     def spark_table(self, table: str) -> str:
         """`catalog.namespace.table`, the identifier Spark SQL uses."""
         return f"{self.catalog_name}.{self.namespace}.{table}"
-
-    def exchange_url(self, exchange: str) -> str:
-        try:
-            return self.exchange_urls[exchange].rstrip("/")
-        except KeyError:
-            valid = ", ".join(sorted(self.exchange_urls))
-            raise ConfigError(f"unknown exchange {exchange!r}; valid: {valid}") from None
 
 
 _FIELD_TYPES = {f.name: f.type for f in dataclasses.fields(Settings)}
@@ -155,11 +145,11 @@ def load_settings(
     for var, name in ENV_FIELDS.items():
         if env.get(var):
             values[name] = _coerce(name, env[var], f"environment {var}")
-    urls = dict(DEFAULT_EXCHANGE_URLS)
-    urls.update(values.pop("exchange_urls", {}) or {})
-    for exchange, var in EXCHANGE_URL_ENV.items():
-        if env.get(var):
-            urls[exchange] = env[var]
+    urls = dict(values.pop("exchange_urls", {}) or {})
+    for var, value in env.items():
+        match = EXCHANGE_URL_VAR.fullmatch(var)
+        if match and value:
+            urls[match.group(1).lower()] = value
 
     for name, value in flags.items():
         if value is None:

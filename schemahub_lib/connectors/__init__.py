@@ -47,6 +47,7 @@ __all__ = [
     "Product",
     "RawTrade",
     "Reject",
+    "base_url",
     "connector_class",
     "load_connector",
     "unknown_exchange",
@@ -64,6 +65,17 @@ CONNECTORS: dict[str, type[Connector]] = {
 def unknown_exchange(name: str) -> ConfigError:
     """The one wording for a name that is not in the registry."""
     return ConfigError(f"unknown exchange {name!r}; known: {', '.join(sorted(CONNECTORS))}")
+
+
+def base_url(name: str, settings: Settings) -> str:
+    """Where exchange `name` is called: the settings' override, else the connector's default.
+    An override for a name the registry does not know (a typo in a config file or variable)
+    is an error rather than silently unused."""
+    cls = connector_class(name)
+    for other in settings.exchange_urls:
+        if other not in CONNECTORS:
+            raise ConfigError(f"exchange_urls: {unknown_exchange(other)}")
+    return settings.exchange_urls.get(name, cls.default_base_url).rstrip("/")
 
 
 def connector_class(name: str) -> type[Connector]:
@@ -100,7 +112,7 @@ def load_connector(
     configured = settings.rate_limits.get(name)
     client = HttpClient(
         exchange=name,
-        base_url=settings.exchange_urls.get(name, cls.default_base_url).rstrip("/"),
+        base_url=base_url(name, settings),
         session=session if session is not None else new_session(),
         limit=cls.pacing(None if configured is None else float(configured)),
         retry=retry or RetryPolicy(),
