@@ -6,6 +6,7 @@ import copy
 
 import pytest
 
+from schemahub_lib.connectors import CONNECTORS
 from schemahub_lib.deploy import load_deployment, parse_deployment
 from schemahub_lib.errors import ConfigError
 from tests.deploy.conftest import DEPLOYMENT_FILE, deployment_data
@@ -31,7 +32,7 @@ def test_shipped_deployment_file():
     ]
     assert {(j.worker_type, j.number_of_workers) for j in d.jobs} == {("G.1X", 2)}
     assert [j.timeout_minutes for j in d.jobs] == [30, 30, 120, 720]
-    assert d.jobs[0].arguments == {"--exchanges": "coinbase,binance,kraken"}
+    assert d.jobs[0].arguments == {"--exchanges": ",".join(CONNECTORS)}
     assert [d.job_name(j) for j in d.jobs] == [
         "schemahub-ingest",
         "schemahub-unify",
