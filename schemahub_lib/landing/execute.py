@@ -25,7 +25,7 @@ from schemahub_lib.landing.progress import Progress
 from schemahub_lib.landing.runs import ALL, RunLog, RunRow
 from schemahub_lib.landing.stream import StreamRun, StreamSkipped, StreamStopped
 from schemahub_lib.logs import log_event
-from schemahub_lib.ops.metrics import load_metrics_sink, run_metrics, stream_metrics
+from schemahub_lib.metrics import load_metrics_sink, run_metrics, stream_metrics
 
 _log = logging.getLogger("schemahub")
 # Parsing a page allocates a few thousand containers per worker that all die with the page.

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from schemahub_lib.catalog import load_catalog
 from schemahub_lib.errors import ConfigError, SchemaHubError
 from schemahub_lib.logs import log_event
+from schemahub_lib.metrics import load_metrics_sink, run_metrics
 from schemahub_lib.ops import continuity, coverage, formats
 from schemahub_lib.ops.auditreport import (
     AuditReport,
@@ -39,7 +40,6 @@ from schemahub_lib.ops.auditreport import (
     stream_fields,
     utc,
 )
-from schemahub_lib.ops.metrics import load_metrics_sink, run_metrics
 from schemahub_lib.ops.retention import newest_with
 from schemahub_lib.ops.sparkutil import ops_spark
 from schemahub_lib.settings import Settings

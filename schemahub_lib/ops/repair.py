@@ -27,10 +27,10 @@ from schemahub_lib.connectors.base import Product
 from schemahub_lib.errors import ConfigError, SchemaHubError
 from schemahub_lib.http import HttpCounters
 from schemahub_lib.logs import log_event
+from schemahub_lib.metrics import load_metrics_sink, metric, run_metrics
 from schemahub_lib.ops import coverage
 from schemahub_lib.ops.audit import AuditOptions, run_audit
 from schemahub_lib.ops.auditreport import AuditReport
-from schemahub_lib.ops.metrics import load_metrics_sink, metric, run_metrics
 from schemahub_lib.ops.refetch import (
     BY_TIME,
     REFETCHABLE,

@@ -23,8 +23,8 @@ from schemahub_lib.catalog import load_catalog
 from schemahub_lib.ddl import load_table_defs
 from schemahub_lib.errors import SchemaHubError
 from schemahub_lib.logs import log_event
+from schemahub_lib.metrics import Metric, load_metrics_sink, metric
 from schemahub_lib.ops import formats
-from schemahub_lib.ops.metrics import Metric, load_metrics_sink, metric
 from schemahub_lib.ops.retention import newest_with
 from schemahub_lib.ops.tablestats import TableStats, table_stats
 from schemahub_lib.settings import Settings

@@ -10,9 +10,9 @@ import pytest
 
 from schemahub_lib.catalog import load_catalog
 from schemahub_lib.errors import MappingError
+from schemahub_lib.metrics import CloudWatchSink, load_metrics_sink, metric, run_metrics, stream_metrics
 from schemahub_lib.ops import formats
 from schemahub_lib.ops.maintenance import MaintainOptions, run_maintenance
-from schemahub_lib.ops.metrics import CloudWatchSink, load_metrics_sink, metric, run_metrics, stream_metrics
 from schemahub_lib.spark import register_catalog
 from tests.aws.emulator import aws_settings, client, moto_server, reset
 from tests.ops.conftest import Lake
