@@ -13,7 +13,7 @@ product's exchange symbol, base, quote and aliases:
 `product_ids` are canonical `BASE-QUOTE` symbols. A product without a `symbols` entry uses
 its canonical symbol as the exchange symbol (right for Coinbase) and splits base/quote at the
 hyphen. The seeds' original single-exchange file (top-level `product_ids`) still loads, as the
-exchange named by `metadata.source` (default coinbase).
+exchange named by `metadata.source`.
 """
 
 from __future__ import annotations
@@ -79,7 +79,13 @@ def read_seed(path: str | os.PathLike[str]) -> dict[str, SeedSection]:
         raise ConfigError(f"{where}: expected a mapping of exchange name -> section, got {_kind(data)}")
     if "product_ids" in data:  # the seeds' original single-exchange layout
         metadata = data.get("metadata")
-        data = {(metadata.get("source") if isinstance(metadata, dict) else None) or "coinbase": data}
+        source = metadata.get("source") if isinstance(metadata, dict) else None
+        if not isinstance(source, str) or not source:
+            raise ConfigError(
+                f"{where}: metadata.source: a single-exchange seed file names its exchange, "
+                f"one of {', '.join(sorted(CONNECTORS))}"
+            )
+        data = {source: data}
     sections = {}
     for exchange, section in data.items():
         if exchange not in CONNECTORS:

@@ -80,6 +80,10 @@ def test_the_seeds_original_single_exchange_format_loads(tmp_path: Path) -> None
             "bitstamp:\n  product_ids: []\n",
             "unknown exchange 'bitstamp'; known: binance, bitfinex, coinbase, kraken, okx",
         ),
+        (
+            "product_ids: [BTC-USD]\n",
+            "metadata.source: a single-exchange seed file names its exchange, one of binance, bitfinex,",
+        ),
         ("kraken: 3\n", "kraken: expected a mapping with product_ids, symbols, metadata, got int"),
         (
             "kraken:\n  product_ids: []\n  pairs: {}\n",

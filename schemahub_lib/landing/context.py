@@ -17,7 +17,7 @@ import requests
 from pyiceberg.catalog import Catalog
 
 from schemahub_lib.catalog import load_catalog
-from schemahub_lib.connectors import CONNECTORS, load_connector
+from schemahub_lib.connectors import CONNECTORS, load_connector, unknown_exchange
 from schemahub_lib.connectors.base import Connector, Product
 from schemahub_lib.errors import ConfigError
 from schemahub_lib.http import Ban, BanStore, HttpCounters, JsonFileBanStore, new_session
@@ -45,7 +45,7 @@ def select_products(
     (canonical BASE-QUOTE or the exchange's own symbol)."""
     unknown = [e for e in exchanges if e not in CONNECTORS]
     if unknown:
-        raise ConfigError(f"unknown exchange {', '.join(unknown)}; valid: {', '.join(sorted(CONNECTORS))}")
+        raise unknown_exchange(unknown[0])
     path = seed_path or settings.seed_path
     seed = load_seed(path)
     names = list(exchanges) or list(seed)
@@ -166,18 +166,17 @@ class LandingContext:
 
     def connector(self, exchange: str, counters: HttpCounters, page_limit: int | None = None) -> Connector:
         connector = load_connector(
-            exchange, self.settings, self.session, counters=counters, ban_store=self.ban_store
+            exchange,
+            self.settings,
+            self.session,
+            counters=counters,
+            ban_store=self.ban_store,
+            page_limit=page_limit,  # 1..the exchange's maximum, else a ConfigError naming both
         )
         if self.http_timeout_s is not None:
             client = getattr(connector, "client", None)
             if client is not None:
                 client.timeout = (min(5.0, self.http_timeout_s), self.http_timeout_s)
-        if page_limit is not None:
-            top = connector.page_limit
-            if not 1 <= page_limit <= top:
-                raise ConfigError(f"--limit {page_limit}: {exchange} pages hold 1..{top} trades")
-            # The connector reads its page size from the instance, so this sets it per stream.
-            setattr(connector, "page_limit", page_limit)  # noqa: B010
         return connector
 
 
