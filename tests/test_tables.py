@@ -83,7 +83,8 @@ def test_init_refuses_a_mapping_without_a_connector(settings, tmp_path):
         init_tables(load_catalog(bad), bad)
     known = ", ".join(sorted(CONNECTORS))
     assert str(info.value) == (
-        f"{mappings / 'ftx_trades.yaml'}: a mapping for exchange 'ftx', which has no connector; known: {known}"
+        f"{mappings / 'ftx_trades.yaml'}: a mapping for exchange 'ftx', which has no connector; "
+        f"known: {known}"
     )
     ddl = _copy(REPO / "ddl", tmp_path / "ddl")
     (ddl / "raw_ftx_trades.sql").write_text(
