@@ -127,6 +127,9 @@ class Connector(Protocol):
       the newest trade to the watermark.
     * `dense_ids`: a product's trade ids are consecutive integers, so a missing id is a
       missing trade (Bitfinex ids are global across pairs: gaps are normal there).
+    * `cursor_bounds`: the ids each id cursor parameter admits: "from" (id >= value), "below"
+      (id < value), "above" (id > value); time cursors are absent (they admit the ids above
+      their `seen_through_id`).
 
     Table facts: the raw table, and its id, symbol and trade-time columns (as in
     ddl/raw_<name>_trades.sql). Limits: `max_page_limit` (the documented maximum),
@@ -143,6 +146,7 @@ class Connector(Protocol):
     symbol_column: ClassVar[str]
     time_column: ClassVar[str]
     max_page_limit: ClassVar[int]
+    cursor_bounds: ClassVar[dict[str, str]]
     requests_per_second: ClassVar[float]
     rate_scope: ClassVar[RateScope]
     history_s: ClassVar[float | None]

@@ -70,6 +70,8 @@ class OkxConnector:
     symbol_column: ClassVar[str] = "inst_id"
     time_column: ClassVar[str] = "ts"
     max_page_limit: ClassVar[int] = 100  # default and maximum
+    # The ids a cursor admits (landing/contiguity.py checks every page against it).
+    cursor_bounds: ClassVar[dict[str, str]] = {"after": "below", "before": "above"}
     # 20 requests per 2 seconds per IP.
     requests_per_second: ClassVar[float] = 10.0
     rate_scope: ClassVar[RateScope] = "ip"

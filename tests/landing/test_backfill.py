@@ -122,7 +122,7 @@ def _files(settings: Settings) -> list[str]:
 
 
 def test_unknown_exchange_is_refused(land_settings: Settings) -> None:
-    with pytest.raises(ConfigError, match="unknown exchange bitstamp; valid: binance, coinbase, kraken"):
+    with pytest.raises(ConfigError, match="unknown exchange 'bitstamp'; known: binance, bitfinex, coinbase"):
         run_backfill(land_settings, BackfillOptions(exchanges=("bitstamp",)))
 
 
