@@ -78,10 +78,11 @@ PRODUCTS: tuple[ProductSpec, ...] = (
     ProductSpec("kraken", "ETHUSD", "XETHZUSD", "ETH", "USD", 2, 8, 2.0, 62_000_000, "XETH", "ZUSD"),
     ProductSpec("kraken", "XBTUSDT", "XBTUSDT", "BTC", "USDT", 1, 8, 1.0, 10_300_000, "XXBT", "USDT"),
     ProductSpec("kraken", "XDGUSD", "XXDGZUSD", "DOGE", "USD", 7, 8, 1.0, 25_000_000, "XXDG", "ZUSD"),
-    # OKX spot: tradeId counts per instrument (BTC-USDT ~7.3e8 in the 2025 capture).
-    ProductSpec("okx", "BTC-USDT", "BTC-USDT", "BTC", "USDT", 1, 8, 12.0, 734_000_000, status="live"),
-    ProductSpec("okx", "ETH-USDT", "ETH-USDT", "ETH", "USDT", 2, 6, 8.0, 540_000_000, status="live"),
-    ProductSpec("okx", "SOL-USDT", "SOL-USDT", "SOL", "USDT", 3, 6, 5.0, 160_000_000, status="live"),
+    # OKX spot: tradeId counts per instrument (BTC-USDT ~7.3e8 in the 2025 capture). Modest rates:
+    # 100-trade pages at 20 requests per 2 s keep `make demo` short at the real limit.
+    ProductSpec("okx", "BTC-USDT", "BTC-USDT", "BTC", "USDT", 1, 8, 6.0, 734_000_000, status="live"),
+    ProductSpec("okx", "ETH-USDT", "ETH-USDT", "ETH", "USDT", 2, 6, 4.0, 540_000_000, status="live"),
+    ProductSpec("okx", "SOL-USDT", "SOL-USDT", "SOL", "USDT", 3, 6, 2.5, 160_000_000, status="live"),
     # Bitfinex: t-prefixed pairs, USDT written UST; ids near the 2024 magnitude (~1.56e9).
     ProductSpec("bitfinex", "tBTCUSD", "tBTCUSD", "BTC", "USD", 0, 8, 4.0, 1_560_000_000),
     ProductSpec("bitfinex", "tETHUSD", "tETHUSD", "ETH", "USD", 1, 8, 3.0, 1_600_000_000),
