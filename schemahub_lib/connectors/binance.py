@@ -48,6 +48,8 @@ class BinanceConnector:
     history_path: ClassVar[str] = "/api/v3/historicalTrades"
     products_path: ClassVar[str] = "/api/v3/exchangeInfo"
     page_limit: ClassVar[int] = 1000  # default 500, max 1000
+    # The ids a cursor admits (landing/contiguity.py checks every page against it).
+    cursor_bounds: ClassVar[dict[str, str]] = {"fromId": "from"}
     # REQUEST_WEIGHT 6000/min since 2023-08-25 (was 1200); weights per the endpoint docs.
     weight_per_minute: ClassVar[int] = 6000
     weights: ClassVar[dict[str, int]] = {recent_path: 25, history_path: 25, products_path: 20}

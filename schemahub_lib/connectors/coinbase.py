@@ -45,6 +45,8 @@ class CoinbaseConnector:
     products_path: ClassVar[str] = "/products"
     # Docs: default and max 1000. Pages of 100 (the pre-2022 maximum) must work too.
     page_limit: ClassVar[int] = 1000
+    # The ids a cursor admits (landing/contiguity.py checks every page against it).
+    cursor_bounds: ClassVar[dict[str, str]] = {"after": "below", "before": "above"}
     # Public endpoints: 10 requests/s per IP, bursts to 15 (lazy-filled token bucket).
     requests_per_second: ClassVar[float] = 10.0
     burst: ClassVar[float] = 15.0

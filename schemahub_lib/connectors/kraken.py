@@ -231,9 +231,12 @@ def parse_page(
         if next_since > since or (next_seen is not None and next_seen != seen):
             newer = Cursor("since", str(max(next_since, since)), seen_through_id=next_seen)
         elif row_count >= page_limit:
-            raise TerminalExchangeError(
-                NAME, url, f"a full page at since={since} holds no new trade and 'last' does not advance; "
-                "cannot page past it without skipping trades", body=body,
+            # Usually the previous page served again (a cache): retried; if it persists the
+            # stream fails rather than page past trades it never saw.
+            raise TransientExchangeError(
+                NAME, url, f"a full page at since={since} holds no trade after id {seen} and 'last' "
+                "does not advance (the previous page again?); cannot page past it without skipping "
+                "trades", body=body,
             )  # fmt: skip
     return Page(
         exchange=NAME,

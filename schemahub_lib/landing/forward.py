@@ -9,8 +9,9 @@ from typing import Any
 
 from schemahub_lib.connectors.base import Cursor
 from schemahub_lib.landing.commit import ALL_FIELDS, FORWARD_FIELDS, Change
+from schemahub_lib.landing.contiguity import ContradictionError, advances, page_ids
 from schemahub_lib.landing.state import BelowBlock, History, StreamState
-from schemahub_lib.landing.stream import MAX_IDLE_PAGES, Batch, StreamRun
+from schemahub_lib.landing.stream import Batch, StreamRun
 
 
 def walk_forward(run: StreamRun, cursor: Cursor | None, **bounds: Any) -> None:
@@ -38,10 +39,9 @@ def _forward(
     batch, seen = Batch(), -1
     high = run.state.last.trade_id if run.state.last else None
     gap_from = high + 1 if gap and high is not None else None
-    idle = 0
     while True:
         try:
-            page = run.fetch(cursor, batch)
+            page = run.fetch(cursor, batch, advances(seen if seen >= 0 else None))
         except Exception:
             _flush_forward(run, batch, None, history, gap_from)
             raise
@@ -61,10 +61,8 @@ def _forward(
             high = fresh[-1].trade_id
             run.take(batch, fresh)
             run.report(fresh)
-        page_high = max((t.trade_id for t in page.trades), default=-1)
-        idle = 0 if page_high > seen else idle + 1
-        seen = max(seen, page_high)
-        end = stopped or page.newer is None or idle >= MAX_IDLE_PAGES
+        seen = max(seen, *page_ids(page), -1)
+        end = stopped or page.newer is None
         if end or run.due(batch):
             resume = None if stopped or page.newer is None else page.newer.value
             _flush_forward(run, batch, resume, history, gap_from)
@@ -117,10 +115,10 @@ def _below(run: StreamRun, since_ns: int | None) -> None:
         cursor = Cursor("since", str(since_ns or 0))
     stop_id = run.state.first.trade_id
     high = block.last.trade_id if block else None
-    batch, seen, idle = Batch(), -1, 0
+    batch, seen = Batch(), -1
     while True:
         try:
-            page = run.fetch(cursor, batch)
+            page = run.fetch(cursor, batch, advances(seen if seen >= 0 else None))
         except Exception:
             _flush_below(run, batch, None, since_ns, complete=False)
             raise
@@ -132,15 +130,20 @@ def _below(run: StreamRun, since_ns: int | None) -> None:
             high = fresh[-1].trade_id
             run.take(batch, fresh)
             run.report(fresh)
-        page_high = max((t.trade_id for t in page.trades), default=-1)
-        idle = 0 if page_high > seen else idle + 1
-        seen = max(seen, page_high)
-        stop = reached or page.newer is None or idle >= MAX_IDLE_PAGES
+        seen = max(seen, *page_ids(page), -1)
+        stop = reached or page.newer is None
         if stop or run.due(batch):
             _flush_below(
                 run, batch, None if page.newer is None else page.newer.value, since_ns, complete=reached
             )
             batch = Batch()
+        if not reached and page.newer is None:
+            # The block's first trade exists above, so "nothing newer" contradicts the exchange.
+            raise ContradictionError(
+                run.exchange, page.url,
+                f"expected trades up to the landed trade {stop_id}, but the exchange answered that "
+                f"nothing is newer than id {seen if seen >= 0 else 'the cursor'}",
+            )  # fmt: skip
         if stop:
             return
         cursor = page.newer
