@@ -50,6 +50,7 @@ ENV_FIELDS: Mapping[str, str] = {
     "SCHEMAHUB_S3_PATH_STYLE": "s3_path_style",
     "SCHEMAHUB_CLOUDWATCH_ENDPOINT": "cloudwatch_endpoint",
     "SCHEMAHUB_KILL_AT": "kill_at",
+    "SCHEMAHUB_MAX_BAN_WAIT_S": "max_ban_wait_s",
 }
 EXCHANGE_URL_ENV = {name: f"SCHEMAHUB_{name.upper()}_URL" for name in DEFAULT_EXCHANGE_URLS}
 
@@ -70,6 +71,9 @@ class Settings:
     spark_driver_memory: str = "2g"  # local sessions only; Glue sizes its own workers
     spark_shuffle_partitions: int = 4  # small: local batches are millions of rows, not billions
     cold_start_minutes: int = 90
+    # A 429/418 asking to wait at most this long is waited out within the run; a longer one
+    # is recorded as a ban and stops that exchange's streams until it ends.
+    max_ban_wait_s: float = 180.0
     exchange_urls: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_EXCHANGE_URLS))
     # Requests per second per exchange; empty means each connector's documented limit.
     rate_limits: Mapping[str, float] = field(default_factory=dict)
@@ -121,6 +125,8 @@ def _coerce(name: str, value: Any, where: str) -> Any:
     try:
         if kind == "int":
             return int(value)
+        if kind == "float":
+            return float(value)
         if kind == "bool":
             if isinstance(value, bool):
                 return value
