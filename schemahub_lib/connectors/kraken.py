@@ -134,8 +134,10 @@ def parse_row(row: Any, payload: str, pair: str, now: int) -> RawTrade:
     """One `[price, volume, time, side, type, misc, trade_id]` row and its exact text -> RawTrade."""
     if type(row) is not list:
         raise RecordError("trade row is not a JSON array")
+    if len(row) == 6 and type(row[5]) is not int:
+        raise RecordError("no trade_id (legacy 6-element row)")  # ends with `misc`, a string
     if len(row) == 6:
-        raise RecordError("no trade_id (legacy 6-element row)")
+        raise RecordError("trade row has 6 elements and ends with an id: a field is missing, expected 7")
     if len(row) < 7:
         raise RecordError(f"trade row has {len(row)} elements, expected 7")
     price, volume, time_text, side, order_type, misc, raw_id = row[:7]
@@ -159,6 +161,16 @@ def parse_row(row: Any, payload: str, pair: str, now: int) -> RawTrade:
         "misc": misc,
     }
     return RawTrade(trade_id, time_ns, record, payload)
+
+
+def _row_id(row: Any) -> Any:
+    """The id of a row that failed validation, if it still shows one (the 7th element, or
+    the last of a 6-element row that lost another field)."""
+    if type(row) is not list:
+        return None
+    if len(row) >= 7:
+        return row[6]
+    return row[5] if len(row) == 6 and type(row[5]) is int else None
 
 
 def _loads_rows(body: bytes) -> Any:
@@ -190,7 +202,7 @@ def parse_trades(
         try:
             trades.append(parse_row(row, payload, pair, now))
         except RecordError as exc:
-            tid = row[6] if type(row) is list and len(row) >= 7 else None
+            tid = _row_id(row)
             rejects.append(Reject(str(exc), payload, None if tid is None else str(tid)))
     trades.sort(key=trade_id_of)
     return pair, trades, rejects, last, len(rows)

@@ -12,6 +12,7 @@ from operator import attrgetter
 from typing import Any
 
 from schemahub_lib.connectors.base import RawTrade, Reject
+from schemahub_lib.connectors.records import MAX_TRADE_ID
 from schemahub_lib.errors import MalformedPageError
 
 # The sort key of a page's trades (attrgetter: a C call, no Python frame per trade).
@@ -44,4 +45,5 @@ def ids_of(trades: Iterable[RawTrade], rejects: Iterable[Reject]) -> list[int]:
         for r in rejects
         if r.trade_id is not None and r.trade_id.isascii() and r.trade_id.isdigit()
     )
-    return ids
+    # An id past the raw tables' range (a reject) is no place to page from.
+    return [i for i in ids if i <= MAX_TRADE_ID]

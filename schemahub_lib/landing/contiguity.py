@@ -12,13 +12,16 @@ that believes it reports `ok` with trades missing (issue 10). So:
   `MAX_CONTRADICTIONS` answers that all contradict fails the stream with a
   `ContradictionError` naming the exchange, the URL, what was expected and what came back.
 * A walk only reads "no more history" from an answer that is itself confirmed (backward.py).
+* `without_conflicts`: two records with one id and different content on one page are both
+  rejected with the reason, never both landed.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
-from schemahub_lib.connectors.base import Connector, Cursor, Page
+from schemahub_lib.connectors.base import Connector, Cursor, Page, RawTrade, Reject
 from schemahub_lib.connectors.responses import ids_of
 from schemahub_lib.errors import ExchangeError
 
@@ -100,3 +103,23 @@ def advances(seen_id: int | None) -> PageCheck:
         return f"expected trades after id {seen_id}, got {span(page)} again (a repeated page?)"
 
     return check
+
+
+def without_conflicts(page: Page) -> Page:
+    """Records sharing one id on a page: identical copies are one trade; copies that differ
+    all become rejects with the reason (which one the exchange meant cannot be told)."""
+    trades = page.trades
+    if len({t.trade_id for t in trades}) == len(trades):
+        return page
+    copies: dict[int, list[RawTrade]] = {}
+    for t in trades:
+        copies.setdefault(t.trade_id, []).append(t)
+    kept: list[RawTrade] = []
+    rejects = list(page.rejects)
+    for trade_id, same in copies.items():
+        if all(t.payload == same[0].payload for t in same):
+            kept.append(same[0])
+            continue
+        reason = f"trade id {trade_id} appears {len(same)} times on one page with different content"
+        rejects.extend(Reject(reason, t.payload, str(trade_id)) for t in same)
+    return dataclasses.replace(page, trades=tuple(kept), rejects=tuple(rejects))

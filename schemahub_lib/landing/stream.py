@@ -39,6 +39,7 @@ from schemahub_lib.landing.contiguity import (
     ContradictionError,
     PageCheck,
     page_problem,
+    without_conflicts,
 )
 from schemahub_lib.landing.state import Position, StreamState
 from schemahub_lib.landing.writer import RejectRow
@@ -162,6 +163,7 @@ class StreamRun:
                     "instead of guessing (what it landed before is complete)",
                 )  # fmt: skip
             time.sleep(CONTRADICTION_PAUSES_S[min(attempt, len(CONTRADICTION_PAUSES_S)) - 1])
+        page = without_conflicts(page)
         if batch is not None:
             self.keep_rejects(batch, page)
         return page

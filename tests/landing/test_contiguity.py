@@ -14,7 +14,7 @@ import pytest
 
 from schemahub_lib.settings import Settings
 from schemahub_lib.sim.server import SimServer
-from tests.landing.conftest import assert_exact, backfill, ingest, stream_state, window_start
+from tests.landing.conftest import STREAMS, assert_exact, backfill, ingest, stream_state, window_start
 
 REPEAT = {"kind": "repeat", "exchange": "binance", "product": "BTCUSDT", "skip": 5, "count": 1}
 OVERLAP = {"kind": "overlap", "exchange": "binance", "product": "BTCUSDT", "shift": 10, "skip": 5, "count": 1}
@@ -75,3 +75,40 @@ def test_ingest_after_a_watermark_survives_a_repeat(land_settings: Settings, sim
     assert report.exit_code == 0, [s.error for s in report.streams]
     for exchange in ("binance", "kraken", "coinbase"):
         assert_exact(land_settings, sim, exchange, start_ns=start)
+
+
+@pytest.mark.parametrize("exchange", ["binance", "coinbase", "kraken"])
+def test_bad_records_at_the_edges_are_rejects_with_the_right_reason(
+    land_settings: Settings, sim: SimServer, exchange: str
+) -> None:
+    """An id past BIGINT (was an OverflowError crash), one id twice with different content on
+    one page (both were landed), and a Kraken row that lost one field (was "legacy row")."""
+    start = window_start(sim, 5)
+    for variant in ("id_overflow", "duplicate_id", "missing_field"):
+        sim.faults.add({"kind": "invalid", "exchange": exchange, "variant": variant, "count": 1})
+    report = ingest(land_settings, sim, exchange, cold_start_minutes=5, limit=200)
+    assert report.exit_code == 0, report.streams[0].error
+    rejects = _rejects(land_settings)
+    corrupted = sim.truth(exchange, STREAMS[exchange][1], start_ns=start).corrupted
+    assert sorted(corrupted.values()) == ["duplicate_id", "id_overflow", "missing_field"]
+    reasons = {r["reason"]: r for r in rejects}
+    text = " | ".join(reasons)
+    assert str(2**63) in text and "above 9223372036854775807" in text, text
+    (dupe,) = [i for i, v in corrupted.items() if v == "duplicate_id"]
+    assert f"trade id {dupe} appears 2 times on one page with different content" in text, text
+    assert sum(r["trade_id"] == str(dupe) for r in rejects) == 2
+    (lost_field,) = [i for i, v in corrupted.items() if v == "missing_field"]
+    if exchange == "kraken":
+        assert "a field is missing" in text and "legacy" not in text, text
+        assert any(r["trade_id"] == str(lost_field) for r in rejects)
+    else:
+        assert "missing qty" in text or "missing size" in text, text
+    assert report.rejects == len(rejects) == 4
+    assert_exact(land_settings, sim, exchange, start_ns=start)
+
+
+def _rejects(settings: Settings) -> list[dict[str, Any]]:
+    from schemahub_lib.catalog import load_catalog
+
+    table = load_catalog(settings).load_table(settings.table_id("schemahub_rejects"))
+    return table.scan().to_arrow().to_pylist()

@@ -31,6 +31,7 @@ from schemahub_lib.landing.backfill import BackfillOptions, run_backfill
 from schemahub_lib.landing.execute import LandingReport
 from schemahub_lib.landing.ingest import IngestOptions, run_ingest
 from schemahub_lib.settings import Settings, load_settings
+from schemahub_lib.sim.faults import INVALID_VARIANTS
 from schemahub_lib.sim.server import SimServer
 from schemahub_lib.sim.testing import running_sim
 from tests.landing.procs import start_cli, write_config
@@ -69,7 +70,6 @@ FAULTS: dict[str, dict[str, Any]] = {
     "invalid": {"kind": "invalid"},
     "never_issued": {},
 }
-INVALID_VARIANTS = ("price_text", "price_zero", "price_negative", "missing_id", "time_unit")
 SCENARIOS = ("cold", "watermark", "backfill", "resume")
 
 
