@@ -28,21 +28,21 @@ DOWN_FIELDS = frozenset({"first", "down", "history"})
 
 def take_down(
     page: Page, below_id: int | None, floor_id: int | None, floor_ns: int | None, ceiling_ns: int | None
-) -> tuple[list[RawTrade], bool, bool]:
-    """The page's trades a newest-first walk still needs (newest first), whether the walk
-    reached its floor, and whether it reached it by time."""
+) -> tuple[list[RawTrade], RawTrade | None, bool]:
+    """The page's trades a newest-first walk still needs (newest first), the trade at which
+    it reached its floor (None: not reached), and whether it reached it by time."""
     fresh: list[RawTrade] = []
     for t in reversed(page.trades):
         if below_id is not None and t.trade_id >= below_id:
             continue  # landed already, or above where this walk started
         if floor_id is not None and t.trade_id <= floor_id:
-            return fresh, True, False
+            return fresh, t, False
         if floor_ns is not None and t.time_ns < floor_ns:
-            return fresh, True, True
+            return fresh, t, True
         if ceiling_ns is not None and t.time_ns >= ceiling_ns:
             continue
         fresh.append(t)
-    return fresh, False, False
+    return fresh, None, False
 
 
 class _Walker:
@@ -54,6 +54,7 @@ class _Walker:
         self.low = low  # the lowest trade landed
         self.seen = low.trade_id if low else None  # the lowest id any page showed
         self.url = ""
+        self.older: Position | None = None  # a trade older than the floor, once reached
 
     def step(
         self, batch: Batch, floor_id: int | None, floor_ns: int | None, ceiling_ns: int | None
@@ -69,7 +70,10 @@ class _Walker:
         run.keep_rejects(batch, page)
         self.url = page.url
         below = self.low.trade_id if self.low else None
-        fresh, reached, by_time = take_down(page, below, floor_id, floor_ns, ceiling_ns)
+        fresh, stop, by_time = take_down(page, below, floor_id, floor_ns, ceiling_ns)
+        reached = stop is not None
+        if by_time and stop is not None:
+            self.older = pos(stop)  # the evidence that the walk's start is complete
         if fresh:
             self.low = pos(fresh[-1])
             run.take(batch, fresh[::-1])
@@ -202,7 +206,8 @@ def _walk_down(
     if first is not None:
         walker = _Walker(run, older_than(run.exchange, first.trade_id, run.connector.page_limit), first)
         if walker.cursor is None:  # the block starts at the first possible id
-            _flush_down(run, Batch(), None, owner, floor_ns, complete=True)
+            proof = History(floor_ns, True, "the landed trade has the first possible id")
+            _flush_down(run, Batch(), None, owner, floor_ns, complete=True, proof=proof)
             return
     else:
         walker = _Walker(run, start, None)
@@ -218,18 +223,39 @@ def _walk_down(
         if fresh and top is None and first is None:
             top = pos(fresh[0])
         if reached or run.due(batch):
-            _flush_down(run, batch, top, owner, floor_ns, complete=reached)
+            _flush_down(run, batch, top, owner, floor_ns, complete=reached, proof=_proof(walker, floor_ns))
             batch = Batch()
         if reached:
             return
 
 
+def _proof(walker: _Walker, floor_ns: int | None) -> History | None:
+    """The evidence a finished walk down leaves (see state.History), or None (reached by id)."""
+    if walker.older is not None:
+        older = walker.older
+        return History(floor_ns, True, f"trade {older.trade_id} is older than the start", older)
+    if walker.cursor is None:
+        return History(floor_ns, True, "the exchange has no older trade")
+    return None
+
+
 def _flush_down(
-    run: StreamRun, batch: Batch, top: Position | None, owner: str, floor_ns: int | None, *, complete: bool
+    run: StreamRun,
+    batch: Batch,
+    top: Position | None,
+    owner: str,
+    floor_ns: int | None,
+    *,
+    complete: bool,
+    proof: History | None = None,
 ) -> None:
     expected = run.state
     arrow = batch.arrow()
-    history = History(floor_ns, True) if complete and owner == "backfill" else expected.history
+    history = expected.history
+    if complete and proof is not None and (owner == "backfill" or history is None):
+        history = proof  # a backfill's --since, or a cold start's boundary, and its evidence
+    elif complete and owner == "backfill":
+        history = History(floor_ns, True)
     down = None if complete else DownWalk(owner, floor_ns)
     if expected.has_block:
         if batch.low is None and expected.down == down and expected.history == history:

@@ -112,3 +112,36 @@ def _rejects(settings: Settings) -> list[dict[str, Any]]:
 
     table = load_catalog(settings).load_table(settings.table_id("schemahub_rejects"))
     return table.scan().to_arrow().to_pylist()
+
+
+@pytest.mark.parametrize("exchange", ["binance", "kraken"])
+def test_backfill_records_its_start_proof_and_resume_doubts_a_record_without_one(
+    land_settings: Settings, sim: SimServer, exchange: str
+) -> None:
+    """A "backfilled to" record is checked against the lowest landed trade: one holding no
+    evidence (as the old walks wrote when a repeated page ended them) is walked again."""
+    from schemahub_lib.landing.commit import Change
+    from schemahub_lib.landing.context import LandingContext
+    from schemahub_lib.landing.state import History
+
+    late, early = window_start(sim, 3), window_start(sim, 8)
+    ingest(land_settings, sim, exchange, cold_start_minutes=1, limit=100)
+    cold = stream_state(land_settings, exchange).history
+    assert cold is not None and cold.proven and cold.since_ns == window_start(sim, 1)  # the cold start's
+    assert backfill(land_settings, exchange, since_ns=late, limit=100).exit_code == 0
+    state = stream_state(land_settings, exchange)
+    assert state.history is not None and state.history.proven and state.history.since_ns == late
+    if exchange == "binance":  # the trade just below the lowest landed one is older than --since
+        before = state.history.before
+        assert before is not None and state.first is not None
+        assert before.time_ns < late <= state.first.time_ns and before.trade_id < state.first.trade_id
+    # The old bug's record: "backfilled to `early`", no evidence, trades missing below.
+    committer = LandingContext(land_settings, "test", None).committer(exchange)
+    forged = state.replace(history=History(early, True))
+    committer.commit(Change(STREAMS[exchange][0], state, forged, frozenset({"history"})))
+    again = backfill(land_settings, exchange, since_ns=early, limit=100, resume=True)
+    assert again.exit_code == 0 and again.streams[0].status == "ok" and again.streams[0].trades > 100, again
+    assert assert_exact(land_settings, sim, exchange, start_ns=early) > 1_000
+    assert stream_state(land_settings, exchange).history.proven  # type: ignore[union-attr]
+    done = backfill(land_settings, exchange, since_ns=early, limit=100, resume=True)
+    assert done.streams[0].status == "skipped" and "already backfilled" in (done.streams[0].error or "")
