@@ -18,6 +18,7 @@ from schemahub_lib.landing.contiguity import (
     PageCheck,
     meets,
     page_ids,
+    reaches,
     span,
 )
 from schemahub_lib.landing.state import DownWalk, History, Position, StreamState, UpWalk
@@ -64,9 +65,13 @@ class _Walker:
         believes only from an answer that held twice around a different request."""
         cursor, run = self.cursor, self.run
         check = None if self.seen is None else meets(run.connector, cursor, self.seen)
+        if cursor is None and self.seen is None and floor_id is not None:
+            check = reaches(floor_id)  # the newest page, above a watermark that exists
         page = run.fetch(cursor, None, check)
         if self.seen is not None and not self._moved(page):
             page = self._confirm_end(cursor, page, check)
+        elif cursor is None and floor_id is not None and max(page_ids(page)) <= floor_id:
+            page = self._confirm_newest(page, floor_id, check)
         run.keep_rejects(batch, page)
         self.url = page.url
         below = self.low.trade_id if self.low else None
@@ -88,6 +93,21 @@ class _Walker:
     def _moved(self, page: Page) -> bool:
         ids = page_ids(page)
         return bool(ids) and (self.seen is None or min(ids) < self.seen)
+
+    def _confirm_newest(self, page: Page, floor_id: int, check: PageCheck | None) -> Page:
+        """The newest page shows nothing after the watermark: nothing new, or an older answer
+        served again (a cache). Ask for something else, then the newest again."""
+        run = self.run
+        for _ in range(MAX_CONTRADICTIONS):
+            run.fetch(run.connector.cursor_after(floor_id - 1, 0, None), None)
+            again = run.fetch(None, None, check)
+            if max(page_ids(again)) > floor_id or page_ids(again) == page_ids(page):
+                return again
+            page = again
+        raise ContradictionError(
+            run.exchange, page.url,
+            f"expected the same newest trades twice, got a different answer each time ({span(page)} last)",
+        )  # fmt: skip
 
     def _confirm_end(self, cursor: Cursor | None, page: Page, check: PageCheck | None) -> Page:
         """`page` shows nothing below the walk's lowest id: the start of history, or an answer

@@ -93,6 +93,18 @@ def meets(connector: Connector, cursor: Cursor | None, known_id: int) -> PageChe
     return check
 
 
+def reaches(known_id: int) -> PageCheck:
+    """The newest trades must include `known_id` or later: that trade exists."""
+
+    def check(page: Page) -> str | None:
+        ids = page_ids(page)
+        if ids and max(ids) >= known_id:
+            return None
+        return f"expected the newest trades to reach the landed trade {known_id}, got {span(page)} (stale?)"
+
+    return check
+
+
 def advances(seen_id: int | None) -> PageCheck:
     """A forward page that shows trades must show one above `seen_id` (the walk's highest)."""
 

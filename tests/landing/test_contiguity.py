@@ -145,3 +145,16 @@ def test_backfill_records_its_start_proof_and_resume_doubts_a_record_without_one
     assert stream_state(land_settings, exchange).history.proven  # type: ignore[union-attr]
     done = backfill(land_settings, exchange, since_ns=early, limit=100, resume=True)
     assert done.streams[0].status == "skipped" and "already backfilled" in (done.streams[0].error or "")
+
+
+def test_a_stale_newest_page_is_not_read_as_nothing_new(land_settings: Settings, sim: SimServer) -> None:
+    """Found by the soak: Coinbase catches up newest-first; its first request served the
+    previous run's newest page again, which read as "nothing after the watermark"."""
+    start = window_start(sim, 2)
+    ingest(land_settings, sim, "coinbase", cold_start_minutes=2, limit=100)
+    sim.clock.advance(120)
+    sim.faults.add({"kind": "repeat", "exchange": "coinbase", "count": 1})
+    report = ingest(land_settings, sim, "coinbase", cold_start_minutes=2, limit=100)
+    assert sum(r.fired for r in sim.faults.rules()) == 1
+    assert report.exit_code == 0 and report.streams[0].trades > 1_000, report.streams[0]
+    assert_exact(land_settings, sim, "coinbase", start_ns=start)
