@@ -45,6 +45,7 @@ ENV_FIELDS: Mapping[str, str] = {
     "SCHEMAHUB_S3_PATH_STYLE": "s3_path_style",
     "SCHEMAHUB_CLOUDWATCH_ENDPOINT": "cloudwatch_endpoint",
     "SCHEMAHUB_KILL_AT": "kill_at",
+    "SCHEMAHUB_MAX_BAN_WAIT_S": "max_ban_wait_s",
 }
 # SCHEMAHUB_<EXCHANGE>_URL overrides an exchange's base URL; each connector has its default.
 EXCHANGE_URL_VAR = re.compile(r"SCHEMAHUB_([A-Z0-9]+)_URL")
@@ -66,6 +67,9 @@ class Settings:
     spark_driver_memory: str = "2g"  # local sessions only; Glue sizes its own workers
     spark_shuffle_partitions: int = 4  # small: local batches are millions of rows, not billions
     cold_start_minutes: int = 90
+    # A 429/418 asking to wait at most this long is waited out within the run; a longer one
+    # is recorded as a ban and stops that exchange's streams until it ends.
+    max_ban_wait_s: float = 180.0
     # Base URL overrides per exchange; an exchange not here uses its connector's default.
     exchange_urls: Mapping[str, str] = field(default_factory=dict)
     # Requests per second per exchange; empty means each connector's documented limit.
@@ -111,6 +115,8 @@ def _coerce(name: str, value: Any, where: str) -> Any:
     try:
         if kind == "int":
             return int(value)
+        if kind == "float":
+            return float(value)
         if kind == "bool":
             if isinstance(value, bool):
                 return value

@@ -47,7 +47,7 @@ from schemahub_lib.connectors.records import (
     seconds_text_to_ns,
     short,
 )
-from schemahub_lib.connectors.responses import decode_json, element_of, ids_of, malformed, parse_rows
+from schemahub_lib.connectors.responses import decode_json, ids_of, malformed, parse_rows
 from schemahub_lib.errors import RateLimitedError, TerminalExchangeError, TransientExchangeError
 from schemahub_lib.http import HttpClient, HttpResponse, RateLimit
 
@@ -169,8 +169,10 @@ def parse_row(row: Any, payload: str, pair: str, now: int) -> RawTrade:
     """One `[price, volume, time, side, type, misc, trade_id]` row and its exact text -> RawTrade."""
     if type(row) is not list:
         raise RecordError("trade row is not a JSON array")
+    if len(row) == 6 and type(row[5]) is not int:
+        raise RecordError("no trade_id (legacy 6-element row)")  # ends with `misc`, a string
     if len(row) == 6:
-        raise RecordError("no trade_id (legacy 6-element row)")
+        raise RecordError("trade row has 6 elements and ends with an id: a field is missing, expected 7")
     if len(row) < 7:
         raise RecordError(f"trade row has {len(row)} elements, expected 7")
     price, volume, time_text, side, order_type, misc, raw_id = row[:7]
@@ -196,6 +198,16 @@ def parse_row(row: Any, payload: str, pair: str, now: int) -> RawTrade:
     return RawTrade(trade_id, time_ns, record, payload)
 
 
+def _row_id(row: Any) -> Any:
+    """The id of a row that failed validation, if it still shows one (the 7th element, or
+    the last of a 6-element row that lost another field)."""
+    if type(row) is not list:
+        return None
+    if len(row) >= 7:
+        return row[6]
+    return row[5] if len(row) == 6 and type(row[5]) is int else None
+
+
 def _loads_rows(body: bytes) -> Any:
     return loads_items(body, depth=2)
 
@@ -219,7 +231,7 @@ def parse_trades(
         # A float here would already have lost nanoseconds; never page from it.
         raise malformed(NAME, url, f"'last' {short(last)} is not an integer nanosecond string", body)
     trades, rejects = parse_rows(
-        NAME, url, body, rows, lambda row, text, t: parse_row(row, text, pair, t), element_of(6), now
+        NAME, url, body, rows, lambda row, text, t: parse_row(row, text, pair, t), _row_id, now
     )
     return pair, trades, rejects, last, len(rows)
 
@@ -259,9 +271,12 @@ def parse_page(
         if next_since > since or (next_seen is not None and next_seen != seen):
             newer = Cursor("since", str(max(next_since, since)), seen_through_id=next_seen)
         elif row_count >= page_limit:
-            raise TerminalExchangeError(
-                NAME, url, f"a full page at since={since} holds no new trade and 'last' does not advance; "
-                "cannot page past it without skipping trades", body=body,
+            # Usually the previous page served again (a cache): retried; if it persists the
+            # stream fails rather than page past trades it never saw.
+            raise TransientExchangeError(
+                NAME, url, f"a full page at since={since} holds no trade after id {seen} and 'last' "
+                "does not advance (the previous page again?); cannot page past it without skipping "
+                "trades", body=body,
             )  # fmt: skip
     return Page(
         exchange=NAME,

@@ -47,6 +47,9 @@ def short(value: Any, limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+MAX_TRADE_ID = 2**63 - 1  # raw tables keep trade ids as BIGINT (ddl/raw_*_trades.sql)
+
+
 def require_trade_id(value: Any, field: str, *, minimum: int = 0) -> int:
     """An integer trade id (a string of digits is tolerated: some recorders stringify ids)."""
     if type(value) is int:
@@ -59,6 +62,10 @@ def require_trade_id(value: Any, field: str, *, minimum: int = 0) -> int:
         raise RecordError(f"{field} {short(value)} is not an integer")
     if number < minimum:
         raise RecordError(f"{field} {number} is below {minimum}")
+    if number > MAX_TRADE_ID:
+        raise RecordError(
+            f"{field} {number} is above {MAX_TRADE_ID}, the largest the raw table's BIGINT holds"
+        )
     return number
 
 

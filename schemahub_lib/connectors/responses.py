@@ -15,7 +15,7 @@ from typing import Any
 
 from schemahub_lib.connectors.base import RawTrade, Reject
 from schemahub_lib.connectors.exactjson import ExactList
-from schemahub_lib.connectors.records import RecordError, now_ns
+from schemahub_lib.connectors.records import MAX_TRADE_ID, RecordError, now_ns
 from schemahub_lib.errors import MalformedPageError
 
 # One record and its exact JSON text -> RawTrade (at `now` ns, for the time sanity check);
@@ -52,7 +52,8 @@ def ids_of(trades: Iterable[RawTrade], rejects: Iterable[Reject]) -> list[int]:
         for r in rejects
         if r.trade_id is not None and r.trade_id.isascii() and r.trade_id.isdigit()
     )
-    return ids
+    # An id past the raw tables' range (a reject) is no place to page from.
+    return [i for i in ids if i <= MAX_TRADE_ID]
 
 
 def parse_rows(

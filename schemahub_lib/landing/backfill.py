@@ -25,11 +25,11 @@ from schemahub_lib.errors import ConfigError
 from schemahub_lib.landing.backward import walk_down
 from schemahub_lib.landing.context import LandingContext, iso, pid_alive, select_products
 from schemahub_lib.landing.execute import LandingReport, finish, run_streams
-from schemahub_lib.landing.forward import walk_below, walk_forward
+from schemahub_lib.landing.forward import cursor_proof, walk_below, walk_forward
 from schemahub_lib.landing.plan import plan_backfill
 from schemahub_lib.landing.progress import Progress
 from schemahub_lib.landing.runs import ALL, RunLog, RunRow, options_json, repair_interrupted
-from schemahub_lib.landing.state import History
+from schemahub_lib.landing.state import StreamState
 from schemahub_lib.landing.stream import BACKWARD, StreamRun, StreamSkipped
 from schemahub_lib.landing.watermarks import WatermarkLog
 from schemahub_lib.landing.writer import raw_table_name
@@ -83,7 +83,13 @@ def backfill_stream(run: StreamRun, options: BackfillOptions) -> None:
         and history.complete
         and (history.since_ns is None or (since is not None and history.since_ns <= since))
     ):
-        raise StreamSkipped(f"already backfilled to {iso(history.since_ns) or 'the start of history'}")
+        doubt = unproven(state)
+        if doubt is None:
+            raise StreamSkipped(
+                f"already backfilled to {iso(history.since_ns) or 'the start of history'} ({history.proof})"
+            )
+        log_event("backfill.unproven_history", exchange=exchange, product=run.product.symbol, reason=doubt,
+                  note="walking below the lowest landed trade again")  # fmt: skip
     if state.has_block and options.until_ns is not None:
         log_event("backfill.until_ignored", exchange=exchange, product=run.product.symbol,
                   note="the stream has landed trades; backfill continues below them")  # fmt: skip
@@ -94,7 +100,22 @@ def backfill_stream(run: StreamRun, options: BackfillOptions) -> None:
         walk_below(run, since)
     else:
         start = Cursor("since", str(since or 0))
-        walk_forward(run, start, stop_ns=options.until_ns, history=History(since, True))
+        walk_forward(run, start, stop_ns=options.until_ns, history=cursor_proof(since))
+
+
+def unproven(state: StreamState) -> str | None:
+    """Why a "backfilled to" record cannot be trusted against the lowest trade landed, or None."""
+    history, first = state.history, state.first
+    if history is None or first is None:
+        return "nothing landed"
+    if history.proof is None:
+        return "the record holds no evidence that nothing is missing below the lowest landed trade"
+    before = history.before
+    if before is not None and not (before.trade_id < first.trade_id and before.time_ns <= first.time_ns):
+        return f"its evidence, trade {before.trade_id}, is not below the lowest landed trade {first.trade_id}"
+    if before is not None and history.since_ns is not None and before.time_ns >= history.since_ns:
+        return f"its evidence, trade {before.trade_id}, is not older than the start {iso(history.since_ns)}"
+    return None
 
 
 def stream_span(run: StreamRun, options: BackfillOptions, now_ns: int) -> tuple[int, int] | None:

@@ -20,7 +20,7 @@ from schemahub_lib.catalog import load_catalog
 from schemahub_lib.connectors import CONNECTORS, load_connector, unknown_exchange
 from schemahub_lib.connectors.base import Connector, Product
 from schemahub_lib.errors import ConfigError
-from schemahub_lib.http import Ban, BanStore, HttpCounters, JsonFileBanStore, new_session
+from schemahub_lib.http import Ban, BanStore, HttpCounters, JsonFileBanStore, RetryPolicy, new_session
 from schemahub_lib.landing.commit import Committer
 from schemahub_lib.landing.rejects import REJECTS_TABLE
 from schemahub_lib.landing.runs import RUNS_TABLE
@@ -165,12 +165,15 @@ class LandingContext:
             return self._committers[exchange]
 
     def connector(self, exchange: str, counters: HttpCounters, page_limit: int | None = None) -> Connector:
+        wait = self.settings.max_ban_wait_s
         connector = load_connector(
             exchange,
             self.settings,
             self.session,
             counters=counters,
             ban_store=self.ban_store,
+            retry=RetryPolicy(max_retry_after_s=wait),
+            max_ban_wait_s=wait,
             page_limit=page_limit,  # 1..the exchange's maximum, else a ConfigError naming both
         )
         if self.http_timeout_s is not None:

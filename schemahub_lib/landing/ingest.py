@@ -28,7 +28,7 @@ from schemahub_lib.errors import ConfigError
 from schemahub_lib.landing.backward import walk_down, walk_up
 from schemahub_lib.landing.context import LandingContext, iso, pid_alive, select_products
 from schemahub_lib.landing.execute import LandingReport, finish, run_streams
-from schemahub_lib.landing.forward import walk_forward
+from schemahub_lib.landing.forward import cursor_proof, walk_forward
 from schemahub_lib.landing.plan import plan_ingest
 from schemahub_lib.landing.runs import ALL, RunLog, RunRow, options_json, repair_interrupted
 from schemahub_lib.landing.stream import BACKWARD, StreamRun, older_than
@@ -88,7 +88,10 @@ def ingest_stream(run: StreamRun, options: IngestOptions, now_ns: int, window_mi
         elif after is not None:
             raise ConfigError(f"{exchange} pages by time; --after TRADE_ID needs a watermark to start from")
         else:
-            walk_forward(run, Cursor("since", str(floor_ns)), floor_ns=floor_ns, stop_id=before)
+            walk_forward(
+                run, Cursor("since", str(floor_ns)), floor_ns=floor_ns, stop_id=before,
+                history=None if before is not None else cursor_proof(floor_ns),
+            )  # fmt: skip
         return
     assert state.last is not None
     if before is not None and before <= state.last.trade_id + 1:

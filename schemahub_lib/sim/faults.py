@@ -25,7 +25,10 @@ ANSWER_KINDS = ("rate_limit", "ban", "server_error", "html", "disconnect")
 DELIVERY_KINDS = ("timeout", "truncated", "repeat")
 PAGE_KINDS = ("overlap", "drop", "invalid")
 KINDS = ANSWER_KINDS + DELIVERY_KINDS + PAGE_KINDS
-INVALID_VARIANTS = ("price_text", "price_zero", "price_negative", "missing_id", "time_unit")
+INVALID_VARIANTS = (
+    *("price_text", "price_zero", "price_negative", "missing_id", "time_unit"),
+    *("missing_field", "duplicate_id", "id_overflow"),
+)
 
 TRADE_ENDPOINTS = {
     "coinbase": ("trades",),
@@ -73,7 +76,9 @@ class FaultRule:
       overlap       start the page `shift` trades (default 10) earlier than the cursor says.
       drop          silently omit `drop` existing trades (default 1) from the middle of the page.
       invalid       corrupt the page's middle trade: `variant` price_text, price_zero,
-                    price_negative, missing_id or time_unit (ms<->µs/s confusion).
+                    price_negative, missing_id, time_unit (ms<->µs/s confusion),
+                    missing_field (one other field gone), duplicate_id (served twice, the
+                    second copy one price tick higher) or id_overflow (an id past 2**63 - 1).
     Matching: `exchange` ("*" for any), `endpoint` (None: the venue's trade-list endpoints,
     "*": any, else a name such as "historicalTrades"), `product` (any accepted spelling).
     Schedule: the first `skip` matching requests pass, then up to `count` fire (None: no end),
