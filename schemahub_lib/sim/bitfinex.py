@@ -66,6 +66,8 @@ class BitfinexRenderer:
             price = "-" + price
         elif variant == "missing_id":
             return f"[{ms},{sign}{size},{price}]"
+        elif variant == "missing_field":
+            return f"[{trade_id},{ms},{price}]"  # AMOUNT gone
         else:  # time_unit: seconds where milliseconds belong
             ms //= 1000
         return f"[{trade_id},{ms},{sign}{size},{price}]"

@@ -11,6 +11,8 @@ just above it (so a client cannot trust it to continue a walk upwards).
 
 from __future__ import annotations
 
+import re
+
 from schemahub_lib.sim.blocks import Block
 from schemahub_lib.sim.catalog import ProductSpec, price_texts, products_of, size_texts
 from schemahub_lib.sim.market import TradeStream
@@ -64,6 +66,8 @@ class OkxRenderer:
             return text.replace(price, price.replace('"px":"', '"px":"-'))
         if variant == "missing_id":
             return text.replace(f',"tradeId":"{block.ids[i]}"', "")
+        if variant == "missing_field":
+            return re.sub(r'"sz":"[^"]*",', "", text, count=1)
         # time_unit: seconds where milliseconds belong
         return text.replace(f'"ts":"{int(one.time_ns[0]) // MS}"', f'"ts":"{int(one.time_ns[0]) // 10**9}"')
 
