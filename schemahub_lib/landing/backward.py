@@ -22,7 +22,7 @@ from schemahub_lib.landing.contiguity import (
     span,
 )
 from schemahub_lib.landing.state import DownWalk, History, Position, StreamState, UpWalk
-from schemahub_lib.landing.stream import Batch, StreamRun, older_than, pos
+from schemahub_lib.landing.stream import Batch, StreamRun, pos
 
 DOWN_FIELDS = frozenset({"first", "down", "history"})
 
@@ -140,7 +140,7 @@ def _walk_up(run: StreamRun, *, floor_id: int | None, floor_ns: int | None, star
     top: Position | None = None
     if walk is not None:
         top, floor_id, floor_ns = walk.top, walk.floor_id, walk.floor_ns
-        walker = _Walker(run, older_than(run.exchange, walk.low.trade_id, run.connector.page_limit), walk.low)
+        walker = _Walker(run, run.connector.older_than(walk.low.trade_id), walk.low)
     else:
         walker = _Walker(run, start, None)
     batch = Batch()
@@ -224,7 +224,7 @@ def _walk_down(
     from `start` (None: the newest trade), skipping trades at or after `ceiling_ns`."""
     first = run.state.first
     if first is not None:
-        walker = _Walker(run, older_than(run.exchange, first.trade_id, run.connector.page_limit), first)
+        walker = _Walker(run, run.connector.older_than(first.trade_id), first)
         if walker.cursor is None:  # the block starts at the first possible id
             proof = History(floor_ns, True, "the landed trade has the first possible id")
             _flush_down(run, Batch(), None, owner, floor_ns, complete=True, proof=proof)

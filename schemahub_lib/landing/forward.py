@@ -164,7 +164,7 @@ def _below(run: StreamRun, since_ns: int | None) -> None:
     if block is not None:
         cursor = run.connector.cursor_after(block.last.trade_id, block.last.time_ns, block.cursor)
     else:
-        cursor = Cursor("since", str(since_ns or 0))
+        cursor = run.connector.from_time(since_ns or 0)
     stop_id = run.state.first.trade_id
     high = block.last.trade_id if block else None
     last = block.last if block else None

@@ -30,8 +30,6 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 
 from schemahub_lib.connectors.base import Connector, Cursor, Page, Product, RawTrade
-from schemahub_lib.connectors.binance import older_cursor
-from schemahub_lib.errors import ConfigError
 from schemahub_lib.landing.commit import Change, Committer, Outcome
 from schemahub_lib.landing.contiguity import (
     CONTRADICTION_PAUSES_S,
@@ -44,18 +42,6 @@ from schemahub_lib.landing.contiguity import (
 from schemahub_lib.landing.state import Position, StreamState
 from schemahub_lib.landing.writer import RejectRow
 from schemahub_lib.logs import log_event
-
-# Which exchanges can page towards older trades from a trade id.
-BACKWARD = frozenset({"coinbase", "binance"})
-
-
-def older_than(exchange: str, trade_id: int, page_limit: int) -> Cursor | None:
-    """The cursor for the trades just below `trade_id`; None when none can exist."""
-    if exchange == "coinbase":
-        return Cursor("after", str(trade_id)) if trade_id > 1 else None
-    if exchange == "binance":
-        return older_cursor(trade_id, page_limit, None)
-    raise ConfigError(f"{exchange} cannot page towards older trades; valid: {', '.join(sorted(BACKWARD))}")
 
 
 def pos(t: RawTrade) -> Position:
