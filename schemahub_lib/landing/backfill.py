@@ -20,13 +20,13 @@ from __future__ import annotations
 import os
 import sys
 import time
-from dataclasses import dataclass
 
 from schemahub_lib.errors import ConfigError
 from schemahub_lib.landing.backward import walk_down
 from schemahub_lib.landing.context import LandingContext, iso, pid_alive, select_products
 from schemahub_lib.landing.execute import LandingReport, finish, run_streams
 from schemahub_lib.landing.forward import cursor_proof, walk_below, walk_forward
+from schemahub_lib.landing.options import BackfillOptions
 from schemahub_lib.landing.plan import plan_backfill
 from schemahub_lib.landing.progress import Progress
 from schemahub_lib.landing.runs import ALL, RunLog, RunRow, options_json, repair_interrupted
@@ -36,26 +36,6 @@ from schemahub_lib.landing.watermarks import WatermarkLog
 from schemahub_lib.landing.writer import raw_table_name
 from schemahub_lib.logs import log_event
 from schemahub_lib.settings import Settings
-
-
-@dataclass(frozen=True)
-class BackfillOptions:
-    """What one backfill run does. Empty `exchanges`/`products`: everything in the seed."""
-
-    exchanges: tuple[str, ...] = ()
-    products: tuple[str, ...] = ()
-    seed_path: str | None = None
-    limit: int | None = None
-    workers: int = 1
-    resume: bool = False
-    dry_run: bool = False
-    since_ns: int | None = None  # oldest trade time to reach; None: the start of history
-    until_ns: int | None = None  # newest trade time to land when nothing is landed yet
-    flush_trades: int = 100_000
-    flush_seconds: float = 120.0
-    progress: bool | None = None  # progress bars; None: when stderr is a terminal
-    http_timeout_s: float | None = None  # per-request read timeout; None: the HTTP layer's default
-
 
 BackfillReport = LandingReport
 

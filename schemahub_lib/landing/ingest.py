@@ -22,13 +22,13 @@ import json
 import logging
 import os
 import time
-from dataclasses import dataclass
 
 from schemahub_lib.errors import ConfigError
 from schemahub_lib.landing.backward import walk_down, walk_up
 from schemahub_lib.landing.context import LandingContext, iso, pid_alive, select_products
 from schemahub_lib.landing.execute import LandingReport, finish, run_streams
 from schemahub_lib.landing.forward import cursor_proof, walk_forward
+from schemahub_lib.landing.options import IngestOptions
 from schemahub_lib.landing.plan import plan_ingest
 from schemahub_lib.landing.runs import ALL, RunLog, RunRow, options_json, repair_interrupted
 from schemahub_lib.landing.stream import StreamRun
@@ -39,27 +39,6 @@ from schemahub_lib.settings import Settings
 
 NS_PER_MIN = 60 * 10**9
 _log = logging.getLogger("schemahub")
-
-
-@dataclass(frozen=True)
-class IngestOptions:
-    """What one ingest run does. Empty `exchanges`/`products`: everything in the seed."""
-
-    exchanges: tuple[str, ...] = ()
-    products: tuple[str, ...] = ()
-    seed_path: str | None = None
-    limit: int | None = None  # trades per request (the exchange's maximum by default)
-    before_id: int | None = None  # land only trade ids below this
-    after_id: int | None = None  # land only trade ids above this
-    skip_checkpoint: bool = False
-    dry_run: bool = False
-    max_catch_up_minutes: float | None = None
-    cold_start_minutes: float | None = None  # default: settings.cold_start_minutes
-    workers: int = 4
-    flush_trades: int = 100_000
-    flush_seconds: float = 60.0
-    as_of_ns: int | None = None  # "now" for the cold-start window and lag; default the clock
-    http_timeout_s: float | None = None  # per-request read timeout; None: the HTTP layer's default
 
 
 IngestReport = LandingReport

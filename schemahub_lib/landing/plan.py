@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from schemahub_lib.catalog import load_catalog
 from schemahub_lib.connectors import load_connector
@@ -18,14 +18,11 @@ from schemahub_lib.connectors.base import Connector, Page, Product
 from schemahub_lib.errors import SchemaHubError
 from schemahub_lib.http import HttpCounters, new_session
 from schemahub_lib.landing.context import iso, load_ban_store
+from schemahub_lib.landing.options import BackfillOptions, IngestOptions
 from schemahub_lib.landing.state import ExchangeState, StreamState
 from schemahub_lib.landing.watermarks import read_exchange_state
 from schemahub_lib.landing.writer import raw_table_name
 from schemahub_lib.settings import Settings
-
-if TYPE_CHECKING:
-    from schemahub_lib.landing.backfill import BackfillOptions
-    from schemahub_lib.landing.ingest import IngestOptions
 
 NS = 10**9
 
