@@ -91,11 +91,19 @@ REACH_MARGIN_NS = 86_400 * 10**9
 
 def within_reach(run: StreamRun, since: int | None) -> int | None:
     """`since`, moved up to what the exchange still serves (`history_s`) when it is older or
-    unbounded: beyond it an empty answer would read as the start of the exchange's history."""
+    unbounded: beyond it an empty answer would read as the start of the exchange's history.
+    "Now" is the exchange's: its newest trade (the stream's, or one request for it)."""
     depth = run.connector.history_s
     if depth is None:
         return since
-    oldest = time.time_ns() - int(depth * 10**9) + REACH_MARGIN_NS
+    if run.state.last is not None:
+        newest: int | None = run.state.last.time_ns
+    else:
+        trades = run.connector.fetch_page(run.product.exchange_symbol, None).trades
+        newest = trades[-1].time_ns if trades else None
+    if newest is None:
+        return since  # nothing served: nothing to walk either
+    oldest = newest - int(depth * 10**9) + REACH_MARGIN_NS
     if since is not None and since >= oldest:
         return since
     log_event("backfill.since_clamped", exchange=run.exchange, product=run.product.symbol,
