@@ -24,29 +24,17 @@ from schemahub_lib.landing.watermarks import read_exchange_state
 from schemahub_lib.settings import Settings
 from schemahub_lib.sim.server import SimServer
 from schemahub_lib.sim.testing import running_sim
+from tests.registry import RAW_ID_COLUMN as REGISTRY_ID_COLUMN
+from tests.registry import RAW_PRODUCT_COLUMN as REGISTRY_PRODUCT_COLUMN
+from tests.registry import STREAMS as REGISTRY_STREAMS
+from tests.registry import seed_text
 
-# One product per exchange keeps runs short; (exchange, canonical, venue symbol, raw key).
-STREAMS = {
-    "coinbase": ("BTC-USD", "BTC-USD", "BTC-USD"),
-    "binance": ("BTC-USDT", "BTCUSDT", "BTCUSDT"),
-    "kraken": ("BTC-USD", "XBTUSD", "XXBTZUSD"),
-}
-SEED = """
-coinbase:
-  product_ids: [BTC-USD, ETH-USD]
-binance:
-  product_ids: [BTC-USDT, ETH-USDT]
-  symbols:
-    BTC-USDT: {exchange_symbol: BTCUSDT}
-    ETH-USDT: {exchange_symbol: ETHUSDT}
-kraken:
-  product_ids: [BTC-USD, ETH-USD]
-  symbols:
-    BTC-USD: {exchange_symbol: XBTUSD, aliases: [XXBTZUSD]}
-    ETH-USD: {exchange_symbol: ETHUSD, aliases: [XETHZUSD]}
-"""
-RAW_PRODUCT_COLUMN = {"coinbase": "product_id", "binance": "symbol", "kraken": "pair"}
-RAW_ID_COLUMN = {"coinbase": "trade_id", "binance": "id", "kraken": "trade_id"}
+# Every registered exchange, one test stream each (its first built-in product) and two seeded
+# products: exchange -> (canonical, venue symbol, raw key). tests/registry.py derives them.
+STREAMS = REGISTRY_STREAMS
+SEED = seed_text(count=2)
+RAW_PRODUCT_COLUMN = REGISTRY_PRODUCT_COLUMN
+RAW_ID_COLUMN = REGISTRY_ID_COLUMN
 NS_PER_MIN = 60 * 10**9
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -71,7 +59,7 @@ def land_settings(settings: Settings, sim: SimServer, seed_path: str) -> Setting
     return dataclasses.replace(
         settings,
         exchange_urls=dict(sim.urls),
-        rate_limits={"coinbase": 0, "binance": 0, "kraken": 0},
+        rate_limits=dict.fromkeys(STREAMS, 0),
         seed_path=seed_path,
     )
 

@@ -35,23 +35,17 @@ from schemahub_lib.sim.faults import INVALID_VARIANTS
 from schemahub_lib.sim.server import SimServer
 from schemahub_lib.sim.testing import running_sim
 from tests.landing.procs import start_cli, write_config
+from tests.registry import RAW_ID_COLUMN, RAW_PRODUCT_COLUMN, seed_text
+from tests.registry import STREAMS as REGISTRY_STREAMS
 
 NS_PER_MIN = 60 * 10**9
-# Per exchange: the test stream (canonical, venue symbol) and the seed it lands from. An
-# exchange added to the registry needs one line here and a seed entry: the matrix is then its.
-STREAMS: dict[str, tuple[str, str]] = {
-    "coinbase": ("BTC-USD", "BTC-USD"),
-    "binance": ("BTC-USDT", "BTCUSDT"),
-    "kraken": ("BTC-USD", "XBTUSD"),
-}
-SEED = {
-    "coinbase": "coinbase:\n  product_ids: [BTC-USD]\n",
-    "binance": "binance:\n  product_ids: [BTC-USDT]\n  symbols:\n    BTC-USDT: {exchange_symbol: BTCUSDT}\n",
-    "kraken": "kraken:\n  product_ids: [BTC-USD]\n  symbols:\n"
-    "    BTC-USD: {exchange_symbol: XBTUSD, aliases: [XXBTZUSD]}\n",
-}
-ID_COLUMN = {"coinbase": "trade_id", "binance": "id", "kraken": "trade_id"}
-PRODUCT_COLUMN = {"coinbase": "product_id", "binance": "symbol", "kraken": "pair"}
+# Per exchange: the test stream (canonical, venue symbol, raw symbol) and the seed it lands
+# from, both derived from the connector registry: an exchange registered with a simulator
+# venue gets the whole matrix without a line here.
+STREAMS = REGISTRY_STREAMS
+SEED = {x: seed_text([x]) for x in STREAMS}
+ID_COLUMN = RAW_ID_COLUMN
+PRODUCT_COLUMN = RAW_PRODUCT_COLUMN
 
 # Fault name -> the rule armed (exchange, schedule and product are filled in per case).
 # "never_issued" is not a rule: the simulator skips ids (id_gap_rate) for the whole case.

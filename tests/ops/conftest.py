@@ -19,6 +19,7 @@ from schemahub_lib.ops import formats
 from schemahub_lib.sim.server import SimServer
 from schemahub_lib.sim.testing import running_sim
 from schemahub_lib.tables import init_tables
+from tests.registry import STREAMS, seed_text
 
 T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 RAW_SYMBOL = {
@@ -130,24 +131,9 @@ def spark(spark, settings):
     return ops_spark(settings, spark)
 
 
-# One product per exchange keeps runs short: exchange -> (canonical symbol, venue symbol).
-VENUE = {
-    "coinbase": ("BTC-USD", "BTC-USD"),
-    "binance": ("BTC-USDT", "BTCUSDT"),
-    "kraken": ("BTC-USD", "XBTUSD"),
-}
-SEED = """
-coinbase:
-  product_ids: [BTC-USD]
-binance:
-  product_ids: [BTC-USDT]
-  symbols:
-    BTC-USDT: {exchange_symbol: BTCUSDT}
-kraken:
-  product_ids: [BTC-USD]
-  symbols:
-    BTC-USD: {exchange_symbol: XBTUSD, aliases: [XXBTZUSD]}
-"""
+# One product per registered exchange keeps runs short: exchange -> (canonical symbol, venue symbol).
+VENUE = {exchange: stream[:2] for exchange, stream in STREAMS.items()}
+SEED = seed_text()
 
 
 @pytest.fixture
