@@ -11,7 +11,10 @@ from collections.abc import Iterable, Mapping
 
 from schemahub_lib.connectors import CONNECTORS
 from schemahub_lib.connectors.base import Product
+from schemahub_lib.ddl import load_table_defs
+from schemahub_lib.mapping.loader import load_mapping
 from schemahub_lib.seed import render_seed
+from schemahub_lib.settings import REPO_ROOT
 
 
 def raw_key(product: Product) -> str:
@@ -33,6 +36,19 @@ STREAMS: Mapping[str, tuple[str, str, str]] = {name: stream(name) for name in CO
 RAW_ID_COLUMN: Mapping[str, str] = {name: cls.id_column for name, cls in CONNECTORS.items()}
 RAW_PRODUCT_COLUMN: Mapping[str, str] = {name: cls.symbol_column for name, cls in CONNECTORS.items()}
 RAW_TIME_COLUMN: Mapping[str, str] = {name: cls.time_column for name, cls in CONNECTORS.items()}
+
+
+def _price_column(exchange: str) -> str:
+    """The raw column the exchange's mapping reads the price from."""
+    spec = load_mapping(
+        REPO_ROOT / "mappings" / f"{exchange}_trades.yaml", load_table_defs(REPO_ROOT / "ddl")
+    )
+    source = spec.rule("price").source
+    assert source is not None
+    return source.name
+
+
+RAW_PRICE_COLUMN: Mapping[str, str] = {name: _price_column(name) for name in CONNECTORS}
 
 
 def seed_text(exchanges: Iterable[str] | None = None, count: int = 1) -> str:

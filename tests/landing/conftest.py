@@ -22,10 +22,13 @@ from schemahub_lib.landing.ingest import IngestOptions, IngestReport, run_ingest
 from schemahub_lib.landing.state import ExchangeState, StreamState
 from schemahub_lib.landing.watermarks import read_exchange_state
 from schemahub_lib.settings import Settings
+from schemahub_lib.sim.catalog import VENUE_STYLES
 from schemahub_lib.sim.server import SimServer
 from schemahub_lib.sim.testing import running_sim
 from tests.registry import RAW_ID_COLUMN as REGISTRY_ID_COLUMN
+from tests.registry import RAW_PRICE_COLUMN as REGISTRY_PRICE_COLUMN
 from tests.registry import RAW_PRODUCT_COLUMN as REGISTRY_PRODUCT_COLUMN
+from tests.registry import RAW_TIME_COLUMN as REGISTRY_TIME_COLUMN
 from tests.registry import STREAMS as REGISTRY_STREAMS
 from tests.registry import seed_text
 
@@ -35,6 +38,8 @@ STREAMS = REGISTRY_STREAMS
 SEED = seed_text(count=2)
 RAW_PRODUCT_COLUMN = REGISTRY_PRODUCT_COLUMN
 RAW_ID_COLUMN = REGISTRY_ID_COLUMN
+RAW_TIME_COLUMN = REGISTRY_TIME_COLUMN
+RAW_PRICE_COLUMN = REGISTRY_PRICE_COLUMN
 NS_PER_MIN = 60 * 10**9
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -127,14 +132,15 @@ def assert_exact(
     assert not missing and not extra, (
         f"{exchange}: {len(missing)} missing (e.g. {missing[:5]}), {len(extra)} unexpected (e.g. {extra[:5]})"
     )
+    time_column, price_column = RAW_TIME_COLUMN[exchange], RAW_PRICE_COLUMN[exchange]
+    slack = 1 if VENUE_STYLES[exchange].time_unit_ns == 1 else 0  # Kraken's time text: 100 ns
     for row in got:
         want = expected[row[RAW_ID_COLUMN[exchange]]]
         payload = json.loads(row["_raw_payload"])
-        slack = 1 if exchange == "kraken" else 0  # Kraken's time text is rounded to 100 ns
-        assert abs(micros(row["time"]) - want["time_ns"] // 1000) <= slack
-        price = payload[0] if exchange == "kraken" else payload["price"]
-        assert price == want["price"]
-        assert row["price"] == float(want["price"])
+        assert abs(micros(row[time_column]) - want["time_ns"] // 1000) <= slack
+        served = payload.values() if isinstance(payload, dict) else payload
+        assert want["price"] in {str(v) for v in served}  # the exact decimal text kept
+        assert row[price_column] == float(want["price"])
         assert row["_source"] == exchange
     return len(expected)
 
