@@ -26,6 +26,7 @@ RAW_SYMBOL = {
     ("coinbase", "BTC-USD"): "BTC-USD",
     ("binance", "BTC-USDT"): "BTCUSDT",
     ("kraken", "BTC-USD"): "XXBTZUSD",
+    ("bitfinex", "BTC-USD"): "tBTCUSD",
 }
 
 
@@ -59,6 +60,8 @@ def _raw_record(exchange: str, source_symbol: str, trade_id: int, ts: datetime) 
             "is_best_match": True,
             **meta,
         }
+    if exchange == "bitfinex":
+        return {"id": trade_id, "symbol": source_symbol, "mts": ts, "amount": -1.0, "price": 1.0, **meta}
     return {
         "trade_id": trade_id,
         "pair": source_symbol,
