@@ -20,7 +20,8 @@ Cursor: `start`, inclusive epoch milliseconds, always with `sort=1` (oldest firs
   this module makes carries `seen_through_id`, and rows at or below it are left out of the
   page. The next page is `start=<MTS of the page's last row>` with `seen_through_id=<its id>`.
 * A full page inside one millisecond that holds no new trade cannot be paged past without
-  skipping trades: that is a TerminalExchangeError, never a silent skip.
+  skipping trades: it is retried (usually a repeated page) and then fails the stream, never
+  a silent skip.
 * `cursor_after(watermark)` is `start=<watermark ms>` with `seen_through_id=<watermark id>`.
 * Older history: Bitfinex pages backwards only by time (`end`, sort=-1), which cannot say
   "below trade N" either; `Page.older` is always None and a backfill walks forward from
@@ -57,7 +58,7 @@ from schemahub_lib.connectors.records import (
     short,
 )
 from schemahub_lib.connectors.responses import decode_json, ids_of, malformed, parse_rows
-from schemahub_lib.errors import RateLimitedError, TerminalExchangeError
+from schemahub_lib.errors import RateLimitedError, TerminalExchangeError, TransientExchangeError
 from schemahub_lib.http import HttpClient, HttpResponse, RateLimit
 
 NAME = "bitfinex"
@@ -209,10 +210,12 @@ def parse_page(
         next_seen = max(ids_of(trades, rejects) + ([seen] if seen is not None else []))
         newer = Cursor("start", str(max(last_ms, start)), seen_through_id=next_seen)
     elif cursor is not None and row_count >= page_limit:
-        raise TerminalExchangeError(
+        # Usually the previous page served again (a cache): retried. If it persists, more trades
+        # share one millisecond than a page holds: the stream fails rather than skip them.
+        raise TransientExchangeError(
             NAME, url, f"a full page of {row_count} rows at start={cursor.value} holds no trade after id "
-            f"{seen}: more trades share one millisecond than a page holds; cannot page past them "
-            "without skipping trades", body=body,
+            f"{seen} (the previous page again, or more trades in one millisecond than a page holds); "
+            "cannot page past it without skipping trades", body=body,
         )  # fmt: skip
     return Page(
         exchange=NAME,

@@ -18,7 +18,7 @@ from schemahub_lib.connectors.bitfinex import (
     split_pair,
 )
 from schemahub_lib.ddl import load_table_defs
-from schemahub_lib.errors import RateLimitedError, TerminalExchangeError
+from schemahub_lib.errors import RateLimitedError, TerminalExchangeError, TransientExchangeError
 from schemahub_lib.http import HttpResponse
 from schemahub_lib.mapping.loader import load_mapping
 from schemahub_lib.mapping.symbols import resolve_by_pattern
@@ -98,7 +98,7 @@ def test_a_page_of_only_seen_rows_ends_the_catch_up_unless_it_is_full() -> None:
     done = parse_page(response(body), product="tCHZUST", cursor=seen_all, page_limit=125, now=NOW)
     assert (done.trades, done.newer) == ((), None)
     # Ten trades in one millisecond and a page of ten: nothing new can ever come back.
-    with pytest.raises(TerminalExchangeError, match="more trades share one millisecond than a page holds"):
+    with pytest.raises(TransientExchangeError, match="more trades in one millisecond than a page holds"):
         parse_page(response(body), product="tCHZUST", cursor=seen_all, page_limit=10, now=NOW)
 
 

@@ -35,11 +35,11 @@ def test_transient_faults_are_retried_and_data_is_exact(
     land_settings: Settings, sim: SimServer, fault: str
 ) -> None:
     start = window_start(sim, 3)
-    ingest(land_settings, sim, *ALL, cold_start_minutes=3, limit=200)
+    ingest(land_settings, sim, *ALL, cold_start_minutes=3, limit=100)
     sim.clock.advance(60)
     for exchange in ALL:
         sim.faults.add({**TRANSIENT[fault], "exchange": exchange})
-    report = ingest(land_settings, sim, *ALL, cold_start_minutes=3, limit=200, http_timeout_s=1.0)
+    report = ingest(land_settings, sim, *ALL, cold_start_minutes=3, limit=100, http_timeout_s=1.0)
     assert report.exit_code == 0, [s.error for s in report.streams]
     fired = sum(r.fired for r in sim.faults.rules())
     assert fired >= 3
@@ -164,7 +164,7 @@ def test_rejects_land_with_reasons_and_are_not_doubled(land_settings: Settings, 
     for exchange in ALL:
         for variant in variants:
             sim.faults.add({"kind": "invalid", "exchange": exchange, "variant": variant, "count": 1})
-    report = ingest(land_settings, sim, *ALL, cold_start_minutes=5, limit=200)
+    report = ingest(land_settings, sim, *ALL, cold_start_minutes=5, limit=100)
     assert report.exit_code == 0
     rejects = _rejects(land_settings)
     corrupted = {x: sim.truth(x, STREAMS[x][1], start_ns=start).corrupted for x in ALL}
@@ -184,7 +184,7 @@ def test_rejects_land_with_reasons_and_are_not_doubled(land_settings: Settings, 
         assert_exact(land_settings, sim, exchange, start_ns=start)  # corrupted ids are rejects, not raw
     # A re-run that fetches the same pages again (as after a crash) does not double them.
     sim.faults.clear()
-    ingest(land_settings, sim, *ALL, cold_start_minutes=5, limit=200, skip_checkpoint=True)
+    ingest(land_settings, sim, *ALL, cold_start_minutes=5, limit=100, skip_checkpoint=True)
     assert len(_rejects(land_settings)) == len(rejects)
 
 

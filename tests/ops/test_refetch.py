@@ -44,7 +44,8 @@ def test_a_range_comes_back_whole_and_only_never_issued_ids_are_absent(name: str
         assert never and len(inside) >= 50  # the range holds both kinds of id
 
         # A time-paged venue stamping whole milliseconds cannot page through a millisecond holding
-        # more trades than a page (test_bitfinex.py shows it refuses to): pages hold one order's fills.
+        # more trades than a page (test_bitfinex.py: it fails rather than skip them): pages here
+        # hold one order's fills.
         coarse = CONNECTORS[name].pages_by_time and VENUE_STYLES[name].time_unit_ns > 1
         limit = MAX_FILLS + 1 if coarse else 7
         got = refetch_range(_connector(name, sim.urls[name], limit), name, product, (a, b), after_ns)
