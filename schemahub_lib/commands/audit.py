@@ -14,7 +14,6 @@ import argparse
 
 from schemahub_lib.ops.audit import LAYERS, AuditOptions, run_audit
 from schemahub_lib.ops.auditreport import AuditReport
-from schemahub_lib.ops.formats import RAW_TABLES
 from schemahub_lib.ops.text import parse_time, table, to_json
 from schemahub_lib.settings import Settings
 
@@ -48,9 +47,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _window_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--exchange", action="append", choices=list(RAW_TABLES), help="limit to an exchange (repeatable)"
-    )
+    # No argparse choices: an unknown name gets the one "unknown exchange 'x'; known: ..." error.
+    parser.add_argument("--exchange", action="append", help="limit to an exchange (repeatable)")
     parser.add_argument("--since", type=parse_time, help="trade time from (ISO 8601 or e.g. 24h, 7d)")
     parser.add_argument("--until", type=parse_time, help="trade time before (ISO 8601 or e.g. 1h)")
 

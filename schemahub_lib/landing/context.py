@@ -59,6 +59,9 @@ def select_products(
         wanted = set(products)
         found = {n for p in chosen for n in (p.symbol, p.exchange_symbol) if n in wanted}
         absent = sorted(wanted - found)
+        named = [w for w in absent if w.isalpha() and w.islower()]
+        if named:  # spelled like an exchange name (product symbols are never all lower case)
+            raise unknown_exchange(named[0])
         if absent:
             valid = ", ".join(sorted({p.symbol for p in chosen}))
             raise ConfigError(

@@ -120,7 +120,8 @@ class FaultRule:
         if self.kind not in KINDS:
             raise ConfigError(f"fault kind {self.kind!r} unknown; valid: {', '.join(KINDS)}")
         if self.exchange != "*" and self.exchange not in EXCHANGES:
-            raise ConfigError(f"fault exchange {self.exchange!r} unknown; valid: *, {', '.join(EXCHANGES)}")
+            known = ", ".join(sorted(EXCHANGES))
+            raise ConfigError(f"fault rule: unknown exchange {self.exchange!r}; known: *, {known}")
         if self.kind == "ban" and self.exchange != "binance":
             raise ConfigError("fault kind 'ban' is Binance's HTTP 418; set exchange to 'binance'")
         if self.kind == "invalid" and self.variant not in INVALID_VARIANTS:
