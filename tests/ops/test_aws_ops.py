@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -122,6 +123,8 @@ def test_unify_reports_each_run_ok_or_failed_with_the_rows_it_inserted(
     assert run_unify(aws, spark_session).snapshot_id is None  # nothing new: a run that inserted 0
     bad = tmp_path / "mappings"
     bad.mkdir()
+    for f in Path(aws.mappings_dir).glob("*_trades.yaml"):
+        (bad / f.name).write_text(f.read_text())
     (bad / "coinbase_trades.yaml").write_text("source: raw_coinbase_trades\n")
     with pytest.raises(MappingError):  # fails before Spark: still a failed run
         run_unify(dataclasses.replace(aws, mappings_dir=str(bad)), spark_session)
