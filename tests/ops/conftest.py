@@ -158,5 +158,6 @@ def sim_settings(settings, sim, tmp_path):
 
 def ingest(settings, sim, **options):
     """`schemahub ingest` in-process with the simulator's clock as now (4-minute cold start)."""
-    values = {"cold_start_minutes": 4, "limit": 200, "workers": 1, "as_of_ns": sim.clock.now_ns(), **options}
+    # Pages of 100: within every exchange's maximum (OKX serves at most 100).
+    values = {"cold_start_minutes": 4, "limit": 100, "workers": 1, "as_of_ns": sim.clock.now_ns(), **options}
     return run_ingest(settings, IngestOptions(**values))
