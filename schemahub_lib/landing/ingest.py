@@ -48,6 +48,10 @@ def ingest_stream(run: StreamRun, options: IngestOptions, now_ns: int, window_mi
     """One stream's micro-batch (see the module docstring)."""
     state, exchange, connector = run.state, run.exchange, run.connector
     before, after = options.before_id, options.after_id
+    # A forward walk stops at the run's "now": on a live market every page may hold a trade or
+    # two newer than the last (a slow rate limit, Bitfinex's 15 a minute, never sees an empty
+    # one); what trades after `now_ns` is the next run's.
+    until = now_ns + 1
     start = connector.older_than(before) if before is not None and connector.walks_back else None
     # Finish what a killed or failed run left half done, then go on as usual.
     if state.down is not None and state.down.owner == "ingest":
@@ -68,7 +72,7 @@ def ingest_stream(run: StreamRun, options: IngestOptions, now_ns: int, window_mi
             raise ConfigError(f"{exchange} pages by time; --after TRADE_ID needs a watermark to start from")
         else:
             walk_forward(
-                run, connector.from_time(floor_ns), floor_ns=floor_ns, stop_id=before,
+                run, connector.from_time(floor_ns), floor_ns=floor_ns, stop_id=before, stop_ns=until,
                 history=None if before is not None else cursor_proof(floor_ns),
             )  # fmt: skip
         return
@@ -96,17 +100,18 @@ def ingest_stream(run: StreamRun, options: IngestOptions, now_ns: int, window_mi
         floor_id = skip_to if skip_to is not None else state.last.trade_id
         walk_up(run, floor_id=floor_id, floor_ns=cap_ns, start=start)
     elif cap_ns is not None:
-        walk_forward(run, connector.from_time(cap_ns), stop_id=before, gap=True)
+        walk_forward(run, connector.from_time(cap_ns), stop_id=before, stop_ns=until, gap=True)
     elif skip_to is not None:
         if connector.pages_by_time:  # no cursor reaches a trade id on a venue paged by time
             raise ConfigError(
                 f"{exchange} pages by time: --after {skip_to} above the watermark {state.last.trade_id} "
                 "cannot be reached by id; use --max-catch-up MINUTES to skip ahead"
             )
-        walk_forward(run, connector.cursor_after(skip_to, 0, None), stop_id=before, gap=True)
+        walk_forward(run, connector.cursor_after(skip_to, 0, None), stop_id=before, stop_ns=until, gap=True)
     else:
         last = state.last
-        walk_forward(run, connector.cursor_after(last.trade_id, last.time_ns, state.cursor), stop_id=before)
+        cursor = connector.cursor_after(last.trade_id, last.time_ns, state.cursor)
+        walk_forward(run, cursor, stop_id=before, stop_ns=until)
 
 
 def run_ingest(settings: Settings, options: IngestOptions) -> IngestReport:
