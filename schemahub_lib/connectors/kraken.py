@@ -68,6 +68,8 @@ class KrakenConnector:
     trades_path: ClassVar[str] = "/0/public/Trades"
     products_path: ClassVar[str] = "/0/public/AssetPairs"
     page_limit: ClassVar[int] = 1000  # `count`, 1..1000
+    # The trades a cursor admits (landing/contiguity.py checks every page against it).
+    cursor_bounds: ClassVar[dict[str, str]] = {"since": "time_from"}
     # Public Trades are limited per IP and pair; 1 request/s "would remain within the limits".
     requests_per_second: ClassVar[float] = 1.0
 
