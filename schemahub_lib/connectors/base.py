@@ -127,9 +127,9 @@ class Connector(Protocol):
       the newest trade to the watermark.
     * `dense_ids`: a product's trade ids are consecutive integers, so a missing id is a
       missing trade (Bitfinex ids are global across pairs: gaps are normal there).
-    * `cursor_bounds`: the ids each id cursor parameter admits: "from" (id >= value), "below"
-      (id < value), "above" (id > value); time cursors are absent (they admit the ids above
-      their `seen_through_id`).
+    * `cursor_bounds`: what each cursor parameter admits: "from" (id >= value), "below"
+      (id < value), "above" (id > value), "time_from" / "time_from_ms" (trade time >= value,
+      in ns / ms; beyond the time, the ids above the cursor's `seen_through_id`).
 
     Table facts: the raw table, and its id, symbol and trade-time columns (as in
     ddl/raw_<name>_trades.sql). Limits: `max_page_limit` (the documented maximum),

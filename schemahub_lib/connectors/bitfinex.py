@@ -79,8 +79,8 @@ class BitfinexConnector:
     symbol_column: ClassVar[str] = "symbol"
     time_column: ClassVar[str] = "mts"
     max_page_limit: ClassVar[int] = 10_000
-    # `start` is a time: the ids it admits are those above its `seen_through_id`.
-    cursor_bounds: ClassVar[dict[str, str]] = {}
+    # The trades a cursor admits (landing/contiguity.py checks every page against it).
+    cursor_bounds: ClassVar[dict[str, str]] = {"start": "time_from_ms"}
     # 15 requests per minute per IP.
     requests_per_second: ClassVar[float] = 15 / 60
     rate_scope: ClassVar[RateScope] = "ip"

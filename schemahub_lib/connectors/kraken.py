@@ -80,8 +80,8 @@ class KrakenConnector:
     symbol_column: ClassVar[str] = "pair"
     time_column: ClassVar[str] = "time"
     max_page_limit: ClassVar[int] = 1000  # `count`, 1..1000
-    # `since` is a time: the ids it admits are those above its `seen_through_id`.
-    cursor_bounds: ClassVar[dict[str, str]] = {}
+    # The trades a cursor admits (landing/contiguity.py checks every page against it).
+    cursor_bounds: ClassVar[dict[str, str]] = {"since": "time_from"}
     # Public Trades are limited per IP and pair; 1 request/s "would remain within the limits".
     requests_per_second: ClassVar[float] = 1.0
     rate_scope: ClassVar[RateScope] = "product"

@@ -30,7 +30,12 @@ from schemahub_lib.errors import ExchangeError
 MAX_CONTRADICTIONS = 4
 CONTRADICTION_PAUSES_S = (0.1, 0.5, 1.5)
 
+TIME_SLACK_NS = 1_000
 PageCheck = Callable[[Page], "str | None"]
+
+
+# Time bounds: the cursor value's unit in ns.
+TIME_BOUNDS = {"time_from": 1, "time_from_ms": 1_000_000}
 
 
 class ContradictionError(ExchangeError):
@@ -51,13 +56,23 @@ def page_problem(connector: Connector, cursor: Cursor | None, page: Page) -> str
     """How `page` contradicts the bounds `cursor` promises, or None.
 
     A connector's `cursor_bounds` maps a cursor parameter to the ids it admits:
-    "from" (id >= value), "below" (id < value), "above" (id > value). Parameters not listed
-    (Kraken's `since` is a time) are checked by the connector itself."""
+    "from" (id >= value), "below" (id < value), "above" (id > value), "time_from" (trade
+    time >= value ns, less `TIME_SLACK_NS` for times written as rounded decimals),
+    "time_from_ms" (the same with the value in milliseconds, Bitfinex's `start`)."""
     if cursor is None:
         return None
     bound = getattr(connector, "cursor_bounds", {}).get(cursor.param)
     ids = page_ids(page)
     if bound is None or not ids:
+        return None
+    if bound in TIME_BOUNDS:
+        start_ns = int(cursor.value) * TIME_BOUNDS[bound]
+        early = [t for t in page.trades if t.time_ns < start_ns - TIME_SLACK_NS]
+        if early:
+            return (
+                f"expected trades at or after {cursor.param}={cursor.value}, got {len(early)} earlier, "
+                f"from id {early[0].trade_id} at {early[0].time_ns}"
+            )
         return None
     value, low, high = int(cursor.value), min(ids), max(ids)
     if bound == "from" and low < value:

@@ -20,6 +20,10 @@ from schemahub_lib.landing.contiguity import (
 from schemahub_lib.landing.state import BelowBlock, History, Position, StreamState
 from schemahub_lib.landing.stream import Batch, StreamRun, pos
 
+# How far past a page's first trade the confirming request asks from: past any rounding of
+# the time as written (contiguity.TIME_SLACK_NS), so an answer holding that trade contradicts.
+DECOY_STEP_NS = 10_000
+
 
 def walk_forward(run: StreamRun, cursor: Cursor | None, **bounds: Any) -> None:
     """Ascending from `cursor` to the newest trade (see `_forward`); commits are drained."""
@@ -53,6 +57,8 @@ def _forward(
             page = run.fetch(cursor, None, check)
             if last is not None and _jumps(page, last.trade_id):
                 page = _confirm_jump(run, cursor, page, last, check)
+            elif last is None and seen < 0:
+                page = _confirm_first(run, cursor, page, check)
             run.keep_rejects(batch, page)
         except Exception:
             _flush_forward(run, batch, None, history, gap_from)
@@ -111,6 +117,31 @@ def _confirm_jump(
         f"expected the trades just after id {last.trade_id}, got a different later page each time "
         f"({span(page)} last)",
     )  # fmt: skip
+
+
+def _confirm_first(run: StreamRun, cursor: Cursor | None, page: Page, check: PageCheck) -> Page:
+    """The first page of a walk from a time cursor sets where the stream starts; it could be
+    another request's answer (a cache), which would hide the trades before it. Ask for the
+    trades after its first one (an answer that holds that trade contradicts its cursor), then
+    the same again: the same answer twice around a different one is the exchange's."""
+    if cursor is None or cursor.seen_through_id is not None or not page.trades:
+        return page
+    for _ in range(MAX_CONTRADICTIONS):
+        first = page.trades[0]
+        # Not `first.trade_id` itself: a connector leaves seen ids out, and this one must show.
+        decoy = run.connector.cursor_after(first.trade_id - 1, first.time_ns + DECOY_STEP_NS, None)
+        run.fetch(decoy, None)
+        again = run.fetch(cursor, None, check)
+        if page_ids(again) == page_ids(page):
+            return again
+        page = again
+        if not page.trades:
+            return page
+    raise ContradictionError(
+        run.exchange,
+        page.url,
+        f"expected the same first page twice, got a different one each time ({span(page)} last)",
+    )
 
 
 def _first_above(page: Page, last: Position) -> int:
@@ -175,6 +206,8 @@ def _below(run: StreamRun, since_ns: int | None) -> None:
             page = run.fetch(cursor, None, check)
             if last is not None and _jumps(page, last.trade_id):
                 page = _confirm_jump(run, cursor, page, last, check)
+            elif last is None and seen < 0:
+                page = _confirm_first(run, cursor, page, check)
             run.keep_rejects(batch, page)
         except Exception:
             _flush_below(run, batch, None, since_ns, complete=False)

@@ -84,8 +84,11 @@ def test_bad_records_at_the_edges_are_rejects_with_the_right_reason(
     """An id past BIGINT (was an OverflowError crash), one id twice with different content on
     one page (both were landed), and a Kraken row that lost one field (was "legacy row")."""
     start = window_start(sim, 5)
-    for variant in ("id_overflow", "duplicate_id", "missing_field"):
-        sim.faults.add({"kind": "invalid", "exchange": exchange, "variant": variant, "count": 1})
+    for skip, variant in enumerate(("id_overflow", "duplicate_id", "missing_field"), start=3):
+        # Past the first pages: a walk from a time cursor confirms its first page (forward.py).
+        sim.faults.add(
+            {"kind": "invalid", "exchange": exchange, "variant": variant, "skip": skip, "count": 1}
+        )
     report = ingest(land_settings, sim, exchange, cold_start_minutes=5, limit=100)
     assert report.exit_code == 0, report.streams[0].error
     rejects = _rejects(land_settings)

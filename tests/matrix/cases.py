@@ -65,6 +65,7 @@ FAULTS: dict[str, dict[str, Any]] = {
     "never_issued": {},
 }
 SCENARIOS = ("cold", "watermark", "backfill", "resume")
+PERSISTENT_SHARE = 0.15  # soak cases whose fault never stops firing
 
 
 def applies(exchange: str, fault: str) -> bool:
@@ -129,7 +130,9 @@ def rule_for(case: Case, rng: random.Random) -> dict[str, Any] | None:
     if case.fault == "invalid":
         rule["variant"] = rng.choice(INVALID_VARIANTS) if case.seed else "price_text"
     if case.fault == "repeat":
-        rule["count"] = 1  # see README: a repeat lasting the whole confirmation is not absorbed
+        rule["count"] = 1  # a repeat lasting through a confirmation is covered by `persistent`
+    if case.seed and rng.random() < PERSISTENT_SHARE:
+        rule["count"] = None  # the fault never ends: the stream must fail loudly, not say ok
     return rule
 
 
