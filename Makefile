@@ -18,7 +18,7 @@ JARS := org.apache.iceberg:iceberg-spark-runtime-3.5_2.12:1.10.0 \
 export SCHEMAHUB_JARS_DIR := $(abspath $(JARS_DIR))
 
 .DEFAULT_GOAL := help
-.PHONY: help setup venv jars chromium test test-fast demo lint fmt bench package deploy clean
+.PHONY: help setup venv jars chromium test test-fast soak demo lint fmt bench package deploy clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
@@ -60,6 +60,9 @@ test: setup chromium ## Run the whole test suite (unit, simulator, Spark, moto, 
 
 test-fast: setup ## Run the tests that need no JVM
 	$(PY) -m pytest -m "not spark and not aws"
+
+soak: setup ## The whole fault matrix (every exchange x fault x walk) over many seeds; SOAK_SECONDS=900 bounds it
+	$(PY) -m tests.matrix.soak --seconds $(or $(SOAK_SECONDS),900) $(ARGS)
 
 demo: setup ## Run the pipeline end to end on the embedded catalog and print a first query
 	$(PY) -m schemahub_lib.demo $(ARGS)

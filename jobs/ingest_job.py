@@ -1,7 +1,8 @@
 """Glue job: the scheduled ingest micro-batch (`schemahub ingest`), one run per schedule tick.
 
-Arguments: --exchanges coinbase,binance,kraken [--products BTC-USD,...] [--max-catch-up-minutes M]
-plus the settings arguments (--profile, --warehouse, --aws-region). Exits 1 if a stream failed.
+Arguments: --exchanges coinbase,binance,kraken,okx,bitfinex [--products BTC-USD,...]
+[--max-catch-up-minutes M] plus the settings arguments (--profile, --warehouse, --aws-region).
+Exits 1 if a stream failed.
 """
 
 import sys

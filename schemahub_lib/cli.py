@@ -17,8 +17,9 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from schemahub_lib.connectors import CONNECTORS
 from schemahub_lib.errors import SchemaHubError
-from schemahub_lib.settings import DEFAULT_EXCHANGE_URLS, load_settings
+from schemahub_lib.settings import load_settings
 
 # Subcommand modules under schemahub_lib.commands, in `schemahub --help` order.
 COMMAND_MODULES = (
@@ -76,8 +77,8 @@ def _add_global_options(parser: argparse.ArgumentParser, default: object = None)
         (("--profile",), {"choices": ["local", "aws"], "help": "catalog profile (default local)"}),
         (("--warehouse",), {"help": "local folder or s3:// warehouse (default ./warehouse)"}),
     ]
-    for exchange in DEFAULT_EXCHANGE_URLS:
-        help_text = f"{exchange} API base URL (default: the real public endpoint)"
+    for exchange, connector in CONNECTORS.items():
+        help_text = f"{exchange} API base URL (default {connector.default_base_url})"
         options.append(
             ((f"--{exchange}-url",), {"dest": f"{exchange}_url", "metavar": "URL", "help": help_text})
         )
@@ -128,7 +129,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(message)s",
         stream=sys.stderr,
     )
-    urls = {x: getattr(args, f"{x}_url") for x in DEFAULT_EXCHANGE_URLS if getattr(args, f"{x}_url")}
+    urls = {x: getattr(args, f"{x}_url") for x in CONNECTORS if getattr(args, f"{x}_url", None)}
     try:
         settings = load_settings(
             args.config,

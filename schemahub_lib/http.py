@@ -394,10 +394,30 @@ class HttpClient:
                 response = self._send(url, params, pacer, cost)
                 self._raise_for_status(response)
                 return parse(response)
+            except BannedError as exc:
+                # Recorded already; a short ban is waited out (`_check_ban` sleeps) and retried.
+                if (
+                    attempt >= self.retry.max_attempts
+                    or exc.until_epoch_s - self.wall_clock() > self.max_ban_wait_s
+                ):
+                    raise
+                self.counters.add(retries=1)
+                log_event("http_ban_wait", exchange=self.exchange, url=url, attempt=attempt,
+                          until=_iso(exc.until_epoch_s))  # fmt: skip
             except TransientError as exc:
                 retry_after = getattr(exc, "retry_after", None)
                 if isinstance(exc, RateLimitedError):
                     self.counters.add(throttled=1)
+                if isinstance(exc, RateLimitedError) and (retry_after or 0) > self.retry.max_retry_after_s:
+                    # Too long to wait within the run: record it like a ban, so every stream of
+                    # this exchange stops asking until it ends, and the next run waits too.
+                    now = self.wall_clock()
+                    reason = f"HTTP {exc.status or 429} asking to wait {retry_after:g}s from {url}"
+                    self.ban_store.put(
+                        ban_key(self.exchange, self.base_url), Ban(now + (retry_after or 0), reason, now)
+                    )
+                    exc.add_note(f"recorded as a ban until {_iso(now + (retry_after or 0))}")
+                    raise
                 if attempt >= self.retry.max_attempts or (retry_after or 0) > self.retry.max_retry_after_s:
                     exc.add_note(f"gave up after {attempt} attempt(s) to {url}")
                     raise

@@ -13,7 +13,7 @@ product's exchange symbol, base, quote and aliases:
 `product_ids` are canonical `BASE-QUOTE` symbols. A product without a `symbols` entry uses
 its canonical symbol as the exchange symbol (right for Coinbase) and splits base/quote at the
 hyphen. The seeds' original single-exchange file (top-level `product_ids`) still loads, as the
-exchange named by `metadata.source` (default coinbase).
+exchange named by `metadata.source`.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from typing import Any
 
 import yaml
 
-from schemahub_lib.connectors import CONNECTORS
+from schemahub_lib.connectors import CONNECTORS, unknown_exchange
 from schemahub_lib.connectors.base import Product
 from schemahub_lib.errors import ConfigError
 
@@ -40,23 +40,9 @@ METADATA_KEYS = ("source", "last_updated", "count")
 _CANONICAL = re.compile(r"[^\s-]+-[^\s-]+")
 _PLAIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/]*(?:-[A-Za-z0-9._/]+)?")
 
+# The built-in seed: each connector's `default_products`.
 DEFAULT_SEED: dict[str, list[Product]] = {
-    "coinbase": [
-        Product("coinbase", "BTC-USD", "BTC-USD", "BTC", "USD"),
-        Product("coinbase", "ETH-USD", "ETH-USD", "ETH", "USD"),
-        Product("coinbase", "SOL-USD", "SOL-USD", "SOL", "USD"),
-    ],
-    "binance": [
-        Product("binance", "BTC-USDT", "BTCUSDT", "BTC", "USDT"),
-        Product("binance", "ETH-USDT", "ETHUSDT", "ETH", "USDT"),
-        Product("binance", "SOL-USDT", "SOLUSDT", "SOL", "USDT"),
-    ],
-    "kraken": [
-        Product("kraken", "BTC-USD", "XBTUSD", "BTC", "USD", aliases=("XXBTZUSD",)),
-        Product("kraken", "ETH-USD", "ETHUSD", "ETH", "USD", aliases=("XETHZUSD",)),
-        Product("kraken", "BTC-USDT", "XBTUSDT", "BTC", "USDT", aliases=("XBTUSDT",)),
-        Product("kraken", "DOGE-USD", "XDGUSD", "DOGE", "USD", aliases=("XXDGZUSD",)),
-    ],
+    name: list(cls.default_products) for name, cls in CONNECTORS.items()
 }
 
 
@@ -93,13 +79,17 @@ def read_seed(path: str | os.PathLike[str]) -> dict[str, SeedSection]:
         raise ConfigError(f"{where}: expected a mapping of exchange name -> section, got {_kind(data)}")
     if "product_ids" in data:  # the seeds' original single-exchange layout
         metadata = data.get("metadata")
-        data = {(metadata.get("source") if isinstance(metadata, dict) else None) or "coinbase": data}
+        source = metadata.get("source") if isinstance(metadata, dict) else None
+        if not isinstance(source, str) or not source:
+            raise ConfigError(
+                f"{where}: metadata.source: a single-exchange seed file names its exchange, "
+                f"one of {', '.join(sorted(CONNECTORS))}"
+            )
+        data = {source: data}
     sections = {}
     for exchange, section in data.items():
         if exchange not in CONNECTORS:
-            raise ConfigError(
-                f"{where}: {exchange}: unknown exchange; valid: {', '.join(sorted(CONNECTORS))}"
-            )
+            raise ConfigError(f"{where}: {unknown_exchange(exchange)}")
         sections[exchange] = _section(where, exchange, section)
     return sections
 

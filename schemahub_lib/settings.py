@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -26,12 +27,6 @@ NAMESPACE = "schemahub"
 PROFILES = ("local", "aws")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-
-DEFAULT_EXCHANGE_URLS: Mapping[str, str] = {
-    "coinbase": "https://api.exchange.coinbase.com",
-    "binance": "https://api.binance.com",
-    "kraken": "https://api.kraken.com",
-}
 
 # Environment variable -> settings field. Everything the environment can set is listed here.
 ENV_FIELDS: Mapping[str, str] = {
@@ -51,8 +46,10 @@ ENV_FIELDS: Mapping[str, str] = {
     "SCHEMAHUB_S3_PATH_STYLE": "s3_path_style",
     "SCHEMAHUB_CLOUDWATCH_ENDPOINT": "cloudwatch_endpoint",
     "SCHEMAHUB_KILL_AT": "kill_at",
+    "SCHEMAHUB_MAX_BAN_WAIT_S": "max_ban_wait_s",
 }
-EXCHANGE_URL_ENV = {name: f"SCHEMAHUB_{name.upper()}_URL" for name in DEFAULT_EXCHANGE_URLS}
+# SCHEMAHUB_<EXCHANGE>_URL overrides an exchange's base URL; each connector has its default.
+EXCHANGE_URL_VAR = re.compile(r"SCHEMAHUB_([A-Z0-9]+)_URL")
 
 
 @dataclass(frozen=True)
@@ -71,7 +68,11 @@ class Settings:
     spark_driver_memory: str = "2g"  # local sessions only; Glue sizes its own workers
     spark_shuffle_partitions: int = 4  # small: local batches are millions of rows, not billions
     cold_start_minutes: int = 90
-    exchange_urls: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_EXCHANGE_URLS))
+    # A 429/418 asking to wait at most this long is waited out within the run; a longer one
+    # is recorded as a ban and stops that exchange's streams until it ends.
+    max_ban_wait_s: float = 180.0
+    # Base URL overrides per exchange; an exchange not here uses its connector's default.
+    exchange_urls: Mapping[str, str] = field(default_factory=dict)
     # Requests per second per exchange; empty means each connector's documented limit.
     rate_limits: Mapping[str, float] = field(default_factory=dict)
     aws_region: str = "us-east-1"
@@ -104,13 +105,6 @@ class Settings:
         """`catalog.namespace.table`, the identifier Spark SQL uses."""
         return f"{self.catalog_name}.{self.namespace}.{table}"
 
-    def exchange_url(self, exchange: str) -> str:
-        try:
-            return self.exchange_urls[exchange].rstrip("/")
-        except KeyError:
-            valid = ", ".join(sorted(self.exchange_urls))
-            raise ConfigError(f"unknown exchange {exchange!r}; valid: {valid}") from None
-
 
 _FIELD_TYPES = {f.name: f.type for f in dataclasses.fields(Settings)}
 
@@ -122,6 +116,8 @@ def _coerce(name: str, value: Any, where: str) -> Any:
     try:
         if kind == "int":
             return int(value)
+        if kind == "float":
+            return float(value)
         if kind == "bool":
             if isinstance(value, bool):
                 return value
@@ -156,11 +152,11 @@ def load_settings(
     for var, name in ENV_FIELDS.items():
         if env.get(var):
             values[name] = _coerce(name, env[var], f"environment {var}")
-    urls = dict(DEFAULT_EXCHANGE_URLS)
-    urls.update(values.pop("exchange_urls", {}) or {})
-    for exchange, var in EXCHANGE_URL_ENV.items():
-        if env.get(var):
-            urls[exchange] = env[var]
+    urls = dict(values.pop("exchange_urls", {}) or {})
+    for var, value in env.items():
+        match = EXCHANGE_URL_VAR.fullmatch(var)
+        if match and value:
+            urls[match.group(1).lower()] = value
 
     for name, value in flags.items():
         if value is None:
@@ -191,7 +187,7 @@ def _check_values(settings: Settings) -> None:
     for exchange, url in settings.exchange_urls.items():
         parts = urllib.parse.urlsplit(str(url))
         if parts.scheme not in ("http", "https") or not parts.netloc:
-            source = f"--{exchange}-url, {EXCHANGE_URL_ENV.get(exchange, 'the environment')}"
+            source = f"--{exchange}-url, SCHEMAHUB_{exchange.upper()}_URL"
             raise ConfigError(
                 f"{exchange} URL {url!r}: expected http(s)://host[:port][/path] "
                 f"(set by {source} or exchange_urls in the config file)"

@@ -21,6 +21,7 @@ from pyiceberg.table import Table
 
 from schemahub_lib.catalog import opening_lock
 from schemahub_lib.ddl import TableDef, load_table_defs
+from schemahub_lib.mapping.loader import check_sources
 from schemahub_lib.settings import Settings
 
 T = TypeVar("T")
@@ -51,11 +52,16 @@ def _holding_opening_lock(func: Callable[[Catalog, Settings], T]) -> Callable[[C
 @_holding_opening_lock
 def init_tables(catalog: Catalog, settings: Settings) -> list[InitResult]:
     """Create what is missing; leave existing tables untouched but for RETIRED_PROPERTIES (a
-    second run writes nothing)."""
+    second run writes nothing).
+
+    Raw tables, mappings and connectors are checked against one another first, so a raw table
+    without a mapping or a mapping without a connector fails before anything is created."""
+    defs = load_table_defs(settings.ddl_dir)
+    check_sources(defs, settings.mappings_dir)
     with contextlib.suppress(NamespaceAlreadyExistsError):
         catalog.create_namespace(settings.namespace)
     results = []
-    for name, table_def in load_table_defs(settings.ddl_dir).items():
+    for name, table_def in defs.items():
         identifier = settings.table_id(name)
         if catalog.table_exists(identifier):
             table = catalog.load_table(identifier)

@@ -1,6 +1,7 @@
 import pytest
 
-from schemahub_lib.cli import _rewrite_run_alias, build_parser
+from schemahub_lib.cli import _rewrite_run_alias, build_parser, main
+from schemahub_lib.connectors import CONNECTORS
 
 
 @pytest.mark.parametrize(
@@ -47,3 +48,17 @@ def test_a_command_flag_after_the_command_does_not_hide_one_before_it():
 def test_deploy_keeps_its_own_config_flag():
     args = build_parser().parse_args(["--config", "settings.yaml", "deploy", "--config", "d.yaml"])
     assert (args.config, args.deployment) == ("settings.yaml", "d.yaml")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["ingest", "ftx"], ["backfill", "ftx"], ["update-seed", "ftx"], ["audit", "--exchange", "ftx"]],
+    ids=lambda argv: argv[0],
+)
+def test_an_unregistered_exchange_is_named_the_same_way_everywhere(argv, tmp_path, capsys):
+    warehouse = tmp_path / "wh"
+    code = main([*argv, "--warehouse", str(warehouse)] if argv[0] != "update-seed" else argv)
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert f"unknown exchange 'ftx'; known: {', '.join(sorted(CONNECTORS))}" in err
+    assert not warehouse.exists()  # refused before anything was created

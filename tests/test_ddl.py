@@ -2,14 +2,13 @@ import pytest
 from pyiceberg.transforms import DayTransform, IdentityTransform
 from pyiceberg.types import BooleanType, DoubleType, LongType, StringType, TimestamptzType
 
+from schemahub_lib.connectors import CONNECTORS
 from schemahub_lib.ddl import load_table_defs, parse_ddl_file
 from schemahub_lib.errors import ConfigError
 from tests.conftest import REPO
 
 EXPECTED_TABLES = {
-    "raw_coinbase_trades",
-    "raw_binance_trades",
-    "raw_kraken_trades",
+    *(cls.raw_table for cls in CONNECTORS.values()),
     "trades_unified",
     "schemahub_watermarks",
     "schemahub_rejects",

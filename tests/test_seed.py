@@ -76,7 +76,14 @@ def test_the_seeds_original_single_exchange_format_loads(tmp_path: Path) -> None
     [
         ("[a, b]", "expected a mapping of exchange name -> section, got list"),
         ("coinbase: [\n", "not valid YAML"),
-        ("bitstamp:\n  product_ids: []\n", "bitstamp: unknown exchange; valid: binance, coinbase, kraken"),
+        (
+            "bitstamp:\n  product_ids: []\n",
+            "unknown exchange 'bitstamp'; known: binance, bitfinex, coinbase, kraken, okx",
+        ),
+        (
+            "product_ids: [BTC-USD]\n",
+            "metadata.source: a single-exchange seed file names its exchange, one of binance, bitfinex,",
+        ),
         ("kraken: 3\n", "kraken: expected a mapping with product_ids, symbols, metadata, got int"),
         (
             "kraken:\n  product_ids: []\n  pairs: {}\n",
@@ -166,7 +173,8 @@ def test_write_without_a_file_writes_the_default_seed(
     path = tmp_path / "seed.yaml"
     assert run(["--write", "--path", str(path)]) == 0
     assert load_seed(path) == DEFAULT_SEED
-    assert f"wrote {path} (coinbase 3, binance 3, kraken 4)" in capsys.readouterr().err
+    counts = ", ".join(f"{name} {len(products)}" for name, products in DEFAULT_SEED.items())
+    assert f"wrote {path} ({counts})" in capsys.readouterr().err
     before = path.read_text()
     assert run(["--write", "--path", str(path)]) == 0
     assert path.read_text() == before  # unchanged sections keep their last_updated
@@ -279,7 +287,7 @@ def test_without_write_the_seed_is_printed(tmp_path: Path, capsys: pytest.Captur
 def test_bad_flags_are_config_errors(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"--filter-regex '\(' is not a valid regular expression"):
         run(["--filter-regex", "(", "--path", str(tmp_path / "s.yaml")])
-    with pytest.raises(ConfigError, match="unknown exchange bitstamp; valid: coinbase, binance, kraken"):
+    with pytest.raises(ConfigError, match="unknown exchange 'bitstamp'; known: binance, bitfinex, coinbase"):
         run(["bitstamp", "--path", str(tmp_path / "s.yaml")])
 
 
@@ -288,7 +296,7 @@ def test_update_seed_is_registered_on_the_cli(tmp_path: Path, capsys: pytest.Cap
     assert main(["update-seed", "--write", "--seed-path", str(path)]) == 0
     assert load_seed(path) == DEFAULT_SEED
     assert main(["update-seed", "nosuch", "--path", str(path)]) == 2
-    assert "schemahub update-seed: unknown exchange nosuch" in capsys.readouterr().err
+    assert "schemahub update-seed: unknown exchange 'nosuch'; known: " in capsys.readouterr().err
 
 
 def test_render_is_stable() -> None:

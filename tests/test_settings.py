@@ -2,8 +2,9 @@ from pathlib import Path
 
 import pytest
 
+from schemahub_lib.connectors import CONNECTORS, base_url
 from schemahub_lib.errors import ConfigError
-from schemahub_lib.settings import DEFAULT_EXCHANGE_URLS, load_settings
+from schemahub_lib.settings import load_settings
 
 
 def test_defaults_need_no_configuration():
@@ -12,7 +13,10 @@ def test_defaults_need_no_configuration():
     assert s.catalog_name == "schemahub" and s.namespace == "schemahub"
     assert s.warehouse == "./warehouse"
     assert s.catalog_db_path == Path("./warehouse").resolve() / "catalog.db"
-    assert dict(s.exchange_urls) == dict(DEFAULT_EXCHANGE_URLS)
+    assert dict(s.exchange_urls) == {}  # every exchange at its connector's default URL
+    assert {name: base_url(name, s) for name in CONNECTORS} == {
+        name: cls.default_base_url for name, cls in CONNECTORS.items()
+    }
     assert s.cold_start_minutes == 90
 
 
@@ -32,9 +36,9 @@ def test_precedence_defaults_file_env_flags(tmp_path):
     assert s.warehouse == "/from/file"  # file beats default
     assert s.spark_master == "local[1]"
     assert s.cold_start_minutes == 45  # env beats file; a None flag is ignored
-    assert s.exchange_url("kraken") == "http://env-kraken"  # env beats file
-    assert s.exchange_url("binance") == "http://flag-binance"  # flag beats env
-    assert s.exchange_url("coinbase") == DEFAULT_EXCHANGE_URLS["coinbase"]
+    assert base_url("kraken", s) == "http://env-kraken"  # env beats file
+    assert base_url("binance", s) == "http://flag-binance"  # flag beats env
+    assert base_url("coinbase", s) == CONNECTORS["coinbase"].default_base_url
 
 
 def test_settings_are_frozen():
@@ -73,9 +77,15 @@ def test_aws_profile_needs_s3_warehouse():
     assert s.profile == "aws" and not s.is_local
 
 
-def test_unknown_exchange_lists_valid_ones():
-    with pytest.raises(ConfigError, match="unknown exchange 'ftx'; valid: binance, coinbase, kraken"):
-        load_settings(env={}).exchange_url("ftx")
+def test_unknown_exchange_lists_the_known_ones():
+    known = ", ".join(sorted(CONNECTORS))
+    with pytest.raises(ConfigError, match=f"unknown exchange 'ftx'; known: {known}$"):
+        base_url("ftx", load_settings(env={}))
+    # Every registered exchange has its variable; a typo'd one is named, not ignored.
+    assert base_url("okx", load_settings(env={"SCHEMAHUB_OKX_URL": "http://okx.test/"})) == "http://okx.test"
+    typo = load_settings(env={"SCHEMAHUB_KRAKN_URL": "http://k"})
+    with pytest.raises(ConfigError, match=f"exchange_urls: unknown exchange 'krakn'; known: {known}$"):
+        base_url("kraken", typo)
 
 
 @pytest.mark.parametrize(

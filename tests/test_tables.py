@@ -1,7 +1,12 @@
+import dataclasses
 import subprocess
 import sys
 
+import pytest
+
 from schemahub_lib.catalog import load_catalog
+from schemahub_lib.connectors import CONNECTORS
+from schemahub_lib.errors import ConfigError
 from schemahub_lib.tables import init_tables
 from tests.conftest import REPO
 from tests.test_ddl import EXPECTED_TABLES
@@ -85,3 +90,47 @@ def test_cli_init_twice(tmp_path):
     second = subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True, check=True)
     assert second.stdout.count(": exists") == len(EXPECTED_TABLES)
     assert "created" not in second.stdout
+
+
+def _copy(src, dst, skip=()):
+    dst.mkdir()
+    for f in src.iterdir():
+        if f.is_file() and f.name not in skip:
+            (dst / f.name).write_text(f.read_text())
+    return dst
+
+
+def test_init_refuses_a_raw_table_without_a_mapping_before_creating_anything(settings, tmp_path):
+    mappings = _copy(REPO / "mappings", tmp_path / "mappings", skip=("okx_trades.yaml",))
+    bad = dataclasses.replace(settings, mappings_dir=str(mappings))
+    with pytest.raises(ConfigError) as info:
+        init_tables(load_catalog(bad), bad)
+    assert str(info.value) == (
+        f"{REPO / 'ddl' / 'raw_okx_trades.sql'}: raw table raw_okx_trades has no mapping; "
+        f"expected {mappings / 'okx_trades.yaml'}"
+    )
+    assert load_catalog(bad).list_namespaces() == []  # nothing was created
+
+
+def test_init_refuses_a_mapping_without_a_connector(settings, tmp_path):
+    mappings = _copy(REPO / "mappings", tmp_path / "mappings")
+    (mappings / "ftx_trades.yaml").write_text((REPO / "mappings" / "coinbase_trades.yaml").read_text())
+    bad = dataclasses.replace(settings, mappings_dir=str(mappings))
+    with pytest.raises(ConfigError) as info:
+        init_tables(load_catalog(bad), bad)
+    known = ", ".join(sorted(CONNECTORS))
+    assert str(info.value) == (
+        f"{mappings / 'ftx_trades.yaml'}: a mapping for exchange 'ftx', which has no connector; "
+        f"known: {known}"
+    )
+    ddl = _copy(REPO / "ddl", tmp_path / "ddl")
+    (ddl / "raw_ftx_trades.sql").write_text(
+        (REPO / "ddl" / "raw_okx_trades.sql").read_text().replace("raw_okx_trades", "raw_ftx_trades")
+    )
+    bad = dataclasses.replace(settings, ddl_dir=str(ddl))
+    with pytest.raises(
+        ConfigError,
+        match=r"raw_ftx_trades.sql: raw table raw_ftx_trades has no connector \(exchange 'ftx'; known: ",
+    ):
+        init_tables(load_catalog(bad), bad)
+    assert load_catalog(bad).list_namespaces() == []

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from schemahub_lib.connectors import CONNECTORS
 from schemahub_lib.ops.text import table, to_json
 from schemahub_lib.settings import Settings
 from schemahub_lib.timespec import time_arg
@@ -67,9 +66,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _window_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--exchange", action="append", choices=list(CONNECTORS), help="limit to an exchange (repeatable)"
-    )
+    # No argparse choices: an unknown name gets the one "unknown exchange 'x'; known: ..." error.
+    parser.add_argument("--exchange", action="append", help="limit to an exchange (repeatable)")
     parser.add_argument(
         "--since", metavar="TIME", type=time_arg("--since"), help="trade time from (e.g. 2026-11-01, 24h)"
     )

@@ -20,7 +20,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from schemahub_lib.connectors import CONNECTORS, load_connector
+from schemahub_lib.connectors import CONNECTORS, load_connector, unknown_exchange
 from schemahub_lib.connectors.base import Product
 from schemahub_lib.errors import ConfigError
 from schemahub_lib.http import new_session
@@ -58,7 +58,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     names = list(dict.fromkeys(args.exchanges)) or list(CONNECTORS)
     unknown = [n for n in names if n not in CONNECTORS]
     if unknown:
-        raise ConfigError(f"unknown exchange {', '.join(unknown)}; valid: {', '.join(CONNECTORS)}")
+        raise unknown_exchange(unknown[0])
     pattern = _compile(args.filter_regex)
 
     current = read_seed(path) if path.exists() else {}

@@ -22,17 +22,25 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from schemahub_lib.connectors.base import Cursor, Page, Product, RawTrade, Reject
-from schemahub_lib.connectors.exactjson import ExactList, loads_exact, loads_items
+from schemahub_lib.connectors.base import (
+    Cursor,
+    Page,
+    Product,
+    RateScope,
+    RawTrade,
+    Reject,
+    cannot,
+    checked_page_limit,
+)
+from schemahub_lib.connectors.exactjson import loads_exact, loads_items
 from schemahub_lib.connectors.records import (
     RecordError,
     epoch_ms_to_ns,
-    now_ns,
     require_bool,
     require_positive,
     require_trade_id,
 )
-from schemahub_lib.connectors.responses import decode_json, ids_of, malformed, trade_id_of
+from schemahub_lib.connectors.responses import decode_json, field_of, ids_of, malformed, parse_rows
 from schemahub_lib.errors import TerminalExchangeError
 from schemahub_lib.http import HttpClient, HttpResponse, RateLimit
 
@@ -47,16 +55,35 @@ class BinanceConnector:
     recent_path: ClassVar[str] = "/api/v3/trades"
     history_path: ClassVar[str] = "/api/v3/historicalTrades"
     products_path: ClassVar[str] = "/api/v3/exchangeInfo"
-    page_limit: ClassVar[int] = 1000  # default 500, max 1000
+    raw_table: ClassVar[str] = "raw_binance_trades"
+    id_column: ClassVar[str] = "id"
+    symbol_column: ClassVar[str] = "symbol"
+    time_column: ClassVar[str] = "time"
+    max_page_limit: ClassVar[int] = 1000  # default 500, max 1000
+    # The ids a cursor admits (landing/contiguity.py checks every page against it).
+    cursor_bounds: ClassVar[dict[str, str]] = {"fromId": "from"}
     # REQUEST_WEIGHT 6000/min since 2023-08-25 (was 1200); weights per the endpoint docs.
     weight_per_minute: ClassVar[int] = 6000
     weights: ClassVar[dict[str, int]] = {recent_path: 25, history_path: 25, products_path: 20}
     weight_header: ClassVar[str] = "X-MBX-USED-WEIGHT-1M"
     # In trade requests: 6000 weight/min / 60 s / 25 weight = 4 requests/s.
     requests_per_second: ClassVar[float] = weight_per_minute / 60 / 25
+    rate_scope: ClassVar[RateScope] = "ip"
+    history_s: ClassVar[float | None] = None
+    walks_back: ClassVar[bool] = True  # fromId below the lowest id (ids are dense)
+    pages_by_time: ClassVar[bool] = False  # historicalTrades takes no time (aggTrades would)
+    trusts_newer: ClassVar[bool] = True
+    dense_ids: ClassVar[bool] = True
+    # The built-in seed: markets landed when no seed file says otherwise.
+    default_products: ClassVar[tuple[Product, ...]] = (
+        Product(NAME, "BTC-USDT", "BTCUSDT", "BTC", "USDT"),
+        Product(NAME, "ETH-USDT", "ETHUSDT", "ETH", "USDT"),
+        Product(NAME, "SOL-USDT", "SOLUSDT", "SOL", "USDT"),
+    )
 
-    def __init__(self, client: HttpClient) -> None:
+    def __init__(self, client: HttpClient, *, page_limit: int | None = None) -> None:
         self.client = client
+        self.page_limit = checked_page_limit(NAME, page_limit, self.max_page_limit)
 
     @classmethod
     def pacing(cls, configured: float | None = None) -> RateLimit:
@@ -91,6 +118,13 @@ class BinanceConnector:
     def cursor_after(self, trade_id: int, time_ns: int, last_cursor: str | None) -> Cursor:
         """`fromId=<trade_id + 1>`: fromId is inclusive."""
         return Cursor("fromId", str(trade_id + 1))
+
+    def older_than(self, trade_id: int) -> Cursor | None:
+        """`fromId=<trade_id - page_limit>`: the page that ends just below `trade_id`."""
+        return older_cursor(trade_id, self.page_limit, None)
+
+    def from_time(self, time_ns: int, seen_through_id: int | None = None) -> Cursor:
+        raise cannot(NAME, "page from a time", "historicalTrades pages by trade id (`fromId`)")
 
     def list_products(self) -> list[Product]:
         return self.client.get(
@@ -127,19 +161,9 @@ def parse_trades(
     if isinstance(data, dict) and "code" in data and "msg" in data:
         # Binance errors are {code, msg}; on a 2xx this is not a page and a retry will not fix it.
         raise TerminalExchangeError(NAME, url, f"error {data['code']}: {data['msg']}", body=body)
-    if not isinstance(data, ExactList):
-        raise malformed(NAME, url, "expected a JSON array of trades", body)
-    now = now_ns() if now is None else now
-    trades: list[RawTrade] = []
-    rejects: list[Reject] = []
-    for obj, payload in zip(data, data.texts, strict=True):
-        try:
-            trades.append(parse_trade(obj, payload, symbol, now))
-        except RecordError as exc:
-            tid = obj.get("id") if type(obj) is dict else None
-            rejects.append(Reject(str(exc), payload, None if tid is None else str(tid)))
-    trades.sort(key=trade_id_of)
-    return trades, rejects
+    return parse_rows(
+        NAME, url, body, data, lambda obj, text, t: parse_trade(obj, text, symbol, t), field_of("id"), now
+    )
 
 
 def older_cursor(min_id: int, page_limit: int, cursor: Cursor | None) -> Cursor | None:
@@ -155,7 +179,7 @@ def parse_page(
     *,
     product: str,
     cursor: Cursor | None,
-    page_limit: int = BinanceConnector.page_limit,
+    page_limit: int = BinanceConnector.max_page_limit,
     now: int | None = None,
 ) -> Page:
     """A trades response -> Page with `older`/`newer` cursors (see the module docstring)."""

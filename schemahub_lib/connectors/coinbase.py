@@ -20,17 +20,25 @@ from __future__ import annotations
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-from schemahub_lib.connectors.base import Cursor, Page, Product, RawTrade, Reject
-from schemahub_lib.connectors.exactjson import ExactList, loads_exact, loads_items
+from schemahub_lib.connectors.base import (
+    Cursor,
+    Page,
+    Product,
+    RateScope,
+    RawTrade,
+    Reject,
+    cannot,
+    checked_page_limit,
+)
+from schemahub_lib.connectors.exactjson import loads_exact, loads_items
 from schemahub_lib.connectors.records import (
     RecordError,
-    now_ns,
     require_choice,
     require_positive,
     require_trade_id,
     rfc3339_to_ns,
 )
-from schemahub_lib.connectors.responses import decode_json, ids_of, malformed, trade_id_of
+from schemahub_lib.connectors.responses import decode_json, field_of, ids_of, malformed, parse_rows
 from schemahub_lib.http import HttpClient, HttpResponse, RateLimit
 
 NAME = "coinbase"
@@ -43,14 +51,33 @@ class CoinbaseConnector:
     default_base_url: ClassVar[str] = "https://api.exchange.coinbase.com"
     trades_path: ClassVar[str] = "/products/{product}/trades"
     products_path: ClassVar[str] = "/products"
+    raw_table: ClassVar[str] = "raw_coinbase_trades"
+    id_column: ClassVar[str] = "trade_id"
+    symbol_column: ClassVar[str] = "product_id"
+    time_column: ClassVar[str] = "time"
     # Docs: default and max 1000. Pages of 100 (the pre-2022 maximum) must work too.
-    page_limit: ClassVar[int] = 1000
+    max_page_limit: ClassVar[int] = 1000
+    # The ids a cursor admits (landing/contiguity.py checks every page against it).
+    cursor_bounds: ClassVar[dict[str, str]] = {"after": "below", "before": "above"}
     # Public endpoints: 10 requests/s per IP, bursts to 15 (lazy-filled token bucket).
     requests_per_second: ClassVar[float] = 10.0
     burst: ClassVar[float] = 15.0
+    rate_scope: ClassVar[RateScope] = "ip"
+    history_s: ClassVar[float | None] = None
+    walks_back: ClassVar[bool] = True
+    pages_by_time: ClassVar[bool] = False
+    trusts_newer: ClassVar[bool] = False  # `before` may serve the newest trades (module doc)
+    dense_ids: ClassVar[bool] = True
+    # The built-in seed: markets landed when no seed file says otherwise.
+    default_products: ClassVar[tuple[Product, ...]] = (
+        Product(NAME, "BTC-USD", "BTC-USD", "BTC", "USD"),
+        Product(NAME, "ETH-USD", "ETH-USD", "ETH", "USD"),
+        Product(NAME, "SOL-USD", "SOL-USD", "SOL", "USD"),
+    )
 
-    def __init__(self, client: HttpClient) -> None:
+    def __init__(self, client: HttpClient, *, page_limit: int | None = None) -> None:
         self.client = client
+        self.page_limit = checked_page_limit(NAME, page_limit, self.max_page_limit)
 
     @classmethod
     def pacing(cls, configured: float | None = None) -> RateLimit:
@@ -73,6 +100,13 @@ class CoinbaseConnector:
     def cursor_after(self, trade_id: int, time_ns: int, last_cursor: str | None) -> Cursor:
         """`before=<trade_id>`: trades with a larger id, i.e. strictly after the watermark."""
         return Cursor("before", str(trade_id))
+
+    def older_than(self, trade_id: int) -> Cursor | None:
+        """`after=<trade_id>`: the trades just below it; ids start at 1."""
+        return Cursor("after", str(trade_id)) if trade_id > 1 else None
+
+    def from_time(self, time_ns: int, seen_through_id: int | None = None) -> Cursor:
+        raise cannot(NAME, "page from a time", "its cursors are trade ids (`after`/`before`)")
 
     def list_products(self) -> list[Product]:
         return self.client.get(self.products_path, None, parse_products)
@@ -99,20 +133,16 @@ def parse_trades(
     body: bytes, *, product: str, url: str, now: int | None = None
 ) -> tuple[list[RawTrade], list[Reject]]:
     """A trades body -> (trades ascending by id, rejects). Raises MalformedPageError."""
-    data = decode_json(NAME, url, body, loads_items)
-    if not isinstance(data, ExactList):
-        raise malformed(NAME, url, "expected a JSON array of trades", body)
-    now = now_ns() if now is None else now
-    trades: list[RawTrade] = []
-    rejects: list[Reject] = []
-    for obj, payload in zip(data, data.texts, strict=True):
-        try:
-            trades.append(parse_trade(obj, payload, product, now))
-        except RecordError as exc:
-            tid = obj.get("trade_id") if type(obj) is dict else None
-            rejects.append(Reject(str(exc), payload, None if tid is None else str(tid)))
-    trades.sort(key=trade_id_of)
-    return trades, rejects
+    rows = decode_json(NAME, url, body, loads_items)
+    return parse_rows(
+        NAME,
+        url,
+        body,
+        rows,
+        lambda obj, text, t: parse_trade(obj, text, product, t),
+        field_of("trade_id"),
+        now,
+    )
 
 
 def parse_page(

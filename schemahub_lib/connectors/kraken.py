@@ -28,18 +28,26 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from schemahub_lib.connectors.base import Cursor, Page, Product, RawTrade, Reject
+from schemahub_lib.connectors.base import (
+    Cursor,
+    Page,
+    Product,
+    RateScope,
+    RawTrade,
+    Reject,
+    cannot,
+    checked_page_limit,
+)
 from schemahub_lib.connectors.exactjson import ExactList, loads_exact, loads_items
 from schemahub_lib.connectors.records import (
     RecordError,
-    now_ns,
     require_choice,
     require_positive,
     require_trade_id,
     seconds_text_to_ns,
     short,
 )
-from schemahub_lib.connectors.responses import decode_json, ids_of, malformed, trade_id_of
+from schemahub_lib.connectors.responses import decode_json, ids_of, malformed, parse_rows
 from schemahub_lib.errors import RateLimitedError, TerminalExchangeError, TransientExchangeError
 from schemahub_lib.http import HttpClient, HttpResponse, RateLimit
 
@@ -67,12 +75,32 @@ class KrakenConnector:
     default_base_url: ClassVar[str] = "https://api.kraken.com"
     trades_path: ClassVar[str] = "/0/public/Trades"
     products_path: ClassVar[str] = "/0/public/AssetPairs"
-    page_limit: ClassVar[int] = 1000  # `count`, 1..1000
+    raw_table: ClassVar[str] = "raw_kraken_trades"
+    id_column: ClassVar[str] = "trade_id"
+    symbol_column: ClassVar[str] = "pair"
+    time_column: ClassVar[str] = "time"
+    max_page_limit: ClassVar[int] = 1000  # `count`, 1..1000
+    # The trades a cursor admits (landing/contiguity.py checks every page against it).
+    cursor_bounds: ClassVar[dict[str, str]] = {"since": "time_from"}
     # Public Trades are limited per IP and pair; 1 request/s "would remain within the limits".
     requests_per_second: ClassVar[float] = 1.0
+    rate_scope: ClassVar[RateScope] = "product"
+    history_s: ClassVar[float | None] = None
+    walks_back: ClassVar[bool] = False
+    pages_by_time: ClassVar[bool] = True
+    trusts_newer: ClassVar[bool] = True
+    dense_ids: ClassVar[bool] = True  # a per-pair running count from 1
+    # The built-in seed: markets landed when no seed file says otherwise (altname, key alias).
+    default_products: ClassVar[tuple[Product, ...]] = (
+        Product(NAME, "BTC-USD", "XBTUSD", "BTC", "USD", aliases=("XXBTZUSD",)),
+        Product(NAME, "ETH-USD", "ETHUSD", "ETH", "USD", aliases=("XETHZUSD",)),
+        Product(NAME, "BTC-USDT", "XBTUSDT", "BTC", "USDT", aliases=("XBTUSDT",)),
+        Product(NAME, "DOGE-USD", "XDGUSD", "DOGE", "USD", aliases=("XXDGZUSD",)),
+    )
 
-    def __init__(self, client: HttpClient) -> None:
+    def __init__(self, client: HttpClient, *, page_limit: int | None = None) -> None:
         self.client = client
+        self.page_limit = checked_page_limit(NAME, page_limit, self.max_page_limit)
 
     @classmethod
     def pacing(cls, configured: float | None = None) -> RateLimit:
@@ -105,6 +133,13 @@ class KrakenConnector:
             since = min(since, int(last_cursor) - 1)
         return Cursor("since", str(max(since, 0)), seen_through_id=trade_id)
 
+    def older_than(self, trade_id: int) -> Cursor | None:
+        raise cannot(NAME, "page towards older trades", "it pages forward by time (`since`)")
+
+    def from_time(self, time_ns: int, seen_through_id: int | None = None) -> Cursor:
+        """`since=<time_ns>`; trades at or below `seen_through_id` are left out of the page."""
+        return Cursor("since", str(max(time_ns, 0)), seen_through_id=seen_through_id)
+
     def list_products(self) -> list[Product]:
         return self.client.get(self.products_path, None, parse_asset_pairs)
 
@@ -134,8 +169,10 @@ def parse_row(row: Any, payload: str, pair: str, now: int) -> RawTrade:
     """One `[price, volume, time, side, type, misc, trade_id]` row and its exact text -> RawTrade."""
     if type(row) is not list:
         raise RecordError("trade row is not a JSON array")
+    if len(row) == 6 and type(row[5]) is not int:
+        raise RecordError("no trade_id (legacy 6-element row)")  # ends with `misc`, a string
     if len(row) == 6:
-        raise RecordError("no trade_id (legacy 6-element row)")
+        raise RecordError("trade row has 6 elements and ends with an id: a field is missing, expected 7")
     if len(row) < 7:
         raise RecordError(f"trade row has {len(row)} elements, expected 7")
     price, volume, time_text, side, order_type, misc, raw_id = row[:7]
@@ -161,6 +198,16 @@ def parse_row(row: Any, payload: str, pair: str, now: int) -> RawTrade:
     return RawTrade(trade_id, time_ns, record, payload)
 
 
+def _row_id(row: Any) -> Any:
+    """The id of a row that failed validation, if it still shows one (the 7th element, or
+    the last of a 6-element row that lost another field)."""
+    if type(row) is not list:
+        return None
+    if len(row) >= 7:
+        return row[6]
+    return row[5] if len(row) == 6 and type(row[5]) is int else None
+
+
 def _loads_rows(body: bytes) -> Any:
     return loads_items(body, depth=2)
 
@@ -183,16 +230,9 @@ def parse_trades(
     if last is not None and not (type(last) is str and last.isascii() and last.isdigit()):
         # A float here would already have lost nanoseconds; never page from it.
         raise malformed(NAME, url, f"'last' {short(last)} is not an integer nanosecond string", body)
-    now = now_ns() if now is None else now
-    trades: list[RawTrade] = []
-    rejects: list[Reject] = []
-    for row, payload in zip(rows, rows.texts, strict=True):
-        try:
-            trades.append(parse_row(row, payload, pair, now))
-        except RecordError as exc:
-            tid = row[6] if type(row) is list and len(row) >= 7 else None
-            rejects.append(Reject(str(exc), payload, None if tid is None else str(tid)))
-    trades.sort(key=trade_id_of)
+    trades, rejects = parse_rows(
+        NAME, url, body, rows, lambda row, text, t: parse_row(row, text, pair, t), _row_id, now
+    )
     return pair, trades, rejects, last, len(rows)
 
 
@@ -201,7 +241,7 @@ def parse_page(
     *,
     product: str,
     cursor: Cursor | None,
-    page_limit: int = KrakenConnector.page_limit,
+    page_limit: int = KrakenConnector.max_page_limit,
     now: int | None = None,
 ) -> Page:
     """A Trades response -> Page; rows at or below `cursor.seen_through_id` are left out."""
@@ -231,9 +271,12 @@ def parse_page(
         if next_since > since or (next_seen is not None and next_seen != seen):
             newer = Cursor("since", str(max(next_since, since)), seen_through_id=next_seen)
         elif row_count >= page_limit:
-            raise TerminalExchangeError(
-                NAME, url, f"a full page at since={since} holds no new trade and 'last' does not advance; "
-                "cannot page past it without skipping trades", body=body,
+            # Usually the previous page served again (a cache): retried; if it persists the
+            # stream fails rather than page past trades it never saw.
+            raise TransientExchangeError(
+                NAME, url, f"a full page at since={since} holds no trade after id {seen} and 'last' "
+                "does not advance (the previous page again?); cannot page past it without skipping "
+                "trades", body=body,
             )  # fmt: skip
     return Page(
         exchange=NAME,

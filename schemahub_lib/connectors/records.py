@@ -47,6 +47,9 @@ def short(value: Any, limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+MAX_TRADE_ID = 2**63 - 1  # raw tables keep trade ids as BIGINT (ddl/raw_*_trades.sql)
+
+
 def require_trade_id(value: Any, field: str, *, minimum: int = 0) -> int:
     """An integer trade id (a string of digits is tolerated: some recorders stringify ids)."""
     if type(value) is int:
@@ -59,6 +62,10 @@ def require_trade_id(value: Any, field: str, *, minimum: int = 0) -> int:
         raise RecordError(f"{field} {short(value)} is not an integer")
     if number < minimum:
         raise RecordError(f"{field} {number} is below {minimum}")
+    if number > MAX_TRADE_ID:
+        raise RecordError(
+            f"{field} {number} is above {MAX_TRADE_ID}, the largest the raw table's BIGINT holds"
+        )
     return number
 
 
@@ -84,6 +91,27 @@ def require_positive(value: Any, field: str) -> float:
         raise RecordError(f"{field} {short(value)} is not a decimal number")
     if not 0 < number < math.inf:
         raise RecordError(f"{field} {short(value)} is not a positive number")
+    return number
+
+
+def require_nonzero(value: Any, field: str) -> float:
+    """A non-zero finite decimal of either sign (Bitfinex's signed AMOUNT), as a float."""
+    kind = type(value)
+    if kind is str or kind is NumberText:
+        if not _DECIMAL.fullmatch(value):
+            raise RecordError(f"{field} {short(value)} is not a decimal number")
+        number = float(value)
+    elif kind is int:
+        try:
+            number = float(value)
+        except OverflowError:
+            number = math.inf
+    elif value is None:
+        raise RecordError(f"missing {field}")
+    else:
+        raise RecordError(f"{field} {short(value)} is not a decimal number")
+    if number == 0 or not math.isfinite(number):
+        raise RecordError(f"{field} {short(value)} is not a non-zero finite number")
     return number
 
 

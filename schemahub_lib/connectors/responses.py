@@ -1,8 +1,10 @@
-"""Whole-body checks shared by the connectors' parse functions.
+"""Page parsing shared by the connectors: decode -> loop -> reject -> sort, written once.
 
 A body that is not JSON (truncated, an HTML error page, empty) or has the wrong shape is a
 `MalformedPageError`: transient, so the HTTP layer retries it, and its message names the
-exchange, the URL and a snippet of the body.
+exchange, the URL and a snippet of the body. A connector decodes with `decode_json`, checks
+its exchange's envelope, and hands the array of trades to `parse_rows` with its one-record
+parse function; every record becomes a `RawTrade` or a `Reject`, never lost, never a crash.
 """
 
 from __future__ import annotations
@@ -12,7 +14,13 @@ from operator import attrgetter
 from typing import Any
 
 from schemahub_lib.connectors.base import RawTrade, Reject
+from schemahub_lib.connectors.exactjson import ExactList
+from schemahub_lib.connectors.records import MAX_TRADE_ID, RecordError, now_ns
 from schemahub_lib.errors import MalformedPageError
+
+# One record and its exact JSON text -> RawTrade (at `now` ns, for the time sanity check);
+# raises RecordError with the reason.
+RowParser = Callable[[Any, str, int], RawTrade]
 
 # The sort key of a page's trades (attrgetter: a C call, no Python frame per trade).
 trade_id_of: Callable[[RawTrade], int] = attrgetter("trade_id")
@@ -44,4 +52,43 @@ def ids_of(trades: Iterable[RawTrade], rejects: Iterable[Reject]) -> list[int]:
         for r in rejects
         if r.trade_id is not None and r.trade_id.isascii() and r.trade_id.isdigit()
     )
-    return ids
+    # An id past the raw tables' range (a reject) is no place to page from.
+    return [i for i in ids if i <= MAX_TRADE_ID]
+
+
+def parse_rows(
+    exchange: str,
+    url: str,
+    body: bytes,
+    rows: Any,
+    parse: RowParser,
+    raw_id: Callable[[Any], object],
+    now: int | None = None,
+) -> tuple[list[RawTrade], list[Reject]]:
+    """An exchange's array of trade records -> (trades ascending by id, rejects).
+
+    `rows` comes from `loads_items` (values with their exact texts); `raw_id` reads a
+    record's id as sent (None when absent) so a reject keeps it and cursors can move past it."""
+    if not isinstance(rows, ExactList):
+        raise malformed(exchange, url, "expected a JSON array of trades", body)
+    now = now_ns() if now is None else now
+    trades: list[RawTrade] = []
+    rejects: list[Reject] = []
+    for item, payload in zip(rows, rows.texts, strict=True):
+        try:
+            trades.append(parse(item, payload, now))
+        except RecordError as exc:
+            tid = raw_id(item)
+            rejects.append(Reject(str(exc), payload, None if tid is None else str(tid)))
+    trades.sort(key=trade_id_of)
+    return trades, rejects
+
+
+def field_of(name: str) -> Callable[[Any], object]:
+    """`raw_id` for object records: the field `name` when the record is an object."""
+    return lambda item: item.get(name) if type(item) is dict else None
+
+
+def element_of(index: int) -> Callable[[Any], object]:
+    """`raw_id` for array records: element `index` when the row has it."""
+    return lambda item: item[index] if type(item) is list and len(item) > index else None

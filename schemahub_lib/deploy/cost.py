@@ -208,7 +208,7 @@ def monthly_cost(deployment: Deployment, a: Assumptions) -> list[CostLine]:
 def _cloudwatch(
     deployment: Deployment, a: Assumptions, runs: int, unify_runs: int, maintenance_runs: int
 ) -> list[CostLine]:
-    """Custom metrics (ops/metrics.py), prorated by the hours they are sent in; logs; API calls."""
+    """Custom metrics (metrics.py), prorated by the hours they are sent in; logs; API calls."""
     every_run = 3 * a.exchanges + 2  # TradesLanded, RejectedRecords, LagSeconds; ingest's run metrics
     unify_metrics = 3  # unify's RunDurationSeconds, RunFailed, TradesUnified
     maintenance_metrics = 2 + 2 * MAINTAINED_TABLES

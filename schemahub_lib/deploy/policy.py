@@ -4,7 +4,7 @@
 only its Glue database and that database's tables, only Glue's own log groups. No write action
 has a `*` resource but one: `cloudwatch:PutMetricData` has no resource-level permissions, so it
 is granted on `*` only under a condition that pins the `SchemaHub` metric namespace (the jobs'
-own metrics, schemahub_lib.ops.metrics). Deliberately absent: `glue:DeleteTable`/`DeleteDatabase`
+own metrics, schemahub_lib.metrics). Deliberately absent: `glue:DeleteTable`/`DeleteDatabase`
 (jobs never drop); Glue's `--enable-metrics` is off.
 
 `deployer_policy`: what the person or CI running `schemahub deploy` needs. `glue:ListJobs`,
@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from schemahub_lib.deploy.config import Deployment
-from schemahub_lib.ops.metrics import NAMESPACE as METRICS_NAMESPACE
+from schemahub_lib.metrics import NAMESPACE as METRICS_NAMESPACE
 
 Statement = dict[str, Any]
 

@@ -1,11 +1,13 @@
 """Backfill: walk each stream's history below what is landed, down to `--since` or the start.
 
-* Coinbase and Binance walk newest-first below the stream's lowest landed trade (its
-  low-water mark); with nothing landed they start from the newest trade (or below `--until`),
-  which also sets the watermark ingest continues from.
-* Kraken only pages forward: from `--since` (default: the start of its history) up to the
-  lowest landed trade; with nothing landed, forward from `--since` to the newest trade
-  (or `--until`).
+* An exchange whose connector walks back by id walks newest-first below the stream's lowest
+  landed trade (its low-water mark); with nothing landed it starts from the newest trade (or
+  below `--until`), which also sets the watermark ingest continues from.
+* One that pages by time only goes forward: from `--since` (default: the start of its
+  history) up to the lowest landed trade; with nothing landed, forward from `--since` to the
+  newest trade (or `--until`).
+* `--since` older than what the exchange serves (the connector's `history_s`, OKX's three
+  months) is refused: an empty answer there would read as the start of history.
 * Memory stays bounded: each stream flushes every `flush_trades` trades or `flush_seconds`,
   each flush one raw snapshot carrying the walk's progress. A killed backfill resumes with
   `--resume` from the last flush; without it an unfinished walk is an error, so two
@@ -18,44 +20,22 @@ from __future__ import annotations
 import os
 import sys
 import time
-from dataclasses import dataclass
 
-from schemahub_lib.connectors.base import Cursor
 from schemahub_lib.errors import ConfigError
 from schemahub_lib.landing.backward import walk_down
 from schemahub_lib.landing.context import LandingContext, iso, pid_alive, select_products
 from schemahub_lib.landing.execute import LandingReport, finish, run_streams
-from schemahub_lib.landing.forward import walk_below, walk_forward
+from schemahub_lib.landing.forward import cursor_proof, walk_below, walk_forward
+from schemahub_lib.landing.options import BackfillOptions
 from schemahub_lib.landing.plan import plan_backfill
 from schemahub_lib.landing.progress import Progress
 from schemahub_lib.landing.runs import ALL, RunLog, RunRow, options_json, repair_interrupted
-from schemahub_lib.landing.state import History
-from schemahub_lib.landing.stream import BACKWARD, StreamRun, StreamSkipped
+from schemahub_lib.landing.state import StreamState
+from schemahub_lib.landing.stream import StreamRun, StreamSkipped
 from schemahub_lib.landing.watermarks import WatermarkLog
 from schemahub_lib.landing.writer import raw_table_name
 from schemahub_lib.logs import log_event
 from schemahub_lib.settings import Settings
-
-
-@dataclass(frozen=True)
-class BackfillOptions:
-    """What one backfill run does. Empty `exchanges`/`products`: everything in the seed."""
-
-    exchanges: tuple[str, ...] = ()
-    products: tuple[str, ...] = ()
-    seed_path: str | None = None
-    limit: int | None = None
-    workers: int = 1
-    resume: bool = False
-    dry_run: bool = False
-    since_ns: int | None = None  # oldest trade time to reach; None: the start of history
-    until_ns: int | None = None  # newest trade time to land when nothing is landed yet
-    flush_trades: int = 100_000
-    flush_seconds: float = 120.0
-    progress: bool | None = None  # progress bars; None: when stderr is a terminal
-    progress_lines: str = "text"  # off a terminal: a "text" line per stream, or "json" events
-    http_timeout_s: float | None = None  # per-request read timeout; None: the HTTP layer's default
-
 
 BackfillReport = LandingReport
 
@@ -77,6 +57,7 @@ def backfill_stream(run: StreamRun, options: BackfillOptions) -> None:
         since = (
             state.down.floor_ns if state.down is not None else (state.below.since_ns if state.below else None)
         )
+    since = within_reach(run, since)
     history = state.history
     if (
         not unfinished
@@ -84,18 +65,66 @@ def backfill_stream(run: StreamRun, options: BackfillOptions) -> None:
         and history.complete
         and (history.since_ns is None or (since is not None and history.since_ns <= since))
     ):
-        raise StreamSkipped(f"already backfilled to {iso(history.since_ns) or 'the start of history'}")
+        doubt = unproven(state)
+        if doubt is None:
+            raise StreamSkipped(
+                f"already backfilled to {iso(history.since_ns) or 'the start of history'} ({history.proof})"
+            )
+        log_event("backfill.unproven_history", exchange=exchange, product=run.product.symbol, reason=doubt,
+                  note="walking below the lowest landed trade again")  # fmt: skip
     if state.has_block and options.until_ns is not None:
         log_event("backfill.until_ignored", exchange=exchange, product=run.product.symbol,
                   note="the stream has landed trades; backfill continues below them")  # fmt: skip
-    if exchange in BACKWARD:
+    if run.connector.walks_back:
         ceiling = None if state.has_block else options.until_ns
         walk_down(run, owner="backfill", floor_ns=since, ceiling_ns=ceiling)
     elif state.has_block:
         walk_below(run, since)
     else:
-        start = Cursor("since", str(since or 0))
-        walk_forward(run, start, stop_ns=options.until_ns, history=History(since, True))
+        start = run.connector.from_time(since or 0)
+        walk_forward(run, start, stop_ns=options.until_ns, history=cursor_proof(since))
+
+
+# How far inside an exchange's served history a clamped start stays: the edge moves while we walk.
+REACH_MARGIN_NS = 86_400 * 10**9
+
+
+def within_reach(run: StreamRun, since: int | None) -> int | None:
+    """`since`, moved up to what the exchange still serves (`history_s`) when it is older or
+    unbounded: beyond it an empty answer would read as the start of the exchange's history.
+    "Now" is the exchange's: its newest trade (the stream's, or one request for it)."""
+    depth = run.connector.history_s
+    if depth is None:
+        return since
+    if run.state.last is not None:
+        newest: int | None = run.state.last.time_ns
+    else:
+        trades = run.connector.fetch_page(run.product.exchange_symbol, None).trades
+        newest = trades[-1].time_ns if trades else None
+    if newest is None:
+        return since  # nothing served: nothing to walk either
+    oldest = newest - int(depth * 10**9) + REACH_MARGIN_NS
+    if since is not None and since >= oldest:
+        return since
+    log_event("backfill.since_clamped", exchange=run.exchange, product=run.product.symbol,
+              asked=iso(since) or "the start of history", since=iso(oldest),
+              note=f"{run.exchange} serves only the last {depth / 86_400:g} days of trades")  # fmt: skip
+    return oldest
+
+
+def unproven(state: StreamState) -> str | None:
+    """Why a "backfilled to" record cannot be trusted against the lowest trade landed, or None."""
+    history, first = state.history, state.first
+    if history is None or first is None:
+        return "nothing landed"
+    if history.proof is None:
+        return "the record holds no evidence that nothing is missing below the lowest landed trade"
+    before = history.before
+    if before is not None and not (before.trade_id < first.trade_id and before.time_ns <= first.time_ns):
+        return f"its evidence, trade {before.trade_id}, is not below the lowest landed trade {first.trade_id}"
+    if before is not None and history.since_ns is not None and before.time_ns >= history.since_ns:
+        return f"its evidence, trade {before.trade_id}, is not older than the start {iso(history.since_ns)}"
+    return None
 
 
 def stream_span(run: StreamRun, options: BackfillOptions, now_ns: int) -> tuple[int, int] | None:
@@ -106,7 +135,7 @@ def stream_span(run: StreamRun, options: BackfillOptions, now_ns: int) -> tuple[
         since = state.down.floor_ns
     if since is None:
         return None
-    if run.exchange in BACKWARD:
+    if run.connector.walks_back:
         return ((state.first.time_ns if state.first else options.until_ns or now_ns), since)
     return (since, state.first.time_ns if state.first else options.until_ns or now_ns)
 

@@ -12,29 +12,38 @@ from typing import Any
 
 from schemahub_lib.connectors.base import Cursor, Page, RawTrade
 from schemahub_lib.landing.commit import ALL_FIELDS, FORWARD_FIELDS, Change
+from schemahub_lib.landing.contiguity import (
+    MAX_CONTRADICTIONS,
+    ContradictionError,
+    PageCheck,
+    meets,
+    page_ids,
+    reaches,
+    span,
+)
 from schemahub_lib.landing.state import DownWalk, History, Position, StreamState, UpWalk
-from schemahub_lib.landing.stream import MAX_IDLE_PAGES, Batch, StreamRun, older_than, pos
+from schemahub_lib.landing.stream import Batch, StreamRun, pos
 
 DOWN_FIELDS = frozenset({"first", "down", "history"})
 
 
 def take_down(
     page: Page, below_id: int | None, floor_id: int | None, floor_ns: int | None, ceiling_ns: int | None
-) -> tuple[list[RawTrade], bool, bool]:
-    """The page's trades a newest-first walk still needs (newest first), whether the walk
-    reached its floor, and whether it reached it by time."""
+) -> tuple[list[RawTrade], RawTrade | None, bool]:
+    """The page's trades a newest-first walk still needs (newest first), the trade at which
+    it reached its floor (None: not reached), and whether it reached it by time."""
     fresh: list[RawTrade] = []
     for t in reversed(page.trades):
         if below_id is not None and t.trade_id >= below_id:
             continue  # landed already, or above where this walk started
         if floor_id is not None and t.trade_id <= floor_id:
-            return fresh, True, False
+            return fresh, t, False
         if floor_ns is not None and t.time_ns < floor_ns:
-            return fresh, True, True
+            return fresh, t, True
         if ceiling_ns is not None and t.time_ns >= ceiling_ns:
             continue
         fresh.append(t)
-    return fresh, False, False
+    return fresh, None, False
 
 
 class _Walker:
@@ -43,30 +52,79 @@ class _Walker:
     def __init__(self, run: StreamRun, cursor: Cursor | None, low: Position | None) -> None:
         self.run = run
         self.cursor = cursor
-        self.low = low
-        self.seen = low.trade_id if low else None
-        self.idle = 0
+        self.low = low  # the lowest trade landed
+        self.seen = low.trade_id if low else None  # the lowest id any page showed
+        self.url = ""
+        self.older: Position | None = None  # a trade older than the floor, once reached
 
     def step(
         self, batch: Batch, floor_id: int | None, floor_ns: int | None, ceiling_ns: int | None
-    ) -> tuple[list[RawTrade], bool, bool, bool]:
-        """Fetch one page: (new trades newest first, reached floor, by time, give up idle).
-        `cursor` is None afterwards when the exchange has nothing older."""
-        page = self.run.fetch(self.cursor, batch)
+    ) -> tuple[list[RawTrade], bool, bool]:
+        """Fetch one page: (new trades newest first, reached floor, reached it by time).
+        `cursor` is None afterwards when the exchange has no older history, which a walk
+        believes only from an answer that held twice around a different request."""
+        cursor, run = self.cursor, self.run
+        check = None if self.seen is None else meets(run.connector, cursor, self.seen)
+        if cursor is None and self.seen is None and floor_id is not None:
+            check = reaches(floor_id)  # the newest page, above a watermark that exists
+        page = run.fetch(cursor, None, check)
+        if self.seen is not None and not self._moved(page):
+            page = self._confirm_end(cursor, page, check)
+        elif cursor is None and floor_id is not None and max(page_ids(page)) <= floor_id:
+            page = self._confirm_newest(page, floor_id, check)
+        run.keep_rejects(batch, page)
+        self.url = page.url
         below = self.low.trade_id if self.low else None
-        fresh, reached, by_time = take_down(page, below, floor_id, floor_ns, ceiling_ns)
+        fresh, stop, by_time = take_down(page, below, floor_id, floor_ns, ceiling_ns)
+        reached = stop is not None
+        if by_time and stop is not None:
+            self.older = pos(stop)  # the evidence that the walk's start is complete
         if fresh:
             self.low = pos(fresh[-1])
-            self.run.take(batch, fresh[::-1])
-            self.run.report(fresh[-1:])
-        page_low = min((t.trade_id for t in page.trades), default=None)
-        moved = page_low is not None and (self.seen is None or page_low < self.seen)
-        self.idle = 0 if moved else self.idle + 1
-        if moved:
-            self.seen = page_low
-        self.cursor = page.older
-        # Idle pages (a repeated page) stop the walk unfinished; it resumes next run.
-        return fresh, reached, by_time, self.idle >= MAX_IDLE_PAGES
+            run.take(batch, fresh[::-1])
+            run.report(fresh[-1:])
+        if self._moved(page):
+            self.seen = min(page_ids(page))
+            self.cursor = page.older
+        else:
+            self.cursor = None  # confirmed: nothing older than what the walk holds
+        return fresh, reached, by_time
+
+    def _moved(self, page: Page) -> bool:
+        ids = page_ids(page)
+        return bool(ids) and (self.seen is None or min(ids) < self.seen)
+
+    def _confirm_newest(self, page: Page, floor_id: int, check: PageCheck | None) -> Page:
+        """The newest page shows nothing after the watermark: nothing new, or an older answer
+        served again (a cache). Ask for something else, then the newest again."""
+        run = self.run
+        for _ in range(MAX_CONTRADICTIONS):
+            run.fetch(run.connector.cursor_after(floor_id - 1, 0, None), None)
+            again = run.fetch(None, None, check)
+            if max(page_ids(again)) > floor_id or page_ids(again) == page_ids(page):
+                return again
+            page = again
+        raise ContradictionError(
+            run.exchange, page.url,
+            f"expected the same newest trades twice, got a different answer each time ({span(page)} last)",
+        )  # fmt: skip
+
+    def _confirm_end(self, cursor: Cursor | None, page: Page, check: PageCheck | None) -> Page:
+        """`page` shows nothing below the walk's lowest id: the start of history, or an answer
+        to an earlier request served again. Ask for something else, then the same again."""
+        assert self.seen is not None
+        run = self.run
+        for _ in range(MAX_CONTRADICTIONS):
+            run.fetch(run.connector.cursor_after(self.seen, 0, None), None)
+            again = run.fetch(cursor, None, check)
+            if self._moved(again) or page_ids(again) == page_ids(page):
+                return again
+            page = again
+        raise ContradictionError(
+            run.exchange, page.url,
+            f"expected the same answer twice for the page below id {self.seen}, got a different "
+            f"one each time ({span(page)} last)",
+        )  # fmt: skip
 
 
 def walk_up(run: StreamRun, *, floor_id: int | None, floor_ns: int | None, start: Cursor | None) -> None:
@@ -82,7 +140,7 @@ def _walk_up(run: StreamRun, *, floor_id: int | None, floor_ns: int | None, star
     top: Position | None = None
     if walk is not None:
         top, floor_id, floor_ns = walk.top, walk.floor_id, walk.floor_ns
-        walker = _Walker(run, older_than(run.exchange, walk.low.trade_id, run.connector.page_limit), walk.low)
+        walker = _Walker(run, run.connector.older_than(walk.low.trade_id), walk.low)
     else:
         walker = _Walker(run, start, None)
     batch = Batch()
@@ -91,19 +149,25 @@ def _walk_up(run: StreamRun, *, floor_id: int | None, floor_ns: int | None, star
             _flush_up(run, batch, top, floor_id, floor_ns, complete=True, by_time=False)
             return
         try:
-            fresh, reached, by_time, idle = walker.step(batch, floor_id, floor_ns, None)
+            fresh, reached, by_time = walker.step(batch, floor_id, floor_ns, None)
         except Exception:
             _flush_up(run, batch, top, floor_id, floor_ns, complete=False, by_time=False)
             raise
         if fresh and top is None:
             top = pos(fresh[0])
-        # The watermark trade exists below, so "nothing older" before reaching it is an
-        # exchange glitch, not the end: stop unfinished and resume next run.
-        stop = reached or idle or (walker.cursor is None and floor_id is not None)
-        if stop or run.due(batch):
+        # The watermark trade exists below, so "nothing older" before reaching it contradicts
+        # the exchange's own history: land what is held (resumable) and fail the stream.
+        broken = not reached and walker.cursor is None and floor_id is not None
+        if reached or broken or run.due(batch):
             _flush_up(run, batch, top, floor_id, floor_ns, complete=reached, by_time=by_time)
             batch = Batch()
-        if stop:
+        if broken:
+            raise ContradictionError(
+                run.exchange, walker.url,
+                f"expected older trades down to the watermark id {floor_id}, but the exchange "
+                f"answered that nothing is older than id {walker.seen}",
+            )  # fmt: skip
+        if reached:
             return
 
 
@@ -160,9 +224,10 @@ def _walk_down(
     from `start` (None: the newest trade), skipping trades at or after `ceiling_ns`."""
     first = run.state.first
     if first is not None:
-        walker = _Walker(run, older_than(run.exchange, first.trade_id, run.connector.page_limit), first)
+        walker = _Walker(run, run.connector.older_than(first.trade_id), first)
         if walker.cursor is None:  # the block starts at the first possible id
-            _flush_down(run, Batch(), None, owner, floor_ns, complete=True)
+            proof = History(floor_ns, True, "the landed trade has the first possible id")
+            _flush_down(run, Batch(), None, owner, floor_ns, complete=True, proof=proof)
             return
     else:
         walker = _Walker(run, start, None)
@@ -170,26 +235,47 @@ def _walk_down(
     batch = Batch()
     while True:
         try:
-            fresh, reached, _, idle = walker.step(batch, floor_id, floor_ns, ceiling_ns)
+            fresh, reached, _ = walker.step(batch, floor_id, floor_ns, ceiling_ns)
             reached = reached or walker.cursor is None  # the start of the exchange's history
         except Exception:
             _flush_down(run, batch, top, owner, floor_ns, complete=False)
             raise
         if fresh and top is None and first is None:
             top = pos(fresh[0])
-        if reached or idle or run.due(batch):
-            _flush_down(run, batch, top, owner, floor_ns, complete=reached)
+        if reached or run.due(batch):
+            _flush_down(run, batch, top, owner, floor_ns, complete=reached, proof=_proof(walker, floor_ns))
             batch = Batch()
-        if reached or idle:
+        if reached:
             return
 
 
+def _proof(walker: _Walker, floor_ns: int | None) -> History | None:
+    """The evidence a finished walk down leaves (see state.History), or None (reached by id)."""
+    if walker.older is not None:
+        older = walker.older
+        return History(floor_ns, True, f"trade {older.trade_id} is older than the start", older)
+    if walker.cursor is None:
+        return History(floor_ns, True, "the exchange has no older trade")
+    return None
+
+
 def _flush_down(
-    run: StreamRun, batch: Batch, top: Position | None, owner: str, floor_ns: int | None, *, complete: bool
+    run: StreamRun,
+    batch: Batch,
+    top: Position | None,
+    owner: str,
+    floor_ns: int | None,
+    *,
+    complete: bool,
+    proof: History | None = None,
 ) -> None:
     expected = run.state
     arrow = batch.arrow()
-    history = History(floor_ns, True) if complete and owner == "backfill" else expected.history
+    history = expected.history
+    if complete and proof is not None and (owner == "backfill" or history is None):
+        history = proof  # a backfill's --since, or a cold start's boundary, and its evidence
+    elif complete and owner == "backfill":
+        history = History(floor_ns, True)
     down = None if complete else DownWalk(owner, floor_ns)
     if expected.has_block:
         if batch.low is None and expected.down == down and expected.history == history:

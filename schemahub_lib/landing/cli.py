@@ -171,8 +171,9 @@ def print_report(report: Any, as_json: bool) -> None:
         for exchange in sorted({p["exchange"] for p in report.plan}):
             plans = [p for p in report.plan if p["exchange"] == exchange and "expected_pages" in p]
             seconds = [p["seconds_at_rate_limit"] for p in plans]
-            # Kraken limits each pair on its own; the others share one limit per IP.
-            total = max(seconds, default=0) if exchange == "kraken" else sum(seconds)
+            # A per-product limit (Kraken's Trades) runs streams side by side; an IP-wide one adds up.
+            per_product = CONNECTORS[exchange].rate_scope == "product"
+            total = max(seconds, default=0) if per_product else sum(seconds)
             wall = max(wall, total)
             pages = sum(p["expected_pages"] for p in plans)
             print(f"{exchange}: ~{pages:,} pages, ~{total:,.0f}s at the exchange's rate limit")

@@ -17,10 +17,10 @@ import requests
 from pyiceberg.catalog import Catalog
 
 from schemahub_lib.catalog import load_catalog
-from schemahub_lib.connectors import CONNECTORS, load_connector
+from schemahub_lib.connectors import CONNECTORS, load_connector, unknown_exchange
 from schemahub_lib.connectors.base import Connector, Product
 from schemahub_lib.errors import ConfigError
-from schemahub_lib.http import Ban, BanStore, HttpCounters, JsonFileBanStore, new_session
+from schemahub_lib.http import Ban, BanStore, HttpCounters, JsonFileBanStore, RetryPolicy, new_session
 from schemahub_lib.landing.commit import Committer
 from schemahub_lib.landing.rejects import REJECTS_TABLE
 from schemahub_lib.landing.runs import RUNS_TABLE
@@ -45,7 +45,7 @@ def select_products(
     (canonical BASE-QUOTE or the exchange's own symbol)."""
     unknown = [e for e in exchanges if e not in CONNECTORS]
     if unknown:
-        raise ConfigError(f"unknown exchange {', '.join(unknown)}; valid: {', '.join(sorted(CONNECTORS))}")
+        raise unknown_exchange(unknown[0])
     path = seed_path or settings.seed_path
     seed = load_seed(path)
     names = list(exchanges) or list(seed)
@@ -59,6 +59,9 @@ def select_products(
         wanted = set(products)
         found = {n for p in chosen for n in (p.symbol, p.exchange_symbol) if n in wanted}
         absent = sorted(wanted - found)
+        named = [w for w in absent if w.isalpha() and w.islower()]
+        if named:  # spelled like an exchange name (product symbols are never all lower case)
+            raise unknown_exchange(named[0])
         if absent:
             valid = ", ".join(sorted({p.symbol for p in chosen}))
             raise ConfigError(
@@ -165,19 +168,21 @@ class LandingContext:
             return self._committers[exchange]
 
     def connector(self, exchange: str, counters: HttpCounters, page_limit: int | None = None) -> Connector:
+        wait = self.settings.max_ban_wait_s
         connector = load_connector(
-            exchange, self.settings, self.session, counters=counters, ban_store=self.ban_store
+            exchange,
+            self.settings,
+            self.session,
+            counters=counters,
+            ban_store=self.ban_store,
+            retry=RetryPolicy(max_retry_after_s=wait),
+            max_ban_wait_s=wait,
+            page_limit=page_limit,  # 1..the exchange's maximum, else a ConfigError naming both
         )
         if self.http_timeout_s is not None:
             client = getattr(connector, "client", None)
             if client is not None:
                 client.timeout = (min(5.0, self.http_timeout_s), self.http_timeout_s)
-        if page_limit is not None:
-            top = connector.page_limit
-            if not 1 <= page_limit <= top:
-                raise ConfigError(f"--limit {page_limit}: {exchange} pages hold 1..{top} trades")
-            # The connector reads its page size from the instance, so this sets it per stream.
-            setattr(connector, "page_limit", page_limit)  # noqa: B010
         return connector
 
 

@@ -25,7 +25,7 @@ from schemahub_lib.landing.progress import Progress
 from schemahub_lib.landing.runs import ALL, RunLog, RunRow
 from schemahub_lib.landing.stream import StreamRun, StreamSkipped, StreamStopped
 from schemahub_lib.logs import log_event
-from schemahub_lib.ops.metrics import (
+from schemahub_lib.metrics import (
     StreamFigures,
     exchange_metrics,
     load_metrics_sink,

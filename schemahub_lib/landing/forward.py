@@ -7,10 +7,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from schemahub_lib.connectors.base import Cursor
+from schemahub_lib.connectors.base import Cursor, Page
 from schemahub_lib.landing.commit import ALL_FIELDS, FORWARD_FIELDS, Change
-from schemahub_lib.landing.state import BelowBlock, History, StreamState
-from schemahub_lib.landing.stream import MAX_IDLE_PAGES, Batch, StreamRun
+from schemahub_lib.landing.contiguity import (
+    MAX_CONTRADICTIONS,
+    ContradictionError,
+    PageCheck,
+    advances,
+    page_ids,
+    span,
+)
+from schemahub_lib.landing.state import BelowBlock, History, Position, StreamState
+from schemahub_lib.landing.stream import Batch, StreamRun, pos
+
+# How far past a page's first trade the confirming request asks from: past any rounding of
+# the time as written (contiguity.TIME_SLACK_NS), so an answer holding that trade contradicts.
+DECOY_STEP_NS = 10_000
 
 
 def walk_forward(run: StreamRun, cursor: Cursor | None, **bounds: Any) -> None:
@@ -38,10 +50,16 @@ def _forward(
     batch, seen = Batch(), -1
     high = run.state.last.trade_id if run.state.last else None
     gap_from = high + 1 if gap and high is not None else None
-    idle = 0
+    last = None if gap else run.state.last  # the trade the next page must follow on from
     while True:
         try:
-            page = run.fetch(cursor, batch)
+            check = advances(seen if seen >= 0 else None)
+            page = run.fetch(cursor, None, check)
+            if last is not None and _jumps(page, last.trade_id):
+                page = _confirm_jump(run, cursor, page, last, check)
+            elif last is None and seen < 0:
+                page = _confirm_first(run, cursor, page, check)
+            run.keep_rejects(batch, page)
         except Exception:
             _flush_forward(run, batch, None, history, gap_from)
             raise
@@ -59,12 +77,11 @@ def _forward(
         )
         if fresh:
             high = fresh[-1].trade_id
+            last = pos(fresh[-1])
             run.take(batch, fresh)
             run.report(fresh)
-        page_high = max((t.trade_id for t in page.trades), default=-1)
-        idle = 0 if page_high > seen else idle + 1
-        seen = max(seen, page_high)
-        end = stopped or page.newer is None or idle >= MAX_IDLE_PAGES
+        seen = max(seen, *page_ids(page), -1)
+        end = stopped or page.newer is None
         if end or run.due(batch):
             resume = None if stopped or page.newer is None else page.newer.value
             _flush_forward(run, batch, resume, history, gap_from)
@@ -74,6 +91,61 @@ def _forward(
         if end:
             return
         cursor = page.newer
+
+
+def _jumps(page: Page, high: int) -> bool:
+    """The page's first id above `high` is not the next one: ids never issued, or another
+    request's answer (a cache serving a later page) that would skip the trades between."""
+    above = [i for i in page_ids(page) if i > high]
+    return bool(above) and min(above) > high + 1
+
+
+def _confirm_jump(
+    run: StreamRun, cursor: Cursor | None, page: Page, last: Position, check: PageCheck
+) -> Page:
+    """Ask for something else (the page from just below `last`), then the same again: an
+    answer that holds twice around a different one is the exchange's own, and the ids it
+    skips were never issued."""
+    for _ in range(MAX_CONTRADICTIONS):
+        run.fetch(run.connector.cursor_after(last.trade_id - 1, last.time_ns - 10**9, None), None)
+        again = run.fetch(cursor, None, check)
+        if not _jumps(again, last.trade_id) or _first_above(again, last) == _first_above(page, last):
+            return again
+        page = again
+    raise ContradictionError(
+        run.exchange, page.url,
+        f"expected the trades just after id {last.trade_id}, got a different later page each time "
+        f"({span(page)} last)",
+    )  # fmt: skip
+
+
+def _confirm_first(run: StreamRun, cursor: Cursor | None, page: Page, check: PageCheck) -> Page:
+    """The first page of a walk from a time cursor sets where the stream starts; it could be
+    another request's answer (a cache), which would hide the trades before it. Ask for the
+    trades after its first one (an answer that holds that trade contradicts its cursor), then
+    the same again: the same answer twice around a different one is the exchange's."""
+    if cursor is None or cursor.seen_through_id is not None or not page.trades:
+        return page
+    for _ in range(MAX_CONTRADICTIONS):
+        first = page.trades[0]
+        # Not `first.trade_id` itself: a connector leaves seen ids out, and this one must show.
+        decoy = run.connector.cursor_after(first.trade_id - 1, first.time_ns + DECOY_STEP_NS, None)
+        run.fetch(decoy, None)
+        again = run.fetch(cursor, None, check)
+        if page_ids(again) == page_ids(page):
+            return again
+        page = again
+        if not page.trades:
+            return page
+    raise ContradictionError(
+        run.exchange,
+        page.url,
+        f"expected the same first page twice, got a different one each time ({span(page)} last)",
+    )
+
+
+def _first_above(page: Page, last: Position) -> int:
+    return min(i for i in page_ids(page) if i > last.trade_id)
 
 
 def _flush_forward(
@@ -99,6 +171,15 @@ def _flush_forward(
     )
 
 
+def cursor_proof(since_ns: int | None) -> History:
+    """A forward walk from a time cursor starts at the exchange's first trade at or after it
+    (the cursor's contract; a page starting earlier is filtered, one starting later is
+    refused by the connector's checks)."""
+    return History(
+        since_ns, True, f"walked forward from since={since_ns or 0}, the first trade at or after it"
+    )
+
+
 def walk_below(run: StreamRun, since_ns: int | None) -> None:
     """Forward from `since_ns` (or the recorded `below` block) up to the block's first trade."""
     try:
@@ -114,13 +195,20 @@ def _below(run: StreamRun, since_ns: int | None) -> None:
     if block is not None:
         cursor = run.connector.cursor_after(block.last.trade_id, block.last.time_ns, block.cursor)
     else:
-        cursor = Cursor("since", str(since_ns or 0))
+        cursor = run.connector.from_time(since_ns or 0)
     stop_id = run.state.first.trade_id
     high = block.last.trade_id if block else None
-    batch, seen, idle = Batch(), -1, 0
+    last = block.last if block else None
+    batch, seen = Batch(), -1
     while True:
         try:
-            page = run.fetch(cursor, batch)
+            check = advances(seen if seen >= 0 else None)
+            page = run.fetch(cursor, None, check)
+            if last is not None and _jumps(page, last.trade_id):
+                page = _confirm_jump(run, cursor, page, last, check)
+            elif last is None and seen < 0:
+                page = _confirm_first(run, cursor, page, check)
+            run.keep_rejects(batch, page)
         except Exception:
             _flush_below(run, batch, None, since_ns, complete=False)
             raise
@@ -130,17 +218,23 @@ def _below(run: StreamRun, since_ns: int | None) -> None:
         reached = any(t.trade_id >= stop_id for t in page.trades)
         if fresh:
             high = fresh[-1].trade_id
+            last = pos(fresh[-1])
             run.take(batch, fresh)
             run.report(fresh)
-        page_high = max((t.trade_id for t in page.trades), default=-1)
-        idle = 0 if page_high > seen else idle + 1
-        seen = max(seen, page_high)
-        stop = reached or page.newer is None or idle >= MAX_IDLE_PAGES
+        seen = max(seen, *page_ids(page), -1)
+        stop = reached or page.newer is None
         if stop or run.due(batch):
             _flush_below(
                 run, batch, None if page.newer is None else page.newer.value, since_ns, complete=reached
             )
             batch = Batch()
+        if not reached and page.newer is None:
+            # The block's first trade exists above, so "nothing newer" contradicts the exchange.
+            raise ContradictionError(
+                run.exchange, page.url,
+                f"expected trades up to the landed trade {stop_id}, but the exchange answered that "
+                f"nothing is newer than id {seen if seen >= 0 else 'the cursor'}",
+            )  # fmt: skip
         if stop:
             return
         cursor = page.newer
@@ -157,7 +251,7 @@ def _flush_below(
     touches = frozenset({"first", "below", "history"})
     if complete:
         first = block.first if block else (low or expected.first)
-        target = expected.replace(first=first, below=None, history=History(since_ns, True))
+        target = expected.replace(first=first, below=None, history=cursor_proof(since_ns))
     else:
         assert low is not None and high is not None
         target = expected.replace(below=BelowBlock(block.first if block else low, high, resume, since_ns))

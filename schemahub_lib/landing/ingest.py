@@ -3,12 +3,13 @@
 Per stream (see stream.py and backward.py for the walks):
 
 * No watermark (cold start): land the last `cold_start_minutes` (default 90) and no further:
-  newest-first down to `now - window` on Coinbase and Binance, forward from it on Kraken.
+  newest-first down to `now - window` where the connector walks back by id, forward from it
+  where it pages by time.
   An interrupted cold start is finished first.
 * A watermark: land everything after it, however old (a warning says when the catch-up is
-  longer than the cold-start window). Binance and Kraken page forward from it; Coinbase walks
-  newest-first down to it. `max_catch_up_minutes` caps it on purpose: the skipped ids are
-  recorded in the stream state, and audit reports them.
+  longer than the cold-start window). Where the connector trusts its newer cursor the walk
+  pages forward from it; otherwise it walks newest-first down to it. `max_catch_up_minutes`
+  caps it on purpose: the skipped ids are recorded in the stream state, and audit reports them.
 * `skip_checkpoint`: do not resume from an old watermark: same as capping the catch-up at the
   cold-start window. Trades already landed are never landed again.
 * `before_id`/`after_id` bound the trade ids landed this run (`after_id` above the watermark
@@ -25,15 +26,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from schemahub_lib.connectors.base import Cursor, Page
+from schemahub_lib.connectors.base import Page
 from schemahub_lib.errors import ConfigError
 from schemahub_lib.landing.backward import walk_down, walk_up
 from schemahub_lib.landing.context import LandingContext, iso, pid_alive, select_products
 from schemahub_lib.landing.execute import LandingReport, finish, run_streams
-from schemahub_lib.landing.forward import walk_forward
+from schemahub_lib.landing.forward import cursor_proof, walk_forward
+from schemahub_lib.landing.options import IngestOptions
 from schemahub_lib.landing.plan import plan_ingest
 from schemahub_lib.landing.runs import ALL, RunLog, RunRow, options_json, repair_interrupted
-from schemahub_lib.landing.stream import BACKWARD, StreamRun, StreamSkipped, StreamStopped, older_than
+from schemahub_lib.landing.stream import StreamRun, StreamSkipped, StreamStopped
 from schemahub_lib.landing.watermarks import WatermarkLog
 from schemahub_lib.landing.writer import raw_table_name
 from schemahub_lib.logs import log_event
@@ -41,27 +43,6 @@ from schemahub_lib.settings import Settings
 
 NS_PER_MIN = 60 * 10**9
 _log = logging.getLogger("schemahub")
-
-
-@dataclass(frozen=True)
-class IngestOptions:
-    """What one ingest run does. Empty `exchanges`/`products`: everything in the seed."""
-
-    exchanges: tuple[str, ...] = ()
-    products: tuple[str, ...] = ()
-    seed_path: str | None = None
-    limit: int | None = None  # trades per request (the exchange's maximum by default)
-    before_id: int | None = None  # land only trade ids below this
-    after_id: int | None = None  # land only trade ids above this
-    skip_checkpoint: bool = False
-    dry_run: bool = False
-    max_catch_up_minutes: float | None = None
-    cold_start_minutes: float | None = None  # default: settings.cold_start_minutes
-    workers: int = 4
-    flush_trades: int = 100_000
-    flush_seconds: float = 60.0
-    as_of_ns: int | None = None  # "now" for the cold-start window and lag; default the clock
-    http_timeout_s: float | None = None  # per-request read timeout; None: the HTTP layer's default
 
 
 IngestReport = LandingReport
@@ -85,9 +66,13 @@ class Follow:
 
 def ingest_stream(run: StreamRun, options: IngestOptions, now_ns: int, window_min: float) -> None:
     """One stream's micro-batch (see the module docstring)."""
-    state, exchange, limit = run.state, run.exchange, run.connector.page_limit
+    state, exchange, connector = run.state, run.exchange, run.connector
     before, after = options.before_id, options.after_id
-    start = older_than(exchange, before, limit) if before is not None and exchange in BACKWARD else None
+    # A forward walk stops at the run's "now": on a live market every page may hold a trade or
+    # two newer than the last (a slow rate limit, Bitfinex's 15 a minute, never sees an empty
+    # one); what trades after `now_ns` is the next run's.
+    until = now_ns + 1
+    start = connector.older_than(before) if before is not None and connector.walks_back else None
     # Finish what a killed or failed run left half done, then go on as usual.
     if state.down is not None and state.down.owner == "ingest":
         walk_down(run, owner="ingest", floor_ns=state.down.floor_ns)
@@ -98,7 +83,7 @@ def ingest_stream(run: StreamRun, options: IngestOptions, now_ns: int, window_mi
     state = run.state
     if not state.has_block:
         floor_ns = now_ns - int(window_min * NS_PER_MIN)
-        if exchange in BACKWARD:
+        if connector.walks_back:
             if after is not None:
                 walk_down(run, owner="ingest", floor_ns=None, floor_id=after, start=start)
             else:
@@ -106,7 +91,10 @@ def ingest_stream(run: StreamRun, options: IngestOptions, now_ns: int, window_mi
         elif after is not None:
             raise ConfigError(f"{exchange} pages by time; --after TRADE_ID needs a watermark to start from")
         else:
-            walk_forward(run, Cursor("since", str(floor_ns)), floor_ns=floor_ns, stop_id=before)
+            walk_forward(
+                run, connector.from_time(floor_ns), floor_ns=floor_ns, stop_id=before, stop_ns=until,
+                history=None if before is not None else cursor_proof(floor_ns),
+            )  # fmt: skip
         return
     assert state.last is not None
     if before is not None and before <= state.last.trade_id + 1:
@@ -126,23 +114,24 @@ def ingest_stream(run: StreamRun, options: IngestOptions, now_ns: int, window_mi
         _log.warning(json.dumps(line, separators=(",", ":")))  # log_event's shape, at WARNING
     cap_ns = now_ns - int(cap * NS_PER_MIN) if capped and cap is not None else None
     skip_to = after if after is not None and after > state.last.trade_id else None
-    if exchange == "coinbase" or (capped and exchange in BACKWARD):
+    # An untrusted newer cursor (or a capped catch-up that can page back) walks down from the
+    # newest trade to the watermark instead.
+    if not connector.trusts_newer or (capped and connector.walks_back):
         floor_id = skip_to if skip_to is not None else state.last.trade_id
         walk_up(run, floor_id=floor_id, floor_ns=cap_ns, start=start)
     elif cap_ns is not None:
-        walk_forward(run, Cursor("since", str(cap_ns)), stop_id=before, gap=True)
+        walk_forward(run, connector.from_time(cap_ns), stop_id=before, stop_ns=until, gap=True)
     elif skip_to is not None:
-        if exchange not in BACKWARD:  # no cursor reaches a trade id on a venue paged by time
+        if connector.pages_by_time:  # no cursor reaches a trade id on a venue paged by time
             raise ConfigError(
                 f"{exchange} pages by time: --after {skip_to} above the watermark {state.last.trade_id} "
                 "cannot be reached by id; use --max-catch-up MINUTES to skip ahead"
             )
-        walk_forward(run, run.connector.cursor_after(skip_to, 0, None), stop_id=before, gap=True)
+        walk_forward(run, connector.cursor_after(skip_to, 0, None), stop_id=before, stop_ns=until, gap=True)
     else:
         last = state.last
-        walk_forward(
-            run, run.connector.cursor_after(last.trade_id, last.time_ns, state.cursor), stop_id=before
-        )
+        cursor = connector.cursor_after(last.trade_id, last.time_ns, state.cursor)
+        walk_forward(run, cursor, stop_id=before, stop_ns=until)
 
 
 def run_ingest(settings: Settings, options: IngestOptions, follow: Follow | None = None) -> IngestReport:

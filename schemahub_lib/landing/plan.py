@@ -10,23 +10,20 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from schemahub_lib.catalog import load_catalog
 from schemahub_lib.connectors import load_connector
-from schemahub_lib.connectors.base import Connector, Cursor, Page, Product
+from schemahub_lib.connectors.base import Connector, Page, Product
 from schemahub_lib.errors import SchemaHubError
 from schemahub_lib.http import HttpCounters, new_session
 from schemahub_lib.landing.context import iso, load_ban_store
+from schemahub_lib.landing.options import BackfillOptions, IngestOptions
 from schemahub_lib.landing.state import ExchangeState, StreamState
 from schemahub_lib.landing.watermarks import read_exchange_state
 from schemahub_lib.landing.writer import raw_table_name
 from schemahub_lib.settings import Settings
 from schemahub_lib.warehouse import check_history_held
-
-if TYPE_CHECKING:
-    from schemahub_lib.landing.backfill import BackfillOptions
-    from schemahub_lib.landing.ingest import IngestOptions
 
 NS = 10**9
 
@@ -144,13 +141,11 @@ def plan_backfill(
 def _oldest_id(connector: Connector, product: Product, since_ns: int | None) -> int | None:
     """The first trade id a backfill would reach (ids are dense enough to count pages by)."""
     symbol = product.exchange_symbol
-    if product.exchange == "kraken":
-        page = connector.fetch_page(symbol, Cursor("since", str(since_ns or 0)))
+    if connector.pages_by_time:
+        page = connector.fetch_page(symbol, connector.from_time(since_ns or 0))
         return page.trades[0].trade_id if page.trades else None
-    if product.exchange == "binance" and since_ns is None:
-        page = connector.fetch_page(symbol, Cursor("fromId", "0"))
-        return page.trades[0].trade_id if page.trades else None
-    # Binary search on the id for the oldest trade at or after `since_ns` (or the first one).
+    # Binary search on the id for the oldest trade at or after `since_ns` (or the first one),
+    # each probe asking for the trades just below an id.
     newest = connector.fetch_page(symbol, None)
     if not newest.trades:
         return None
@@ -159,14 +154,11 @@ def _oldest_id(connector: Connector, product: Product, since_ns: int | None) -> 
         if hi - lo <= connector.page_limit:
             break
         mid = (lo + hi) // 2
-        if product.exchange == "coinbase":
-            below = connector.fetch_page(symbol, Cursor("after", str(mid))).trades  # ids < mid
-            found = below[-1] if below and (since_ns is None or below[-1].time_ns >= since_ns) else None
-        else:
-            above = connector.fetch_page(symbol, Cursor("fromId", str(mid))).trades  # ids >= mid
-            found = above[0] if above and since_ns is not None and above[0].time_ns >= since_ns else None
-        if found is not None:
-            hi = min(hi, found.trade_id)
-        else:
-            lo = mid
+        cursor = connector.older_than(mid)
+        below = [t for t in connector.fetch_page(symbol, cursor).trades if t.trade_id < mid] if cursor else []
+        reached = [t for t in below if since_ns is None or t.time_ns >= since_ns]
+        if reached:
+            hi = min(hi, reached[0].trade_id)
+        else:  # nothing below `mid`, or all of it older than `since_ns`
+            lo = max(lo, below[-1].trade_id if below else mid - 1)
     return hi

@@ -85,10 +85,25 @@ class BelowBlock:
 
 @dataclass(frozen=True, slots=True)
 class History:
-    """How far back a finished backfill reached: to `since_ns`, or the exchange's first trade."""
+    """The stream's promised start and the evidence that the block's first trade is the
+    exchange's first at or after it: landed back to `since_ns` (a backfill's `--since`, a cold
+    start's boundary; None: the exchange's first trade).
+
+    `proof` says why nothing is missing below the first landed trade: the trade just below it
+    (`before`) is older than the start, the exchange answered that it is its first trade, or
+    a time cursor (Kraken `since`) started the walk at the first trade at or after the start.
+    A record without proof (written before proofs were kept) is a claim, not evidence: a
+    backfill walks it again instead of trusting it.
+    """
 
     since_ns: int | None
     complete: bool
+    proof: str | None = None
+    before: Position | None = None
+
+    @property
+    def proven(self) -> bool:
+        return self.complete and self.proof is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +181,10 @@ class StreamState:
             out["skipped"] = [list(r) for r in self.skipped]
         if self.history is not None:
             out["history"] = {"since_ns": self.history.since_ns, "complete": self.history.complete}
+            if self.history.proof is not None:
+                out["history"]["proof"] = self.history.proof
+            if self.history.before is not None:
+                out["history"]["before"] = self.history.before.to_json()
         return out
 
     @classmethod
@@ -193,7 +212,14 @@ class StreamState:
                 below["since_ns"],
             ),
             skipped=tuple((int(a), int(b)) for a, b in data.get("skipped", ())),
-            history=None if history is None else History(history["since_ns"], bool(history["complete"])),
+            history=None
+            if history is None
+            else History(
+                history["since_ns"],
+                bool(history["complete"]),
+                history.get("proof"),
+                _pos(history.get("before")),
+            ),
         )
 
 

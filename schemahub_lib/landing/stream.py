@@ -13,8 +13,10 @@ range (state.py names them):
   window; backfills). Creates the block on its first flush when there is none.
 * `below`: Kraken backfills, forward from `--since` up to the block's first trade.
 
-Every walk filters each page to the ids it still needs, so overlapping, repeated or out-of-
-order pages never land a trade twice, and commits whole pages only. A fetch error ends the
+Every walk filters each page to the ids it still needs, so overlapping pages never land a
+trade twice, and commits whole pages only. Every page is checked against its cursor and what
+the walk already holds (contiguity.py): a contradicting answer is asked again and, if it
+persists, fails the stream; it is never read as the end of history. A fetch error ends the
 walk after committing what it already holds (a complete range), never past the failed page.
 """
 
@@ -28,24 +30,18 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 
 from schemahub_lib.connectors.base import Connector, Cursor, Page, Product, RawTrade
-from schemahub_lib.connectors.binance import older_cursor
-from schemahub_lib.errors import ConfigError
 from schemahub_lib.landing.commit import Change, Committer, Outcome
+from schemahub_lib.landing.contiguity import (
+    CONTRADICTION_PAUSES_S,
+    MAX_CONTRADICTIONS,
+    ContradictionError,
+    PageCheck,
+    page_problem,
+    without_conflicts,
+)
 from schemahub_lib.landing.state import Position, StreamState
 from schemahub_lib.landing.writer import RejectRow, id_column
-
-# Which exchanges can page towards older trades from a trade id.
-BACKWARD = frozenset({"coinbase", "binance"})
-MAX_IDLE_PAGES = 3  # pages in a row with nothing new before a walk gives up (repeated pages)
-
-
-def older_than(exchange: str, trade_id: int, page_limit: int) -> Cursor | None:
-    """The cursor for the trades just below `trade_id`; None when none can exist."""
-    if exchange == "coinbase":
-        return Cursor("after", str(trade_id)) if trade_id > 1 else None
-    if exchange == "binance":
-        return older_cursor(trade_id, page_limit, None)
-    raise ConfigError(f"{exchange} cannot page towards older trades; valid: {', '.join(sorted(BACKWARD))}")
+from schemahub_lib.logs import log_event
 
 
 def pos(t: RawTrade) -> Position:
@@ -71,6 +67,7 @@ class StreamStats:
     rejects: int = 0
     commits: int = 0
     merged: int = 0
+    contradictions: int = 0  # answers asked again because they contradicted their cursor
     status: str = "ok"
     detail: str = ""
 
@@ -141,16 +138,39 @@ class StreamRun:
 
     # ---- plumbing ------------------------------------------------------------------------
 
-    def fetch(self, cursor: Cursor | None, batch: Batch) -> Page:
-        page = self.connector.fetch_page(self.product.exchange_symbol, cursor)
-        self.stats.pages += 1
+    def fetch(self, cursor: Cursor | None, batch: Batch | None, check: PageCheck | None = None) -> Page:
+        """One page that agrees with its cursor and `check` (see contiguity.py), asking again
+        while it does not; raises ContradictionError when every answer contradicted.
+        `batch=None`: a probe, whose rejects are not kept."""
+        for attempt in range(1, MAX_CONTRADICTIONS + 1):
+            page = self.connector.fetch_page(self.product.exchange_symbol, cursor)
+            self.stats.pages += 1
+            problem = page_problem(self.connector, cursor, page) or (check(page) if check else None)
+            if problem is None:
+                break
+            self.stats.contradictions += 1
+            log_event("landing.page_contradicts_cursor", exchange=self.exchange,
+                      product=self.product.symbol, url=page.url, attempt=attempt,
+                      problem=problem)  # fmt: skip
+            if attempt == MAX_CONTRADICTIONS:
+                raise ContradictionError(
+                    self.exchange, page.url,
+                    f"{problem}; the same after {attempt} attempts, so the stream stops here "
+                    "instead of guessing (what it landed before is complete)",
+                )  # fmt: skip
+            time.sleep(CONTRADICTION_PAUSES_S[min(attempt, len(CONTRADICTION_PAUSES_S)) - 1])
+        page = without_conflicts(page)
         if self.on_page is not None:
             self.on_page(self, page)
+        if batch is not None:
+            self.keep_rejects(batch, page)
+        return page
+
+    def keep_rejects(self, batch: Batch, page: Page) -> None:
         batch.rejects.extend(
             RejectRow(self.exchange, self.product.symbol, r.trade_id, r.reason, r.payload, page.url)
             for r in page.rejects
         )
-        return page
 
     def take(self, batch: Batch, trades: list[RawTrade]) -> None:
         """Add a page's new trades (ascending) to the batch, converted to Arrow at once."""

@@ -21,6 +21,7 @@ from pyiceberg.manifest import DataFile
 from pyiceberg.table import Table
 from pyiceberg.types import TimestampType, TimestamptzType
 
+from schemahub_lib.connectors import connector_class
 from schemahub_lib.connectors.base import RawTrade
 
 META_COLUMNS = ("_source", "_source_ingest_ts", "_raw_payload", "_run_id")
@@ -28,12 +29,13 @@ UTC_US = pa.timestamp("us", tz="UTC")
 
 
 def raw_table_name(exchange: str) -> str:
-    return f"raw_{exchange}_trades"
+    """The exchange's raw table, from its connector."""
+    return connector_class(exchange).raw_table
 
 
 def id_column(exchange: str) -> str:
-    """The raw table's trade-id column (Binance calls it `id`)."""
-    return "id" if exchange == "binance" else "trade_id"
+    """The raw table's trade-id column, from the exchange's connector."""
+    return connector_class(exchange).id_column
 
 
 class ArrowBuilder:

@@ -19,6 +19,10 @@ set of these files. Format (the seeds' format, extended):
       asset_aliases: {XBT: BTC, XDG: DOGE}
 
 Every error is a `MappingError(file, key_path, problem)` saying what was expected.
+
+`check_sources` holds the three registries to one another before any data moves (`init` and
+unify both call it): every mapping file names a registered connector, and every raw table the
+DDL defines has a mapping and a connector.
 """
 
 from __future__ import annotations
@@ -29,8 +33,9 @@ from typing import Any
 
 import yaml
 
+from schemahub_lib.connectors import CONNECTORS
 from schemahub_lib.ddl import TableDef, load_table_defs
-from schemahub_lib.errors import MappingError
+from schemahub_lib.errors import ConfigError, MappingError
 from schemahub_lib.mapping.spec import MappingSpec
 from schemahub_lib.mapping.validate import FILE_SUFFIX, Validator
 
@@ -50,7 +55,37 @@ def load_mappings(
     files = mapping_files(mappings_dir)
     if not files:
         raise MappingError(str(mappings_dir), "(folder)", f"no mapping files (*{FILE_SUFFIX}) found")
+    check_sources(defs, mappings_dir)
     return [load_mapping(f, defs) for f in files]
+
+
+def check_sources(table_defs: Mapping[str, TableDef], mappings_dir: str | Path) -> None:
+    """Raw tables, mapping files and connectors agree, else a ConfigError naming both sides.
+
+    A mapping file `<x>_trades.yaml` needs connector `x`; a raw table (`raw_<x>_trades` in the
+    DDL, or a connector's `raw_table`) needs a mapping file and a connector."""
+    known = ", ".join(sorted(CONNECTORS))
+    files = {path.name.removesuffix(FILE_SUFFIX): path for path in mapping_files(mappings_dir)}
+    for exchange, path in sorted(files.items()):
+        if exchange not in CONNECTORS:
+            raise ConfigError(
+                f"{path}: a mapping for exchange {exchange!r}, which has no connector; known: {known}"
+            )
+    owners = {cls.raw_table: name for name, cls in CONNECTORS.items()}
+    for table, table_def in sorted(table_defs.items()):
+        if not (table.startswith("raw_") and table.endswith("_trades")):
+            continue
+        exchange = owners.get(table, table.removeprefix("raw_").removesuffix("_trades"))
+        if exchange not in CONNECTORS:
+            raise ConfigError(
+                f"{table_def.source}: raw table {table} has no connector (exchange {exchange!r}; "
+                f"known: {known}) and so nothing lands in it"
+            )
+        if exchange not in files:
+            raise ConfigError(
+                f"{table_def.source}: raw table {table} has no mapping; expected "
+                f"{Path(mappings_dir) / (exchange + FILE_SUFFIX)}"
+            )
 
 
 def load_mapping(path: str | Path, table_defs: Mapping[str, TableDef]) -> MappingSpec:

@@ -227,6 +227,8 @@ class Validator:
             name, arg = self.transform_spec(path, spec)
             if name == "map":
                 self.check_map(path, arg, raw[sources[target]], target)
+            elif name == "sign":
+                self.check_sign(path, arg, target)
             out[target] = (name, arg)
         return out
 
@@ -260,6 +262,15 @@ class Validator:
                     f"{path}.{key}",
                     f"{source.name} is {source.type}; expected {source.type} keys, got {key!r}",
                 )
+            if not isinstance(output, str):
+                raise self.fail(f"{path}.{key}", f"expected a string output, got {output!r}")
+        self.check_domain(path, target, list(table.values()))
+
+    def check_sign(self, path: str, table: Any, target: str) -> None:
+        path = f"{path}.sign"
+        if not isinstance(table, dict) or set(table) != {"negative", "positive"}:
+            raise self.fail(path, f"expected {{negative: output, positive: output}}, got {table!r}")
+        for key, output in table.items():
             if not isinstance(output, str):
                 raise self.fail(f"{path}.{key}", f"expected a string output, got {output!r}")
         self.check_domain(path, target, list(table.values()))

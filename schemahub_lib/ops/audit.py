@@ -27,8 +27,10 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from schemahub_lib.catalog import load_catalog
+from schemahub_lib.connectors import CONNECTORS, unknown_exchange
 from schemahub_lib.errors import ConfigError, SchemaHubError
 from schemahub_lib.logs import log_event
+from schemahub_lib.metrics import load_metrics_sink, run_metrics
 from schemahub_lib.ops import continuity, coverage, formats
 from schemahub_lib.ops.auditreport import (
     AuditReport,
@@ -39,7 +41,6 @@ from schemahub_lib.ops.auditreport import (
     stream_fields,
     utc,
 )
-from schemahub_lib.ops.metrics import load_metrics_sink, run_metrics
 from schemahub_lib.ops.retention import newest_with
 from schemahub_lib.ops.sparkutil import ops_spark
 from schemahub_lib.settings import Settings
@@ -63,7 +64,7 @@ class AuditOptions:
     def validate(self) -> None:
         unknown = sorted(set(self.exchanges) - set(formats.RAW_TABLES))
         if unknown:
-            raise ConfigError(f"audit: unknown exchanges {unknown}; valid: {', '.join(formats.RAW_TABLES)}")
+            raise ConfigError(f"audit: {unknown_exchange(unknown[0])}")
         if set(self.layers) - set(LAYERS) or not self.layers:
             raise ConfigError(f"audit: layers must be among {', '.join(LAYERS)}, got {self.layers}")
         if self.since and self.until and self.since >= self.until:
@@ -177,6 +178,10 @@ def _layer(report: AuditReport, layer: str, keys: DataFrame, known: _Known, opti
         if s.first_id is not None and s.last_id is not None:
             marks = known.marks.get((s.exchange, s.symbol), [])
             s.unfillable_ids = coverage.covered(marks, s.first_id, s.last_id)
+            if not dense_ids(s.exchange):
+                # Ids count across the exchange's products (Bitfinex): the ids of this span that
+                # are not this stream's were issued to others, and no id gap is a lost trade.
+                s.unfillable_ids = s.last_id - s.first_id + 1 - s.seen
         streams[(s.exchange, s.symbol)] = s
         report.streams.append(s)
     gaps = continuity.gaps(ids).orderBy("exchange", "symbol", "first_id")
@@ -184,9 +189,18 @@ def _layer(report: AuditReport, layer: str, keys: DataFrame, known: _Known, opti
     report.truncated = report.truncated or len(rows) > options.max_gaps
     for row in rows[: options.max_gaps]:
         key = (row.exchange, row.symbol)
+        if not dense_ids(row.exchange):
+            continue
         for (a, b), status in known.classify(key, (row.first_id, row.last_id)):
             streams[key].gaps.append(Gap(a, b, utc(row.after_ts), utc(row.before_ts), status))
     return ids
+
+
+def dense_ids(exchange: str) -> bool:
+    """Whether an id missing between two of a stream's ids is a missing trade (the connector's
+    `dense_ids`); an exchange unknown to the registry is audited as if it were."""
+    connector = CONNECTORS.get(exchange.lower())
+    return connector is None or connector.dense_ids
 
 
 def _attach_unreconciled(report: AuditReport, exchange: str, missing: DataFrame, samples: int) -> None:

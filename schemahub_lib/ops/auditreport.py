@@ -7,8 +7,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from schemahub_lib.metrics import Metric, metric
 from schemahub_lib.ops import coverage
-from schemahub_lib.ops.metrics import Metric, metric
 
 
 @dataclass

@@ -1,7 +1,8 @@
 """What ops reads from the tables other jobs write: one place, so a format change is one edit.
 
-Raw tables keep each exchange's own column names; these are the id, symbol and time columns
-of each. Landing's watermark map and unify's consumption record live in snapshot summaries.
+Raw tables keep each exchange's own column names; each connector names its raw table and its
+id, symbol and time columns (read here from the registry, never copied). Landing's watermark
+map and unify's consumption record live in snapshot summaries.
 """
 
 from __future__ import annotations
@@ -14,20 +15,15 @@ from typing import Any
 from pyiceberg.table import Table
 from pyiceberg.table.snapshots import Operation, ancestors_of
 
+from schemahub_lib.connectors import CONNECTORS
 from schemahub_lib.settings import Settings
 
 UNIFIED_TABLE = "trades_unified"
 COVERAGE_TABLE = "schemahub_coverage"
-RAW_TABLES: Mapping[str, str] = {
-    "coinbase": "raw_coinbase_trades",
-    "binance": "raw_binance_trades",
-    "kraken": "raw_kraken_trades",
-}
+RAW_TABLES: Mapping[str, str] = {name: cls.raw_table for name, cls in CONNECTORS.items()}
 # exchange -> (trade id column, symbol column, trade time column), as in ddl/raw_<exchange>_trades.sql
 RAW_COLUMNS: Mapping[str, tuple[str, str, str]] = {
-    "coinbase": ("trade_id", "product_id", "time"),
-    "binance": ("id", "symbol", "time"),
-    "kraken": ("trade_id", "pair", "time"),
+    name: (cls.id_column, cls.symbol_column, cls.time_column) for name, cls in CONNECTORS.items()
 }
 
 # Landing: the JSON map of every stream's state (landing/watermarks.py STATE_PROPERTY).

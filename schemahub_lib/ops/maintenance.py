@@ -38,8 +38,8 @@ from schemahub_lib.catalog import load_catalog
 from schemahub_lib.ddl import load_table_defs
 from schemahub_lib.errors import ConfigError
 from schemahub_lib.logs import log_event
+from schemahub_lib.metrics import load_metrics_sink, metric, run_metrics
 from schemahub_lib.ops.listing import object_listing_view
-from schemahub_lib.ops.metrics import load_metrics_sink, metric, run_metrics
 from schemahub_lib.ops.retention import Protection, expiry_candidates, expiry_cutoff, protections
 from schemahub_lib.ops.sparkutil import ops_spark, refresh
 from schemahub_lib.ops.tablestats import TableStats, table_stats

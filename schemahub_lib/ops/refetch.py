@@ -1,13 +1,16 @@
 """Refetch an id range from an exchange, and prove what it lacks.
 
-Coinbase `after=X` serves the `limit` trades just below X, newest first; Binance `fromId=F`
-serves the `limit` trades from F up, oldest first (EXCHANGE_APIS.md §1.1, §2.2). Kraken pages
-by time: `since=S` serves the `count` trades from S up, oldest first, and its trade ids rise
-with time (§3.1). A Kraken walk therefore starts at a `since` at or below the time of the trade
-just before the range (the audit's `after_ts`, so every id of the range is at or after it),
-leaves out the ids up to that trade (`seen_through_id`), and follows the connector's `newer`
-cursor. Any of these answers is every trade the exchange has in the id span the page covers,
-so an id inside that span the page lacks was never issued.
+How a range is asked for is the connector's to say (its paging facts, never its name):
+
+* time-paged (`pages_by_time`, Kraken `since`, Bitfinex `start`): from a time at or below the
+  trade just before the range (the audit's `after_ts`, so every id of the range is at or after
+  it), leaving out the ids up to that trade (`seen_through_id`), then the `newer` cursors.
+* id-paged with a trusted newer cursor (Binance `fromId`): from the range's first id upwards.
+* id-paged newest first (Coinbase and OKX `after`): from just above the range's last id down.
+
+Each answer is every trade the exchange has in the id span its cursor admits (the connector's
+`cursor_bounds`: "from" = ids >= the value, "below" = ids < the value; a time cursor admits the
+ids above its `seen_through_id`), so an id inside the span the answer lacks was never issued.
 
 `refetch_range` walks the range page by page and returns the trades in it, the ids rejected
 by validation, and the sub-ranges the answers covered (`proven`). `confirm_absent` asks once
@@ -21,11 +24,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from schemahub_lib.connectors.base import Connector, Cursor, Page, RawTrade, Reject
-from schemahub_lib.connectors.kraken import TIME_TEXT_SLACK_NS
 from schemahub_lib.ops.coverage import Range, merge
 
-REFETCHABLE = frozenset({"coinbase", "binance", "kraken"})
-BY_TIME = frozenset({"kraken"})  # refetched from a time bound (`after_ns`), not from an id
+# A landed time can sit up to ~1 µs above the exact one (Kraken's float seconds), and a time
+# cursor may be exclusive: a time-paged refetch starts this much earlier.
+TIME_SLACK_NS = 1_000
 
 
 @dataclass
@@ -55,18 +58,37 @@ class Refetched:
         return out
 
 
-def first_cursor(exchange: str, gap: Range, after_ns: int | None = None) -> Cursor:
-    """The request that starts `gap`. Kraken needs `after_ns`: at or below the trade before it."""
+def first_cursor(connector: Connector, gap: Range, after_ns: int | None = None) -> Cursor:
+    """The request that starts `gap`. A time-paged exchange needs `after_ns`: a time at or
+    below that of the trade just before the gap."""
     a, b = gap
-    if exchange == "coinbase":
-        return Cursor("after", str(b + 1))
-    if exchange in BY_TIME:
+    if connector.pages_by_time:
         if after_ns is None:
-            raise ValueError(f"{exchange} refetch of ids {a}..{b} needs the time of the trade before them")
-        # `time` as landed can sit ~100 ns off the exact time and `since` may be exclusive, so
-        # start a microsecond early; the ids up to the trade before the gap are left out.
-        return Cursor("since", str(max(after_ns - TIME_TEXT_SLACK_NS, 0)), seen_through_id=a - 1)
-    return Cursor("fromId", str(a))
+            raise ValueError(
+                f"{connector.name} refetch of ids {a}..{b} needs the time of the trade before them"
+            )
+        return connector.from_time(max(after_ns - TIME_SLACK_NS, 0), seen_through_id=a - 1)
+    if connector.trusts_newer:
+        return connector.cursor_after(a - 1, 0, None)  # the ids from `a` up
+    older = connector.older_than(b + 1)  # the ids just below b + 1
+    if older is None:
+        raise ValueError(f"{connector.name} has no cursor below id {b + 1}")
+    return older
+
+
+def _upwards(connector: Connector) -> bool:
+    return connector.pages_by_time or connector.trusts_newer
+
+
+def proven_span(connector: Connector, cursor: Cursor, lo: int, hi: int) -> Range:
+    """The ids an answer to `cursor` showing trades `lo..hi` covers completely."""
+    bound = getattr(connector, "cursor_bounds", {}).get(cursor.param)
+    if bound == "from":
+        return (int(cursor.value), hi)
+    if bound == "below":
+        return (lo, int(cursor.value) - 1)
+    # A time cursor: every id above the seen one is at or after its time.
+    return (_seen(cursor, lo) + 1, hi)
 
 
 def refetch_range(
@@ -74,10 +96,10 @@ def refetch_range(
 ) -> Refetched:
     """Every trade the exchange serves with an id in `gap` (inclusive), page by page.
 
-    `after_ns` (Kraken): an integer ns time at or below that of the trade just before `gap`."""
+    `after_ns` (time-paged exchanges): at or below the time of the trade just before `gap`."""
     a, b = gap
     out = Refetched()
-    cursor: Cursor | None = first_cursor(exchange, gap, after_ns)
+    cursor: Cursor | None = first_cursor(connector, gap, after_ns)
     while cursor is not None:
         page = connector.fetch_page(product, cursor)
         out.pages += 1
@@ -85,17 +107,11 @@ def refetch_range(
         if not page.trades:
             break  # nothing served: the rest of the range stays unproven
         lo, hi = min(t.trade_id for t in page.trades), max(t.trade_id for t in page.trades)
-        if exchange == "coinbase":
-            out.proven.append((lo, int(cursor.value) - 1))
-            cursor = Cursor("after", str(lo)) if lo > a else None
-        elif exchange in BY_TIME:
-            # The page holds every trade from `since` on up to `hi`, and every id above the
-            # cursor's seen id is at or after `since`: the span is (seen, hi].
-            out.proven.append((_seen(cursor, lo) + 1, hi))
-            cursor = page.newer if hi < b else None  # None: history ends here
-        else:
-            out.proven.append((int(cursor.value), hi))
-            cursor = Cursor("fromId", str(hi + 1)) if hi < b else None
+        out.proven.append(proven_span(connector, cursor, lo, hi))
+        # Until the range is passed; a None cursor means history ends there.
+        upwards = _upwards(connector)
+        done = hi >= b if upwards else lo <= a
+        cursor = None if done else (page.newer if upwards else page.older)
     return out
 
 
@@ -104,20 +120,15 @@ def confirm_absent(
 ) -> Refetched:
     """One request aimed at `candidate`: its `absent` is what the exchange still lacks.
 
-    `after_ns` (Kraken): at or below the time of the trade just before `candidate`."""
+    `after_ns` (time-paged exchanges): at or below the time of the trade just before `candidate`."""
     out = Refetched()
-    cursor = first_cursor(exchange, candidate, after_ns)
+    cursor = first_cursor(connector, candidate, after_ns)
     page = connector.fetch_page(product, cursor)
     out.pages = 1
     _keep(out, page, candidate)
     if page.trades:
         lo, hi = min(t.trade_id for t in page.trades), max(t.trade_id for t in page.trades)
-        if exchange == "coinbase":
-            out.proven.append((lo, candidate[1]))
-        elif exchange in BY_TIME:
-            out.proven.append((_seen(cursor, lo) + 1, hi))
-        else:
-            out.proven.append((candidate[0], hi))
+        out.proven.append(proven_span(connector, cursor, lo, hi))
     return out
 
 

@@ -2,14 +2,16 @@
 
 1. A raw-layer audit (not recorded) lists the gaps that alarm: `open` (lost inside a landed
    range) and `skipped` (left out by a capped catch-up). Pending and unfillable gaps are left.
-2. Gaps are refetched (refetch.py) in pieces of at most `chunk_ids`: Coinbase and Binance by
-   id, Kraken by time from the trade just before the gap (the audit's `after_ts`). Trades found
+2. Gaps are refetched (refetch.py) in pieces of at most `chunk_ids`, as the exchange's
+   connector pages: by id, or by time from the trade just before the gap (the audit's
+   `after_ts`) where it pages by time. Trades found
    are committed to raw through landing's committer (kind `repair`): same Parquet layout and
    run metadata, the stream's watermark untouched, and skipped ranges that are now resolved
    dropped from the stream state in the same snapshot.
 3. Ids the exchange answered around twice (once walking the range, once aimed at them) were
    never issued: they become `unfillable` rows in schemahub_coverage, so audits stop alarming.
-   Everything else stays open: a failed request, a Kraken gap without a time before it.
+   Everything else stays open: a failed request, a time-paged gap without a time before it,
+   a gap on an exchange whose ids are not consecutive (`dense_ids` false: no evidence).
 4. Unify runs (unless `unify=False`; with nothing new it commits nothing), then a full audit,
    recorded; its result is repair's exit code.
 """
@@ -23,17 +25,16 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from schemahub_lib.connectors import CONNECTORS
 from schemahub_lib.connectors.base import Product
 from schemahub_lib.errors import ConfigError, SchemaHubError
 from schemahub_lib.http import HttpCounters
 from schemahub_lib.logs import log_event
+from schemahub_lib.metrics import load_metrics_sink, metric, run_metrics
 from schemahub_lib.ops import coverage
 from schemahub_lib.ops.audit import AuditOptions, run_audit
 from schemahub_lib.ops.auditreport import AuditReport
-from schemahub_lib.ops.metrics import load_metrics_sink, metric, run_metrics
 from schemahub_lib.ops.refetch import (
-    BY_TIME,
-    REFETCHABLE,
     Refetched,
     confirm_absent,
     ranges_of,
@@ -128,9 +129,13 @@ def run_repair(
                 after_ns = _ns(g.after_ts)
                 repair = GapRepair(s.exchange, s.symbol, g.first_id, g.last_id, g.status, after_ns)
                 report.gaps.append(repair)
-                if s.exchange not in REFETCHABLE:
-                    repair.unresolved, repair.note = [(g.first_id, g.last_id)], f"{s.exchange} cannot refetch"
-                elif s.exchange in BY_TIME and after_ns is None:
+                connector = CONNECTORS.get(s.exchange)
+                if connector is None or not connector.dense_ids:
+                    repair.unresolved, repair.note = (
+                        [(g.first_id, g.last_id)],
+                        f"{s.exchange} trade ids are not consecutive: an id gap is no missing trade",
+                    )
+                elif connector.pages_by_time and after_ns is None:
                     repair.unresolved, repair.note = (
                         [(g.first_id, g.last_id)],
                         f"{s.exchange} pages by time and the trade before the gap has none",
@@ -260,7 +265,7 @@ def _refetch(
 ) -> Refetched:
     """Walk the range, then ask again aimed at each absent sub-range.
 
-    `after_ns` (Kraken): at or below the time of the trade just before `piece`. On return
+    `after_ns` (time-paged): at or below the time of the trade just before `piece`. On return
     `proven` holds only the ranges absent from both answers (never issued).
     """
     got = refetch_range(connector, exchange, product, piece, after_ns)
@@ -277,7 +282,7 @@ def _refetch(
 
 
 def _mark_row(run_id: str, gap: GapRepair, r: coverage.Range) -> dict[str, Any]:
-    paged = "time-paged" if gap.exchange in BY_TIME else "id-paged"
+    paged = "time-paged" if CONNECTORS[gap.exchange].pages_by_time else "id-paged"
     proof = {"audit_status": gap.status, "how": f"absent from two {paged} answers of the exchange"}
     return {
         "audit_id": run_id,

@@ -27,8 +27,8 @@ from schemahub_lib.catalog import load_catalog
 from schemahub_lib.ddl import load_table_defs
 from schemahub_lib.errors import SchemaHubError
 from schemahub_lib.logs import log_event
+from schemahub_lib.metrics import Metric, load_metrics_sink, metric
 from schemahub_lib.ops import formats
-from schemahub_lib.ops.metrics import Metric, load_metrics_sink, metric
 from schemahub_lib.ops.retention import newest_with
 from schemahub_lib.ops.tablestats import TableStats, table_stats
 from schemahub_lib.settings import Settings
@@ -164,7 +164,7 @@ def run_status(settings: Settings, *, counts: bool = True, publish: bool = False
 
 
 def status_metrics(report: StatusReport) -> list[Metric]:
-    worst: dict[str, float] = {}  # per exchange, its worst stream's lag (ops/metrics.py)
+    worst: dict[str, float] = {}  # per exchange, its worst stream's lag (metrics.py)
     for s in report.streams:
         if s.lag_s is not None:
             worst[s.exchange] = max(worst.get(s.exchange, s.lag_s), s.lag_s)

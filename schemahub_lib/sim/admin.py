@@ -19,20 +19,46 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from schemahub_lib.errors import ConfigError
+from schemahub_lib.sim.faults import FaultBook
+from schemahub_lib.sim.ratelimit import Limits
+from schemahub_lib.sim.scenario import Scenario
 from schemahub_lib.sim.truth import load_truth, product_listing
 from schemahub_lib.sim.wire import Request, Response, json_response, parse_int
 
-if TYPE_CHECKING:
-    from schemahub_lib.sim.server import SimServer
+
+class Counters(Protocol):
+    def reset(self) -> None: ...
+
+    def snapshot(self) -> dict[str, Any]: ...
+
+
+class Controls(Protocol):
+    """What the admin API drives: the server's parts, not the server (server.py imports this
+    module, so this module must not import server.py)."""
+
+    @property
+    def scenario(self) -> Scenario: ...
+
+    @property
+    def limits(self) -> Limits: ...
+
+    @property
+    def faults(self) -> FaultBook: ...
+
+    @property
+    def stats(self) -> Counters: ...
+
+    @property
+    def urls(self) -> dict[str, str]: ...
 
 
 class AdminApi:
     """Handlers for /_sim/<name>."""
 
-    def __init__(self, sim: SimServer) -> None:
+    def __init__(self, sim: Controls) -> None:
         self.sim = sim
 
     def handle(self, name: str, request: Request) -> Response:

@@ -6,6 +6,7 @@ https://developers.binance.com/docs/binance-spot-api-docs/rest-api
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import numpy as np
@@ -63,6 +64,8 @@ class BinanceRenderer:
             return self.fragments(one, time_unit_ns=1_000)[0]  # microseconds where ms belong
         text = self.fragments(one)[0]
         price = f'"price":"{fixed_point(one.price_ticks, self.spec.price_decimals, 8)[0]}"'
+        if variant == "missing_field":
+            return re.sub(r'"qty":"[^"]*",', "", text, count=1)
         if variant == "price_text":
             return text.replace(price, '"price":"abc"')
         if variant == "price_zero":

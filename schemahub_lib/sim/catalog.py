@@ -8,7 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-EXCHANGES = ("coinbase", "binance", "kraken")
+import numpy as np
+
+from schemahub_lib.sim.pages import fixed_point
+
+EXCHANGES = ("coinbase", "binance", "kraken", "okx", "bitfinex")
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,15 @@ PRODUCTS: tuple[ProductSpec, ...] = (
     ProductSpec("kraken", "ETHUSD", "XETHZUSD", "ETH", "USD", 2, 8, 2.0, 62_000_000, "XETH", "ZUSD"),
     ProductSpec("kraken", "XBTUSDT", "XBTUSDT", "BTC", "USDT", 1, 8, 1.0, 10_300_000, "XXBT", "USDT"),
     ProductSpec("kraken", "XDGUSD", "XXDGZUSD", "DOGE", "USD", 7, 8, 1.0, 25_000_000, "XXDG", "ZUSD"),
+    # OKX spot: tradeId counts per instrument (BTC-USDT ~7.3e8 in the 2025 capture). Modest rates:
+    # 100-trade pages at 20 requests per 2 s keep `make demo` short at the real limit.
+    ProductSpec("okx", "BTC-USDT", "BTC-USDT", "BTC", "USDT", 1, 8, 6.0, 734_000_000, status="live"),
+    ProductSpec("okx", "ETH-USDT", "ETH-USDT", "ETH", "USDT", 2, 6, 4.0, 540_000_000, status="live"),
+    ProductSpec("okx", "SOL-USDT", "SOL-USDT", "SOL", "USDT", 3, 6, 2.5, 160_000_000, status="live"),
+    # Bitfinex: t-prefixed pairs, USDT written UST; ids near the 2024 magnitude (~1.56e9).
+    ProductSpec("bitfinex", "tBTCUSD", "tBTCUSD", "BTC", "USD", 0, 8, 4.0, 1_560_000_000),
+    ProductSpec("bitfinex", "tETHUSD", "tETHUSD", "ETH", "USD", 1, 8, 3.0, 1_600_000_000),
+    ProductSpec("bitfinex", "tBTCUST", "tBTCUST", "BTC", "USDT", 0, 8, 2.0, 1_640_000_000),
 )
 
 
@@ -88,13 +101,20 @@ class VenueStyle:
     time_unit_ns: int  # the venue's timestamp resolution
 
 
-# Binance leads price discovery; Coinbase follows within ~40-120 ms; Kraken lags more.
+# Binance leads price discovery; OKX follows closely, Coinbase within ~40-120 ms, Bitfinex and
+# Kraken lag more. Bitfinex orders sweep more makers, so many trades share one millisecond.
 VENUE_STYLES: dict[str, VenueStyle] = {
     "binance": VenueStyle(
         lag_ms=0.0, noise_bp=0.2, half_spread_bp=0.05, mean_fills=1.6, time_unit_ns=1_000_000
     ),
     "coinbase": VenueStyle(lag_ms=80.0, noise_bp=0.3, half_spread_bp=0.1, mean_fills=1.4, time_unit_ns=1_000),
     "kraken": VenueStyle(lag_ms=250.0, noise_bp=0.5, half_spread_bp=0.3, mean_fills=1.5, time_unit_ns=1),
+    "okx": VenueStyle(
+        lag_ms=30.0, noise_bp=0.25, half_spread_bp=0.05, mean_fills=1.7, time_unit_ns=1_000_000
+    ),
+    "bitfinex": VenueStyle(
+        lag_ms=150.0, noise_bp=0.4, half_spread_bp=0.2, mean_fills=3.0, time_unit_ns=1_000_000
+    ),
 }
 
 # USDT trades slightly above USD; a small constant basis keeps the two quotes distinguishable.
@@ -110,4 +130,23 @@ def price_width(spec: ProductSpec) -> int:
     return max(spec.price_decimals, 5) if spec.exchange == "kraken" else 8
 
 
-SIZE_WIDTH = 8  # every venue sends sizes with 8 decimals
+SIZE_WIDTH = 8  # every venue sends sizes with 8 decimals (OKX and Bitfinex trim them)
+# Venues whose decimals carry no trailing zeros: OKX strings ("102537.9"), Bitfinex numbers.
+TRIMMED = frozenset({"okx", "bitfinex"})
+
+
+def trimmed(texts: list[str]) -> list[str]:
+    """'102537.90000000' -> '102537.9', '73218.00000000' -> '73218'."""
+    return [t.rstrip("0").rstrip(".") if "." in t else t for t in texts]
+
+
+def price_texts(spec: ProductSpec, ticks: np.ndarray) -> list[str]:
+    """Prices exactly as the venue writes them."""
+    texts = fixed_point(ticks, spec.price_decimals, price_width(spec))
+    return trimmed(texts) if spec.exchange in TRIMMED else texts
+
+
+def size_texts(spec: ProductSpec, steps: np.ndarray) -> list[str]:
+    """Sizes exactly as the venue writes them (unsigned)."""
+    texts = fixed_point(steps, spec.size_decimals, SIZE_WIDTH)
+    return trimmed(texts) if spec.exchange in TRIMMED else texts

@@ -6,6 +6,8 @@ https://docs.cdp.coinbase.com/exchange/rest-api/pagination
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from schemahub_lib.sim.blocks import Block
@@ -58,6 +60,8 @@ class CoinbaseRenderer:
             return text.replace(price, price.replace('"price":"', '"price":"-'))
         if variant == "missing_id":
             return text.replace(f'"trade_id":{block.ids[i]},', "")
+        if variant == "missing_field":
+            return re.sub(r'"size":"[^"]*",', "", text, count=1)
         # time_unit: epoch milliseconds where an RFC 3339 string belongs
         return text.replace(
             f'"time":"{rfc3339(one.time_ns)[0]}"', f'"time":"{int(block.time_ns[i]) // 10**6}"'

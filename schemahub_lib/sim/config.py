@@ -17,7 +17,7 @@ LimitMode = Literal["real", "off", "scale"]
 
 @dataclass(frozen=True)
 class LimitConfig:
-    """Rate-limit knobs for all three venues. Defaults are the documented real limits.
+    """Rate-limit knobs for every venue. Defaults are the documented real limits.
 
     `mode="scale"` multiplies every time constant (windows, refill periods, bans) by `scale`,
     so `scale=0.01` makes a one-minute Binance window last 0.6 s and Retry-After shrink alike.
@@ -36,6 +36,10 @@ class LimitConfig:
     kraken_rate: float = 1.0  # Trades calls per second per IP and pair
     kraken_burst: float = 3.0
     kraken_penalty_s: float = 2.0  # how long the pair stays blocked after an excess call
+    okx_requests: int = 20  # history-trades calls per window per IP
+    okx_window_s: float = 2.0
+    bitfinex_per_minute: int = 15  # trades/hist calls per minute per IP
+    bitfinex_block_s: float = 60.0  # how long the IP stays blocked once over the limit
 
     def active(self, exchange: str) -> bool:
         return self.mode != "off" and exchange not in self.off_for

@@ -25,12 +25,17 @@ ANSWER_KINDS = ("rate_limit", "ban", "server_error", "html", "disconnect")
 DELIVERY_KINDS = ("timeout", "truncated", "repeat")
 PAGE_KINDS = ("overlap", "drop", "invalid")
 KINDS = ANSWER_KINDS + DELIVERY_KINDS + PAGE_KINDS
-INVALID_VARIANTS = ("price_text", "price_zero", "price_negative", "missing_id", "time_unit")
+INVALID_VARIANTS = (
+    *("price_text", "price_zero", "price_negative", "missing_id", "time_unit"),
+    *("missing_field", "duplicate_id", "id_overflow"),
+)
 
 TRADE_ENDPOINTS = {
     "coinbase": ("trades",),
     "binance": ("trades", "historicalTrades", "aggTrades"),
     "kraken": ("Trades",),
+    "okx": ("history-trades", "trades"),
+    "bitfinex": ("trades",),
 }
 
 CLOUDFLARE_502 = (
@@ -71,7 +76,9 @@ class FaultRule:
       overlap       start the page `shift` trades (default 10) earlier than the cursor says.
       drop          silently omit `drop` existing trades (default 1) from the middle of the page.
       invalid       corrupt the page's middle trade: `variant` price_text, price_zero,
-                    price_negative, missing_id or time_unit (ms<->µs/s confusion).
+                    price_negative, missing_id, time_unit (ms<->µs/s confusion),
+                    missing_field (one other field gone), duplicate_id (served twice, the
+                    second copy one price tick higher) or id_overflow (an id past 2**63 - 1).
     Matching: `exchange` ("*" for any), `endpoint` (None: the venue's trade-list endpoints,
     "*": any, else a name such as "historicalTrades"), `product` (any accepted spelling).
     Schedule: the first `skip` matching requests pass, then up to `count` fire (None: no end),
@@ -113,7 +120,8 @@ class FaultRule:
         if self.kind not in KINDS:
             raise ConfigError(f"fault kind {self.kind!r} unknown; valid: {', '.join(KINDS)}")
         if self.exchange != "*" and self.exchange not in EXCHANGES:
-            raise ConfigError(f"fault exchange {self.exchange!r} unknown; valid: *, {', '.join(EXCHANGES)}")
+            known = ", ".join(sorted(EXCHANGES))
+            raise ConfigError(f"fault rule: unknown exchange {self.exchange!r}; known: *, {known}")
         if self.kind == "ban" and self.exchange != "binance":
             raise ConfigError("fault kind 'ban' is Binance's HTTP 418; set exchange to 'binance'")
         if self.kind == "invalid" and self.variant not in INVALID_VARIANTS:

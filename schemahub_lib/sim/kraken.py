@@ -82,6 +82,9 @@ class KrakenRenderer:
             return text.replace(price, '"-' + price[1:], 1)
         if variant == "missing_id":
             return text[: text.rindex(",")] + "]"  # a 6-element row
+        if variant == "missing_field":
+            kind = "m" if one.market_order[0] else "l"
+            return text.replace(f',"{kind}",', ",", 1)  # the order type gone: 6 elements, id last
         # time_unit: milliseconds where seconds belong
         return text.replace(float_seconds(one.time_ns)[0], repr(int(one.time_ns[0]) / 1e6), 1)
 

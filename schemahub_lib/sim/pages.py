@@ -9,6 +9,8 @@ trades) take a slower per-trade path.
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -121,7 +123,7 @@ def _bent_page(pieces: list[tuple[Block, int, int]], renderer: Renderer, edits: 
     texts: list[str] = []
     for j, (b, i) in enumerate(kept):
         if j == bad and edits.invalid is not None:
-            texts.append(renderer.corrupt(b, i, edits.invalid))
+            texts.extend(_corrupted(b, i, renderer, edits.invalid))
             edits.corrupted_ids.append(int(b.ids[i]))
         else:
             texts.append(rendered(b, renderer).span(i, i + 1).decode("ascii"))
@@ -130,6 +132,22 @@ def _bent_page(pieces: list[tuple[Block, int, int]], renderer: Renderer, edits: 
         kept.reverse()
     first, last = (kept[0], kept[-1]) if kept else (None, None)
     return Page(",".join(texts).encode("ascii"), len(kept), first, last)
+
+
+# An id one past the largest BIGINT: what a venue switching to unsigned or string ids sends.
+OVERFLOW_ID = 2**63
+
+
+def _corrupted(block: Block, i: int, renderer: Renderer, variant: str) -> list[str]:
+    """The texts served for a corrupted trade (two for a duplicate id)."""
+    text = rendered(block, renderer).span(i, i + 1).decode("ascii")
+    if variant == "duplicate_id":
+        one = block.one(i)
+        other = dataclasses.replace(one, price_ticks=one.price_ticks + 1, rendered={})
+        return [text, renderer.fragments(other)[0]]
+    if variant == "id_overflow":
+        return [re.sub(rf"(?<![0-9.]){int(block.ids[i])}(?![0-9.])", str(OVERFLOW_ID), text, count=1)]
+    return [renderer.corrupt(block, i, variant)]
 
 
 def fixed_point(values: np.ndarray, decimals: int, width: int) -> list[str]:

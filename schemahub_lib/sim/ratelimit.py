@@ -65,7 +65,7 @@ class _WeightState:
 
 
 class Limits:
-    """All three venues' limiters for one server; `config` can be swapped at run time."""
+    """Every venue's limiters for one server; `config` can be swapped at run time."""
 
     def __init__(
         self,
@@ -84,6 +84,7 @@ class Limits:
             self.config = config
             self._buckets: dict[tuple[str, str, str], TokenBucket] = {}
             self._blocked: dict[tuple[str, str], float] = {}
+            self._windows: dict[tuple[str, str, str], list[int]] = {}
             self._weights: dict[str, _WeightState] = {}
 
     @property
@@ -120,6 +121,43 @@ class Limits:
             if bucket.take(now) > 0:
                 # Kraken restricts further calls "for a few seconds" after an excess.
                 self._blocked[key] = now + cfg.kraken_penalty_s * cfg.time_scale
+                return True
+            return False
+
+    def okx(self, client: str, endpoint: str) -> float:
+        """0.0 if the call may pass, else seconds until the window ends: OKX counts requests per
+        endpoint and IP in fixed windows (20 per 2 s for history-trades)."""
+        cfg = self.config
+        if not cfg.active("okx"):
+            return 0.0
+        with self._lock:
+            now = self._clock()
+            window_s = cfg.okx_window_s * cfg.time_scale
+            state = self._windows.setdefault(("okx", client, endpoint), [-1, 0])
+            window = int(now // window_s)
+            if window != state[0]:
+                state[0], state[1] = window, 0
+            state[1] += 1
+            return 0.0 if state[1] <= cfg.okx_requests else (window + 1) * window_s - now
+
+    def bitfinex(self, client: str) -> bool:
+        """True if the call is refused: past 15 calls in a minute the IP is blocked for 60 s."""
+        cfg = self.config
+        if not cfg.active("bitfinex"):
+            return False
+        with self._lock:
+            now = self._clock()
+            key = ("bitfinex", client)
+            if self._blocked.get(key, 0.0) > now:
+                return True
+            window_s = 60.0 * cfg.time_scale
+            state = self._windows.setdefault(("bitfinex", client, ""), [-1, 0])
+            window = int(now // window_s)
+            if window != state[0]:
+                state[0], state[1] = window, 0
+            state[1] += 1
+            if state[1] > cfg.bitfinex_per_minute:
+                self._blocked[key] = now + cfg.bitfinex_block_s * cfg.time_scale
                 return True
             return False
 

@@ -1,8 +1,10 @@
-"""The HTTP server: one loopback port serving all three venues under path prefixes.
+"""The HTTP server: one loopback port serving every venue under a path prefix.
 
     http://127.0.0.1:P/coinbase/products/BTC-USD/trades
     http://127.0.0.1:P/binance/api/v3/historicalTrades?symbol=BTCUSDT&fromId=...
     http://127.0.0.1:P/kraken/0/public/Trades?pair=XBTUSD&since=...
+    http://127.0.0.1:P/okx/api/v5/market/history-trades?instId=BTC-USDT&after=...
+    http://127.0.0.1:P/bitfinex/v2/trades/tBTCUSD/hist?start=...&sort=1
     http://127.0.0.1:P/_sim/...   (admin API, see admin.py)
 
 A request passes the venue's rate limiter, then the fault rules, then the venue handler.
@@ -19,6 +21,7 @@ from urllib.parse import parse_qsl, urlsplit
 from schemahub_lib.errors import ConfigError
 from schemahub_lib.sim.admin import AdminApi
 from schemahub_lib.sim.binance import WEIGHTS, BinanceVenue
+from schemahub_lib.sim.bitfinex import BitfinexVenue, bitfinex_error
 from schemahub_lib.sim.catalog import EXCHANGES, ProductSpec
 from schemahub_lib.sim.clock import Clock
 from schemahub_lib.sim.coinbase import CoinbaseVenue
@@ -26,6 +29,7 @@ from schemahub_lib.sim.config import LimitConfig, LimitMode, SimConfig
 from schemahub_lib.sim.faults import ANSWER_KINDS, DELIVERY_KINDS, FaultBook, answer, deliver, page_edits
 from schemahub_lib.sim.httpd import HttpServer
 from schemahub_lib.sim.kraken import KrakenVenue
+from schemahub_lib.sim.okx import OkxVenue
 from schemahub_lib.sim.pages import PageEdits
 from schemahub_lib.sim.ratelimit import Limits
 from schemahub_lib.sim.scenario import Scenario, lookup_names
@@ -81,6 +85,10 @@ def _not_found(venue: str) -> Response:
         return json_response(404, {"message": "NotFound"})
     if venue == "kraken":
         return json_response(200, {"error": ["EGeneral:Unknown method"]})
+    if venue == "okx":
+        return json_response(404, {"msg": "Not Found", "code": 404})  # a number here, as recorded
+    if venue == "bitfinex":
+        return bitfinex_error(10020, "path: invalid", 404)
     return Response(404, b"<html><body><h2>404 Not found</h2></body></html>", "text/html")
 
 
@@ -107,6 +115,8 @@ class SimServer:
             "coinbase": CoinbaseVenue(self.scenario, self.limits),
             "binance": BinanceVenue(self.scenario, self.limits),
             "kraken": KrakenVenue(self.scenario),
+            "okx": OkxVenue(self.scenario),
+            "bitfinex": BitfinexVenue(self.scenario),
         }
         self.stopping = threading.Event()
         self._http: HttpServer | None = None
@@ -197,7 +207,8 @@ class SimServer:
         venue = self.venues.get(prefix)
         if venue is None:
             return json_response(
-                404, {"error": f"unknown prefix /{prefix}; use /coinbase, /binance, /kraken, /_sim"}
+                404,
+                {"error": f"unknown prefix /{prefix}; use {', '.join('/' + x for x in self.venues)}, /_sim"},
             )
         endpoint = venue.endpoint(request.path)
         if endpoint is None or method != "GET":
@@ -227,11 +238,16 @@ class SimServer:
                 assert isinstance(venue, BinanceVenue)
                 return venue.banned(verdict.retry_after_s, verdict.banned_until_ms), headers
             return None, headers
-        else:
+        elif venue.name == "kraken":
             # Kraken limits Trades per IP and pair, everything else per IP.
             pair = spec.key if spec is not None and endpoint == "Trades" else "*"
             if self.limits.kraken(request.client, pair):
                 return venue.throttled(None), []
+        elif venue.name == "okx":
+            if self.limits.okx(request.client, endpoint) > 0:
+                return venue.throttled(None), []
+        elif venue.name == "bitfinex" and endpoint == "trades" and self.limits.bitfinex(request.client):
+            return venue.throttled(None), []
         return None, []
 
     def _respond(self, venue: Venue, endpoint: str, request: Request, spec: ProductSpec | None) -> Response:

@@ -12,9 +12,8 @@ from typing import Any
 import numpy as np
 
 from schemahub_lib.errors import ConfigError
-from schemahub_lib.sim.catalog import SIZE_WIDTH, ProductSpec, price_width
+from schemahub_lib.sim.catalog import EXCHANGES, ProductSpec, price_texts, size_texts
 from schemahub_lib.sim.faults import FaultBook
-from schemahub_lib.sim.pages import fixed_point
 from schemahub_lib.sim.scenario import Scenario
 
 
@@ -22,7 +21,8 @@ from schemahub_lib.sim.scenario import Scenario
 class Truth:
     """The trades of one product between bounds, as columns, plus what is missing and why.
 
-    `time_ns` is the venue's own time (Coinbase µs, Binance ms, Kraken exact ns as in `last`);
+    `time_ns` is the venue's own time (Coinbase µs, Binance, OKX and Bitfinex ms, Kraken exact
+    ns as in `last`);
     `price`/`size` are the exact decimal strings served; `taker_side` is "buy"/"sell" for the
     aggressor whatever the venue's own convention.
     """
@@ -90,8 +90,8 @@ def load_truth(
     to_id: int | None = None,
 ) -> Truth:
     """Trades of `product` with start_ns <= time <= end_ns and from_id <= id <= to_id."""
-    if exchange not in ("coinbase", "binance", "kraken"):
-        raise ConfigError(f"unknown exchange {exchange!r}; valid: coinbase, binance, kraken")
+    if exchange not in EXCHANGES:
+        raise ConfigError(f"unknown exchange {exchange!r}; known: {', '.join(sorted(EXCHANGES))}")
     spec = scenario.product(exchange, product)
     stream = scenario.stream(exchange, product)
     if spec is None or stream is None:
@@ -120,8 +120,8 @@ def load_truth(
         symbol=spec.canonical,
         trade_id=ids,
         time_ns=cols["time_ns"],
-        price=fixed_point(cols["price_ticks"], spec.price_decimals, price_width(spec)),
-        size=fixed_point(cols["size_steps"], spec.size_decimals, SIZE_WIDTH),
+        price=price_texts(spec, cols["price_ticks"]),
+        size=size_texts(spec, cols["size_steps"]),
         taker_side=["buy" if b else "sell" for b in cols["taker_buy"].tolist()],
         never_issued=never,
         hidden=sorted(i for i in faults.hidden(exchange, spec.symbol) if i in in_range),

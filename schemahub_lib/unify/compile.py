@@ -156,6 +156,11 @@ def compile_rule(
         value = x.cast("string")
     elif name == "map":
         value, problem = _lit_map(rule.arg)[x], f"{rule.source.name} value not in the map table (or null)"
+    elif name == "sign":
+        value = F.when(x < 0, F.lit(rule.arg["negative"])).when(x > 0, F.lit(rule.arg["positive"]))
+        problem = f"sign: {rule.source.name} is zero or not a number (or null)"
+    elif name == "abs":
+        value, problem = F.abs(x).cast(target_type), f"abs: {rule.source.name} is not a number (or null)"
     else:
         pick: Callable[[Resolved], str] = {
             "canonical_symbol": lambda r: r.symbol,

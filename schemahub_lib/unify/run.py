@@ -30,7 +30,7 @@ from schemahub_lib.mapping import (
     resolve_symbols,
     seed_index,
 )
-from schemahub_lib.ops.metrics import Metric, load_metrics_sink, metric, run_metrics
+from schemahub_lib.metrics import Metric, load_metrics_sink, metric, run_metrics
 from schemahub_lib.settings import Settings
 from schemahub_lib.unify import commit
 from schemahub_lib.unify.batch import batch_stats, dedup_earliest, new_rows, time_ranges, write_partitions

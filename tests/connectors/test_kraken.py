@@ -181,7 +181,7 @@ def test_a_full_page_of_seen_rows_moves_on_by_time_or_fails_loudly() -> None:
         now=NOW,
     )
     assert (moving.trades, moving.newer) == ((), Cursor("since", "1688669597827736899", seen_through_id=3))
-    with pytest.raises(TerminalExchangeError, match="cannot page past it without skipping trades"):
+    with pytest.raises(TransientExchangeError, match="cannot page past it without skipping trades"):
         parse_page(
             response(body_of([row(1), row(2), row(3)], "1688669597827736900")),
             product="XBTUSD",

@@ -6,6 +6,7 @@ import copy
 
 import pytest
 
+from schemahub_lib.connectors import CONNECTORS
 from schemahub_lib.deploy import load_deployment, parse_deployment
 from schemahub_lib.errors import ConfigError
 from tests.deploy.conftest import DEPLOYMENT_FILE, deployment_data, split_layout
@@ -30,7 +31,7 @@ def test_shipped_deployment_file():
     ]
     assert {(j.worker_type, j.number_of_workers, j.execution_class) for j in d.jobs} == {("G.1X", 2, "FLEX")}
     assert [j.timeout_minutes for j in d.jobs] == [15, 60, 720]
-    assert d.jobs[0].arguments == {"--exchanges": "coinbase,binance,kraken", "--unify-every-minutes": "180"}
+    assert d.jobs[0].arguments == {"--exchanges": ",".join(CONNECTORS), "--unify-every-minutes": "180"}
     assert d.jobs[0].unify_every_minutes == 180
     assert [d.job_name(j) for j in d.jobs] == [
         "schemahub-pipeline",

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from schemahub_lib.connectors import CONNECTORS
 from schemahub_lib.deploy import parse_deployment
 from schemahub_lib.deploy.resources import (
     dashboard_owner,
@@ -56,7 +57,7 @@ def test_jobs_are_glue_5_spark_jobs_with_iceberg(deployment):
             "s3://schemahub-deploy-test/schemahub/warehouse",
             "us-east-1",
         )
-    assert jobs["schemahub-pipeline"]["DefaultArguments"]["--exchanges"] == "coinbase,binance,kraken"
+    assert jobs["schemahub-pipeline"]["DefaultArguments"]["--exchanges"] == ",".join(CONNECTORS)
     assert jobs["schemahub-pipeline"]["DefaultArguments"]["--unify-every-minutes"] == "180"
     assert "--exchanges" not in jobs["schemahub-maintenance"]["DefaultArguments"]
     assert jobs["schemahub-maintenance"]["Timeout"] == 60

@@ -22,31 +22,24 @@ from schemahub_lib.landing.ingest import IngestOptions, IngestReport, run_ingest
 from schemahub_lib.landing.state import ExchangeState, StreamState
 from schemahub_lib.landing.watermarks import read_exchange_state
 from schemahub_lib.settings import Settings
+from schemahub_lib.sim.catalog import VENUE_STYLES
 from schemahub_lib.sim.server import SimServer
 from schemahub_lib.sim.testing import running_sim
+from tests.registry import RAW_ID_COLUMN as REGISTRY_ID_COLUMN
+from tests.registry import RAW_PRICE_COLUMN as REGISTRY_PRICE_COLUMN
+from tests.registry import RAW_PRODUCT_COLUMN as REGISTRY_PRODUCT_COLUMN
+from tests.registry import RAW_TIME_COLUMN as REGISTRY_TIME_COLUMN
+from tests.registry import STREAMS as REGISTRY_STREAMS
+from tests.registry import seed_text
 
-# One product per exchange keeps runs short; (exchange, canonical, venue symbol, raw key).
-STREAMS = {
-    "coinbase": ("BTC-USD", "BTC-USD", "BTC-USD"),
-    "binance": ("BTC-USDT", "BTCUSDT", "BTCUSDT"),
-    "kraken": ("BTC-USD", "XBTUSD", "XXBTZUSD"),
-}
-SEED = """
-coinbase:
-  product_ids: [BTC-USD, ETH-USD]
-binance:
-  product_ids: [BTC-USDT, ETH-USDT]
-  symbols:
-    BTC-USDT: {exchange_symbol: BTCUSDT}
-    ETH-USDT: {exchange_symbol: ETHUSDT}
-kraken:
-  product_ids: [BTC-USD, ETH-USD]
-  symbols:
-    BTC-USD: {exchange_symbol: XBTUSD, aliases: [XXBTZUSD]}
-    ETH-USD: {exchange_symbol: ETHUSD, aliases: [XETHZUSD]}
-"""
-RAW_PRODUCT_COLUMN = {"coinbase": "product_id", "binance": "symbol", "kraken": "pair"}
-RAW_ID_COLUMN = {"coinbase": "trade_id", "binance": "id", "kraken": "trade_id"}
+# Every registered exchange, one test stream each (its first built-in product) and two seeded
+# products: exchange -> (canonical, venue symbol, raw key). tests/registry.py derives them.
+STREAMS = REGISTRY_STREAMS
+SEED = seed_text(count=2)
+RAW_PRODUCT_COLUMN = REGISTRY_PRODUCT_COLUMN
+RAW_ID_COLUMN = REGISTRY_ID_COLUMN
+RAW_TIME_COLUMN = REGISTRY_TIME_COLUMN
+RAW_PRICE_COLUMN = REGISTRY_PRICE_COLUMN
 NS_PER_MIN = 60 * 10**9
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -71,7 +64,7 @@ def land_settings(settings: Settings, sim: SimServer, seed_path: str) -> Setting
     return dataclasses.replace(
         settings,
         exchange_urls=dict(sim.urls),
-        rate_limits={"coinbase": 0, "binance": 0, "kraken": 0},
+        rate_limits=dict.fromkeys(STREAMS, 0),
         seed_path=seed_path,
     )
 
@@ -139,14 +132,15 @@ def assert_exact(
     assert not missing and not extra, (
         f"{exchange}: {len(missing)} missing (e.g. {missing[:5]}), {len(extra)} unexpected (e.g. {extra[:5]})"
     )
+    time_column, price_column = RAW_TIME_COLUMN[exchange], RAW_PRICE_COLUMN[exchange]
+    slack = 1 if VENUE_STYLES[exchange].time_unit_ns == 1 else 0  # Kraken's time text: 100 ns
     for row in got:
         want = expected[row[RAW_ID_COLUMN[exchange]]]
         payload = json.loads(row["_raw_payload"])
-        slack = 1 if exchange == "kraken" else 0  # Kraken's time text is rounded to 100 ns
-        assert abs(micros(row["time"]) - want["time_ns"] // 1000) <= slack
-        price = payload[0] if exchange == "kraken" else payload["price"]
-        assert price == want["price"]
-        assert row["price"] == float(want["price"])
+        assert abs(micros(row[time_column]) - want["time_ns"] // 1000) <= slack
+        served = payload.values() if isinstance(payload, dict) else payload
+        assert want["price"] in {str(v) for v in served}  # the exact decimal text kept
+        assert row[price_column] == float(want["price"])
         assert row["_source"] == exchange
     return len(expected)
 

@@ -13,6 +13,7 @@ from schemahub_lib.landing.watermarks import STATE_PROPERTY
 from schemahub_lib.settings import Settings
 from schemahub_lib.sim.server import SimServer
 from tests.landing.conftest import (
+    RAW_ID_COLUMN,
     STREAMS,
     assert_exact,
     ingest,
@@ -33,9 +34,7 @@ def test_cold_start_lands_exactly_the_window(land_settings: Settings, sim: SimSe
     assert count == report.trades > 100
     # Nothing older than the window: the trade just before it was not landed.
     older = sim.truth(exchange, STREAMS[exchange][1], end_ns=start - 1)
-    assert older.trade_id[-1] < min(
-        r["trade_id" if exchange != "binance" else "id"] for r in raw_rows(land_settings, exchange)
-    )
+    assert older.trade_id[-1] < min(r[RAW_ID_COLUMN[exchange]] for r in raw_rows(land_settings, exchange))
     state = stream_state(land_settings, exchange)
     newest = sim.truth(exchange, STREAMS[exchange][1], start_ns=start)
     assert state.last is not None and state.last.trade_id == int(newest.trade_id[-1])
@@ -73,7 +72,8 @@ def test_long_gap_catches_up_everything_and_warns(
     start = window_start(sim, 2)
     ingest(land_settings, sim, exchange, cold_start_minutes=2)
     sim.clock.advance(8 * 60)  # four windows later: a missed schedule must not lose trades
-    report = ingest(land_settings, sim, exchange, cold_start_minutes=2, flush_trades=500)
+    # Pages of 100 (every exchange's maximum is at least that) and flushes of 500 trades.
+    report = ingest(land_settings, sim, exchange, cold_start_minutes=2, flush_trades=500, limit=100)
     assert report.exit_code == 0
     assert report.streams[0].commits >= 2  # flushed in several snapshots
     assert assert_exact(land_settings, sim, exchange, start_ns=start) > 1_000
@@ -97,7 +97,7 @@ def test_capped_catch_up_records_the_skipped_ids(
     first_new = int(landed_since.trade_id[0])
     assert after.skipped == ((before.last.trade_id + 1, first_new - 1),)
     rows = raw_rows(land_settings, exchange)
-    id_col = "id" if exchange == "binance" else "trade_id"
+    id_col = RAW_ID_COLUMN[exchange]
     assert_exact(
         land_settings, sim, exchange, from_id=first_new, rows=[r for r in rows if r[id_col] >= first_new]
     )

@@ -18,7 +18,7 @@ ALL = tuple(sorted(STREAMS))
 
 @pytest.fixture
 def odd_sim() -> Iterator[SimServer]:
-    gaps = {"coinbase": 0.02, "binance": 0.02, "kraken": 0.02}
+    gaps = dict.fromkeys(STREAMS, 0.02)
     with running_sim(id_gap_rate=gaps, kraken_since_inclusive=False) as server:
         yield server
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from schemahub_lib.connectors import CONNECTORS
 from schemahub_lib.ddl import load_table_defs
 from schemahub_lib.errors import MappingError
 from schemahub_lib.mapping import load_mapping, load_mappings, mapping_files, parse_mapping
@@ -56,15 +57,11 @@ def edit(old: str, new: str) -> str:
 def test_the_shipped_mappings_are_the_sources_one_per_exchange() -> None:
     specs = load_mappings(REPO / "mappings", DEFS)
     assert [(s.exchange, s.source) for s in specs] == [
-        ("binance", "raw_binance_trades"),
-        ("coinbase", "raw_coinbase_trades"),
-        ("kraken", "raw_kraken_trades"),
+        (name, CONNECTORS[name].raw_table) for name in sorted(CONNECTORS)
     ]
     # The seed file sits in the same folder and is not a mapping.
     assert [p.name for p in mapping_files(REPO / "mappings")] == [
-        "binance_trades.yaml",
-        "coinbase_trades.yaml",
-        "kraken_trades.yaml",
+        f"{name}_trades.yaml" for name in sorted(CONNECTORS)
     ]
     by = {s.exchange: s for s in specs}
     assert by["coinbase"].rule("side").arg == {"buy": "SELL", "sell": "BUY"}
@@ -72,7 +69,14 @@ def test_the_shipped_mappings_are_the_sources_one_per_exchange() -> None:
     assert by["kraken"].rule("side").arg == {"b": "BUY", "s": "SELL"}
     assert by["kraken"].rule("trade_ts").transform == "from_ns"
     assert by["kraken"].symbols.asset_aliases == {"XBT": "BTC", "XDG": "DOGE"}
-    assert [s.symbol_source for s in specs] == ["symbol", "product_id", "pair"]
+    assert by["okx"].rule("side").arg == {"buy": "BUY", "sell": "SELL"}  # OKX's side is the taker's
+    assert (by["bitfinex"].rule("side").transform, by["bitfinex"].rule("side").arg) == (
+        "sign",
+        {"negative": "SELL", "positive": "BUY"},
+    )
+    assert by["bitfinex"].rule("quantity").transform == "abs"
+    assert by["bitfinex"].symbols.asset_aliases == {"UST": "USDT", "UDC": "USDC"}
+    assert [s.symbol_source for s in specs] == [CONNECTORS[s.exchange].symbol_column for s in specs]
     for spec in specs:
         assert [r.target.name for r in spec.rules] == [
             c.name for c in spec.target_columns if c.name != "ingest_ts"
@@ -229,4 +233,28 @@ def test_mapping_imports_no_spark() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=60)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "3"
+    assert out.stdout.strip() == str(len(CONNECTORS))
+
+
+def test_sign_and_abs_are_checked_like_the_other_transforms() -> None:
+    bitfinex = (REPO / "mappings" / "bitfinex_trades.yaml").read_text()
+    file = "mappings/bitfinex_trades.yaml"
+
+    def problem(old: str, new: str) -> tuple[str, str]:
+        assert old in bitfinex
+        with pytest.raises(MappingError) as info:
+            parse_mapping(bitfinex.replace(old, new), file, DEFS)
+        return info.value.key_path, info.value.problem
+
+    assert problem("{negative: SELL, positive: BUY}", "{negative: SELL, positive: BOUGHT}") == (
+        "transforms.side.sign",
+        "side must be one of BUY, SELL, got 'BOUGHT'",
+    )
+    assert problem("{negative: SELL, positive: BUY}", "{below: SELL, above: BUY}") == (
+        "transforms.side.sign",
+        "expected {negative: output, positive: output}, got {'below': 'SELL', 'above': 'BUY'}",
+    )
+    # The magnitude of a text column makes no sense: the types say so before any data moves.
+    path, text = problem("  base_asset: base_asset", "  base_asset: abs")
+    assert path == "transforms.base_asset"
+    assert text == "type mismatch: abs takes decimal, double, float, int, long, but raw symbol is string"

@@ -19,12 +19,14 @@ from schemahub_lib.ops import formats
 from schemahub_lib.sim.server import SimServer
 from schemahub_lib.sim.testing import running_sim
 from schemahub_lib.tables import init_tables
+from tests.registry import STREAMS, seed_text
 
 T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 RAW_SYMBOL = {
     ("coinbase", "BTC-USD"): "BTC-USD",
     ("binance", "BTC-USDT"): "BTCUSDT",
     ("kraken", "BTC-USD"): "XXBTZUSD",
+    ("bitfinex", "BTC-USD"): "tBTCUSD",
 }
 
 
@@ -58,6 +60,8 @@ def _raw_record(exchange: str, source_symbol: str, trade_id: int, ts: datetime) 
             "is_best_match": True,
             **meta,
         }
+    if exchange == "bitfinex":
+        return {"id": trade_id, "symbol": source_symbol, "mts": ts, "amount": -1.0, "price": 1.0, **meta}
     return {
         "trade_id": trade_id,
         "pair": source_symbol,
@@ -130,24 +134,9 @@ def spark(spark, settings):
     return ops_spark(settings, spark)
 
 
-# One product per exchange keeps runs short: exchange -> (canonical symbol, venue symbol).
-VENUE = {
-    "coinbase": ("BTC-USD", "BTC-USD"),
-    "binance": ("BTC-USDT", "BTCUSDT"),
-    "kraken": ("BTC-USD", "XBTUSD"),
-}
-SEED = """
-coinbase:
-  product_ids: [BTC-USD]
-binance:
-  product_ids: [BTC-USDT]
-  symbols:
-    BTC-USDT: {exchange_symbol: BTCUSDT}
-kraken:
-  product_ids: [BTC-USD]
-  symbols:
-    BTC-USD: {exchange_symbol: XBTUSD, aliases: [XXBTZUSD]}
-"""
+# One product per registered exchange keeps runs short: exchange -> (canonical symbol, venue symbol).
+VENUE = {exchange: stream[:2] for exchange, stream in STREAMS.items()}
+SEED = seed_text()
 
 
 @pytest.fixture
@@ -169,5 +158,6 @@ def sim_settings(settings, sim, tmp_path):
 
 def ingest(settings, sim, **options):
     """`schemahub ingest` in-process with the simulator's clock as now (4-minute cold start)."""
-    values = {"cold_start_minutes": 4, "limit": 200, "workers": 1, "as_of_ns": sim.clock.now_ns(), **options}
+    # Pages of 100: within every exchange's maximum (OKX serves at most 100).
+    values = {"cold_start_minutes": 4, "limit": 100, "workers": 1, "as_of_ns": sim.clock.now_ns(), **options}
     return run_ingest(settings, IngestOptions(**values))

@@ -146,3 +146,18 @@ def test_window_limits_the_audit_to_trade_time(spark, settings, lake):
         assert (stream.first_id, stream.last_id, stream.seen) == (CB + 50, CB + 89, 39)
         assert gaps == [(CB + 70, CB + 70)]
     assert lake.table(formats.COVERAGE_TABLE).current_snapshot() is None
+
+
+def test_an_exchange_whose_ids_are_global_shows_no_id_gaps(spark, settings, lake):
+    """Bitfinex numbers trades across all pairs: a pair's ids skip the other pairs' trades, so
+    an id gap there is no evidence of a lost trade (the connector's `dense_ids` is false)."""
+    bfx = 1_560_452_000
+    ids = [bfx, bfx + 3, bfx + 4, bfx + 11, bfx + 40]
+    raw = lake.raw("bitfinex", "BTC-USD", ids, bfx)
+    lake.unified("bitfinex", "BTC-USD", ids, bfx, consumed={"raw_bitfinex_trades": raw})
+    report = run_audit(settings, spark)
+    for layer in ("raw", "unified"):
+        stream, gaps = _ranges(report, layer, "bitfinex")
+        assert (gaps, stream.gaps, stream.status) == ([], [], "complete")
+        assert (stream.seen, stream.expected, stream.missing) == (5, 5, 0)
+    assert report.ok

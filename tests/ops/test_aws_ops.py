@@ -5,14 +5,13 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from schemahub_lib.catalog import load_catalog
 from schemahub_lib.errors import MappingError
-from schemahub_lib.ops import formats
-from schemahub_lib.ops.maintenance import MaintainOptions, run_maintenance
-from schemahub_lib.ops.metrics import (
+from schemahub_lib.metrics import (
     CloudWatchSink,
     StreamFigures,
     exchange_metrics,
@@ -20,6 +19,8 @@ from schemahub_lib.ops.metrics import (
     metric,
     run_metrics,
 )
+from schemahub_lib.ops import formats
+from schemahub_lib.ops.maintenance import MaintainOptions, run_maintenance
 from schemahub_lib.spark import register_catalog
 from tests.aws.emulator import aws_settings, client, moto_server, reset
 from tests.ops.conftest import Lake
@@ -137,6 +138,8 @@ def test_unify_reports_each_run_ok_or_failed_with_the_rows_it_inserted(
     assert run_unify(aws, spark_session).snapshot_id is None  # nothing new: a run that inserted 0
     bad = tmp_path / "mappings"
     bad.mkdir()
+    for f in Path(aws.mappings_dir).glob("*_trades.yaml"):
+        (bad / f.name).write_text(f.read_text())
     (bad / "coinbase_trades.yaml").write_text("source: raw_coinbase_trades\n")
     with pytest.raises(MappingError):  # fails before Spark: still a failed run
         run_unify(dataclasses.replace(aws, mappings_dir=str(bad)), spark_session)

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
+from schemahub_lib.metrics import CATALOGUE
 from schemahub_lib.ops.dashboard import dashboard_body, referenced_metrics
-from schemahub_lib.ops.metrics import CATALOGUE
 from tests.aws.emulator import client, moto_server
 
 

@@ -13,6 +13,7 @@ import requests
 
 from schemahub_lib.commands.sim import build_config, register
 from schemahub_lib.errors import ConfigError
+from schemahub_lib.sim.catalog import EXCHANGES
 from schemahub_lib.sim.config import SimConfig
 from schemahub_lib.sim.testing import SimProcess, running_sim
 
@@ -27,7 +28,7 @@ def parse(*argv: str) -> argparse.Namespace:
 
 def test_serve_prints_base_urls_and_stops_on_sigterm(http: requests.Session) -> None:
     with SimProcess(*FLAGS, "--rate-limits", "off") as proc:
-        assert list(proc.urls) == ["coinbase", "binance", "kraken"]
+        assert list(proc.urls) == list(EXCHANGES)
         assert proc.env()["SCHEMAHUB_KRAKEN_URL"] == proc.urls["kraken"]
         assert all(
             url.startswith("http://127.0.0.1:") and url.endswith(f"/{x}") for x, url in proc.urls.items()
@@ -54,11 +55,11 @@ def test_sigint_also_stops_cleanly() -> None:
         stderr=subprocess.PIPE,
         text=True,
     )
-    lines = [proc.stdout.readline() for _ in range(3)]  # type: ignore[union-attr]
+    lines = [proc.stdout.readline() for _ in EXCHANGES]  # type: ignore[union-attr]
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=10)
     assert proc.returncode == 0, err
-    assert [line.split()[0] for line in lines] == ["coinbase", "binance", "kraken"] and out == ""
+    assert [line.split()[0] for line in lines] == list(EXCHANGES) and out == ""
 
 
 def test_port_in_use_is_a_clear_error() -> None:

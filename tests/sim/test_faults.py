@@ -9,6 +9,7 @@ import pytest
 import requests
 
 from schemahub_lib.errors import ConfigError
+from schemahub_lib.sim.catalog import EXCHANGES
 from schemahub_lib.sim.server import SimServer
 from schemahub_lib.sim.testing import running_sim
 
@@ -16,6 +17,15 @@ TRADE_URLS = {
     "coinbase": "products/BTC-USD/trades?limit=100",
     "binance": "api/v3/historicalTrades?symbol=BTCUSDT&limit=100",
     "kraken": "0/public/Trades?pair=XBTUSD&count=100",
+    "okx": "api/v5/market/history-trades?instId=BTC-USDT&limit=100",
+    "bitfinex": "v2/trades/tBTCUSD/hist?limit=100",
+}
+PRODUCT = {
+    "coinbase": "BTC-USD",
+    "binance": "BTCUSDT",
+    "kraken": "XBTUSD",
+    "okx": "BTC-USDT",
+    "bitfinex": "tBTCUSD",
 }
 
 
@@ -23,6 +33,9 @@ def trades_of(exchange: str, body: object) -> list[object]:
     if exchange == "kraken":
         assert isinstance(body, dict)
         return next(v for k, v in body["result"].items() if k != "last")
+    if exchange == "okx":
+        assert isinstance(body, dict)
+        return list(body["data"])
     assert isinstance(body, list)
     return body
 
@@ -31,8 +44,20 @@ def trade_id(exchange: str, trade: object) -> object:
     if exchange == "kraken":
         assert isinstance(trade, list)
         return trade[6] if len(trade) == 7 else None
+    if exchange == "bitfinex":
+        assert isinstance(trade, list)
+        return trade[0] if len(trade) == 4 else None
     assert isinstance(trade, dict)
+    if exchange == "okx":
+        return None if "tradeId" not in trade else int(trade["tradeId"])
     return trade.get("trade_id" if exchange == "coinbase" else "id")
+
+
+def price_of(exchange: str, trade: object) -> str:
+    if isinstance(trade, list):
+        return str(trade[-1] if exchange == "bitfinex" else trade[0])  # PRICE is last
+    assert isinstance(trade, dict)
+    return str(trade["px" if exchange == "okx" else "price"])
 
 
 @pytest.mark.parametrize(
@@ -151,7 +176,7 @@ def _is_number(text: str) -> bool:
 
 
 @pytest.mark.parametrize("variant", ["price_text", "price_zero", "price_negative", "missing_id", "time_unit"])
-@pytest.mark.parametrize("exchange", ["coinbase", "binance", "kraken"])
+@pytest.mark.parametrize("exchange", EXCHANGES)
 def test_invalid_records_on_request(
     sim: SimServer, http: requests.Session, exchange: str, variant: str
 ) -> None:
@@ -163,15 +188,18 @@ def test_invalid_records_on_request(
     changed = [(a, b) for a, b in zip(clean, bent, strict=True) if a != b]
     assert len(changed) == 1
     good, bad = changed[0]
-    product = {"coinbase": "BTC-USD", "binance": "BTCUSDT", "kraken": "XBTUSD"}[exchange]
-    truth = sim.truth(exchange, product)
+    truth = sim.truth(exchange, PRODUCT[exchange])
     assert list(truth.corrupted.items()) == [(trade_id(exchange, good), variant)]
-    price = bad[0] if isinstance(bad, list) else bad["price"]  # type: ignore[index]
+    price = price_of(exchange, bad)
     if variant == "time_unit":
         if exchange == "coinbase":
             assert bad["time"].isdigit() and len(bad["time"]) == 13  # type: ignore[index]
         elif exchange == "binance":
             assert bad["time"] == good["time"] * 1000  # type: ignore[index]
+        elif exchange == "okx":
+            assert int(bad["ts"]) == int(good["ts"]) // 1000  # type: ignore[index]  # seconds
+        elif exchange == "bitfinex":
+            assert bad[1] == good[1] // 1000  # type: ignore[index]  # seconds
         else:
             assert bad[2] > good[2] * 999  # type: ignore[index]
     else:

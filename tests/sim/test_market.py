@@ -63,6 +63,18 @@ def test_binance_leads_coinbase_lags_kraken_lags_more_in_the_spike(sim: SimServe
     )
 
 
+@pytest.mark.parametrize(
+    ("exchange", "product", "low", "high"), [("okx", "BTC-USDT", 10, 60), ("bitfinex", "tBTCUSD", 110, 200)]
+)
+def test_okx_and_bitfinex_have_their_own_lag_in_the_spike(
+    sim: SimServer, exchange: str, product: str, low: int, high: int
+) -> None:
+    bn, venue = sim.truth("binance", "BTCUSDT"), sim.truth(exchange, product)
+    assert bn.spike is not None
+    in_spike = (venue.time_ns >= bn.spike[0]) & (venue.time_ns < bn.spike[1])
+    assert low <= best_lag_ms(bn, venue, in_spike) <= high
+
+
 def test_spike_raises_volatility_and_trade_rate(sim: SimServer, http: requests.Session) -> None:
     spike = http.get(f"{sim.admin_url}/spike").json()
     start, end = spike["start_ns"], spike["end_ns"]

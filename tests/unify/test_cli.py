@@ -14,28 +14,20 @@ from typing import Any
 import pytest
 
 from schemahub_lib.catalog import load_catalog
+from schemahub_lib.connectors import CONNECTORS
 from schemahub_lib.settings import load_settings
 from schemahub_lib.sim.server import SimServer
 from schemahub_lib.sim.testing import running_sim
 from schemahub_lib.tables import init_tables
 from tests.conftest import REPO
+from tests.registry import STREAMS, seed_text
 
 pytestmark = pytest.mark.spark
 
-SEED = """
-coinbase:
-  product_ids: [BTC-USD]
-binance:
-  product_ids: [ETH-USDT]
-  symbols:
-    ETH-USDT: {exchange_symbol: ETHUSDT}
-kraken:
-  product_ids: [BTC-USD]
-  symbols:
-    BTC-USD: {exchange_symbol: XBTUSD, aliases: [XXBTZUSD]}
-"""
-VENUE = {"coinbase": "BTC-USD", "binance": "ETHUSDT", "kraken": "XBTUSD"}
-CANONICAL = {"coinbase": "BTC-USD", "binance": "ETH-USDT", "kraken": "BTC-USD"}
+# One market per registered exchange: the pipeline covers every connector.
+SEED = seed_text()
+VENUE = {name: stream[1] for name, stream in STREAMS.items()}
+CANONICAL = {name: stream[0] for name, stream in STREAMS.items()}
 
 
 @pytest.fixture
@@ -46,7 +38,7 @@ def sim() -> Iterator[SimServer]:
 
 def schemahub(tmp_path: Path, sim: SimServer, *args: str) -> subprocess.CompletedProcess[str]:
     config = tmp_path / "config.yaml"
-    config.write_text("rate_limits: {coinbase: 0, binance: 0, kraken: 0}\n")
+    config.write_text(f"rate_limits: {json.dumps(dict.fromkeys(CONNECTORS, 0))}\n")
     env = {**os.environ, **sim.env(), "SCHEMAHUB_CONFIG": str(config), "SCHEMAHUB_SHUFFLE_PARTITIONS": "2"}
     cmd = [sys.executable, "-m", "schemahub_lib.cli", "--warehouse", str(tmp_path / "wh"), *args]
     return subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=REPO, timeout=500)
@@ -93,6 +85,8 @@ def test_pipeline_lands_then_unifies_every_trade_once_with_taker_sides(
 def test_a_bad_mapping_stops_the_pipeline_before_anything_lands(tmp_path: Path, sim: SimServer) -> None:
     mappings = tmp_path / "mappings"
     mappings.mkdir()
+    for f in (REPO / "mappings").glob("*_trades.yaml"):
+        (mappings / f.name).write_text(f.read_text())
     text = (REPO / "mappings" / "kraken_trades.yaml").read_text().replace("volume: quantity", "vol: quantity")
     (mappings / "kraken_trades.yaml").write_text(text)
     out = schemahub(tmp_path, sim, "pipeline", "kraken", "--mappings-dir", str(mappings))

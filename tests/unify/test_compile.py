@@ -12,13 +12,14 @@ from chispa import assert_df_equality
 from pyspark.sql import DataFrame
 from pyspark.sql.types import StructField, StructType
 
+from schemahub_lib.connectors import bitfinex, okx
 from schemahub_lib.ddl import load_table_defs
 from schemahub_lib.mapping import MappingDataError, MappingSpec, load_mappings, parse_mapping
 from schemahub_lib.mapping.symbols import Resolved, resolve_symbols, seed_index
 from schemahub_lib.seed import load_seed
 from schemahub_lib.unify.compile import SPARK_TYPES, data_error, map_source
 from tests.conftest import REPO
-from tests.unify.conftest import LANDED, binance_rows, coinbase_rows, kraken_rows, write_ddl
+from tests.unify.conftest import FIXTURES, LANDED, binance_rows, coinbase_rows, kraken_rows, write_ddl
 
 pytestmark = pytest.mark.spark
 
@@ -230,6 +231,116 @@ def test_kraken_recorded_trades_resolve_xbt_and_keep_microseconds(spark: Any) ->
         ],
     )
     assert_df_equality(got, want, ignore_row_order=True, ignore_nullable=True)
+
+
+def connector_rows(trades: list[Any]) -> list[dict[str, Any]]:
+    """Raw rows exactly as landing writes them: the connector's own records of a real page."""
+    return [{**t.record, "_raw_payload": t.payload} for t in trades]
+
+
+def test_okx_recorded_trades_keep_the_taker_side(spark: Any) -> None:
+    trades, _ = okx.parse_trades(
+        (FIXTURES / "okx/trades_BTC-USDT_2025-05-12_nautilus.json").read_bytes(),
+        product="BTC-USDT",
+        url="u",
+    )
+    got = unify_rows(spark, SPECS["okx"], connector_rows(trades))
+    want = expected(
+        spark,
+        [
+            (
+                "OKX",
+                "BTC-USDT",
+                "734864332",
+                "BUY",
+                102537.9,
+                0.0000125,
+                utc(2025, 5, 12, 21, 59, 21, 666000),
+            ),
+            (
+                "OKX",
+                "BTC-USDT",
+                "734864333",
+                "SELL",
+                102537.9,
+                0.00013669,
+                utc(2025, 5, 12, 21, 59, 23, 557000),
+            ),
+        ],
+    )
+    assert_df_equality(got, want, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_bitfinex_recorded_trades_take_side_and_size_from_the_signed_amount(spark: Any) -> None:
+    chz, _, _ = bitfinex.parse_trades(
+        (FIXTURES / "bitfinex/trades_tCHZUST_2021-04-05_ws-snapshot_cryptofeed.json").read_bytes(),
+        symbol="tCHZUST",
+        url="u",
+    )
+    one, _, _ = bitfinex.parse_trades(
+        (FIXTURES / "bitfinex/trades_tBTCUST_1trade_2024-03-13_ccxt-static-httpResponse.json").read_bytes(),
+        symbol="tBTCUST",
+        url="u",
+    )
+    eth2x, _, _ = bitfinex.parse_trades(
+        (FIXTURES / "bitfinex/trades_tETH2X-ETH_2021-04-05_ws-snapshot_cryptofeed.json").read_bytes(),
+        symbol="tETH2X:ETH",
+        url="u",
+    )
+    by_id = {t.trade_id: t for t in chz}
+    rows = [by_id[658685440], by_id[658685443], *one, eth2x[-1]]
+    got = unify_rows(spark, SPECS["bitfinex"], connector_rows(rows))
+    want = expected(
+        spark,
+        [
+            # AMOUNT -5400: the taker sold 5400; tCHZUST is not in the seed: t + CHZ + UST(=USDT)
+            (
+                "BITFINEX",
+                "CHZ-USDT",
+                "658685440",
+                "SELL",
+                0.44752,
+                5400.0,
+                utc(2021, 4, 5, 17, 22, 20, 758000),
+            ),
+            (
+                "BITFINEX",
+                "CHZ-USDT",
+                "658685443",
+                "BUY",
+                0.45415,
+                0.00001639,
+                utc(2021, 4, 5, 17, 22, 21, 60000),
+            ),
+            (
+                "BITFINEX",
+                "BTC-USDT",
+                "1560452102",
+                "BUY",
+                73218.0,
+                0.00019983,
+                utc(2024, 3, 13, 11, 0, 51, 446000),
+            ),
+            # a colon pair: tETH2X:ETH -> ETH2X-ETH
+            ("BITFINEX", "ETH2X-ETH", "657964884", "BUY", 0.999, 1.0, utc(2021, 4, 4, 14, 29, 24, 169000)),
+        ],
+    )
+    assert_df_equality(got, want, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_a_zero_amount_stops_the_run_naming_the_trade(spark: Any) -> None:
+    (trade,), _, _ = bitfinex.parse_trades(
+        (FIXTURES / "bitfinex/trades_tBTCUST_1trade_2024-03-13_ccxt-static-httpResponse.json").read_bytes(),
+        symbol="tBTCUST",
+        url="u",
+    )
+    row = {**trade.record, "amount": 0.0}
+    with pytest.raises(Exception) as info:  # a Spark job failure, arriving through py4j
+        unify_rows(spark, SPECS["bitfinex"], [row]).collect()
+    err = data_error(info.value)
+    assert err is not None, str(info.value)[:500]
+    assert (err.file.endswith("bitfinex_trades.yaml"), err.key_path) == (True, "transforms.side")
+    assert err.problem.startswith("sign: amount is zero or not a number (or null): 0.0")
 
 
 # ---- every transform, on a raw table whose times are epochs and text ----

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from schemahub_lib.connectors import CONNECTORS
 from schemahub_lib.unify import UnifyReport, run_unify
 from tests.unify.conftest import (
     LANDED,
@@ -96,7 +97,7 @@ def test_expired_consumed_snapshot_falls_back_to_a_full_read_without_duplicates(
     assert [h.snapshot_id for h in main_history(spark, lake)] == [first.snapshot_id, report.snapshot_id]
 
     again = run_unify(lake.settings, spark)  # back to normal: nothing new
-    assert (again.snapshot_id, [s.mode for s in again.sources]) == (None, ["none", "none", "none"])
+    assert (again.snapshot_id, [s.mode for s in again.sources]) == (None, ["none"] * len(CONNECTORS))
 
 
 def test_two_runs_at_once_insert_each_trade_once(spark: Any, lake: Lake) -> None:

@@ -3,7 +3,7 @@ is tested against a moto server in tests/ops/test_aws_ops.py."""
 
 from __future__ import annotations
 
-from schemahub_lib.ops.metrics import metric
+from schemahub_lib.metrics import metric
 from schemahub_lib.unify.run import UnifyReport, unify_metrics
 
 

@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 
-from schemahub_lib.connectors.base import Product
-from schemahub_lib.ddl import load_table_defs
+from schemahub_lib.connectors import CONNECTORS, bitfinex, okx
+from schemahub_lib.errors import ConfigError
 from schemahub_lib.mapping import MappingDataError
-from schemahub_lib.tables import init_tables
 from schemahub_lib.unify import run_unify
 from tests.conftest import REPO
 from tests.unify.conftest import (
+    FIXTURES,
     LANDED,
     Lake,
     binance_rows,
@@ -25,7 +25,6 @@ from tests.unify.conftest import (
     kraken_rows,
     main_history,
     unified_keys,
-    write_ddl,
 )
 
 pytestmark = pytest.mark.spark
@@ -41,7 +40,12 @@ def test_first_run_then_incremental_then_nothing_new(spark: Any, lake: Lake) -> 
     kr1 = lake.append("raw_kraken_trades", KRAKEN)
 
     first = run_unify(lake.settings, spark)
-    assert [(s.table, s.mode, s.rows_read) for s in first.sources] == [
+    used = ("raw_binance_trades", "raw_coinbase_trades", "raw_kraken_trades")
+    assert [(s.table, s.mode) for s in first.sources if s.table not in used] == [
+        ("raw_bitfinex_trades", "none"),  # mapped, empty: nothing to read
+        ("raw_okx_trades", "none"),
+    ]
+    assert [(s.table, s.mode, s.rows_read) for s in first.sources if s.table in used] == [
         ("raw_binance_trades", "full", 10),
         ("raw_coinbase_trades", "full", 60),
         ("raw_kraken_trades", "full", 3),
@@ -61,7 +65,11 @@ def test_first_run_then_incremental_then_nothing_new(spark: Any, lake: Lake) -> 
     # Landing adds 40 Coinbase trades, re-lands 5 it had (overlapping fetch window).
     cb2 = lake.append("raw_coinbase_trades", COINBASE[55:], ingest=LANDED + timedelta(minutes=30))
     second = run_unify(lake.settings, spark)
-    assert [(s.table, s.mode, s.start_snapshot, s.end_snapshot, s.rows_read) for s in second.sources] == [
+    assert [
+        (s.table, s.mode, s.start_snapshot, s.end_snapshot, s.rows_read)
+        for s in second.sources
+        if s.table in used
+    ] == [
         ("raw_binance_trades", "none", bn1, bn1, 0),
         ("raw_coinbase_trades", "incremental", cb1, cb2, 45),
         ("raw_kraken_trades", "none", kr1, kr1, 0),
@@ -73,7 +81,11 @@ def test_first_run_then_incremental_then_nothing_new(spark: Any, lake: Lake) -> 
     assert head_summary(spark, lake)["schemahub.unify.consumed.raw_binance_trades"] == str(bn1)
 
     third = run_unify(lake.settings, spark)
-    assert (third.snapshot_id, third.rows_read, [s.mode for s in third.sources]) == (None, 0, ["none"] * 3)
+    assert (third.snapshot_id, third.rows_read, [s.mode for s in third.sources]) == (
+        None,
+        0,
+        ["none"] * len(CONNECTORS),
+    )
     assert len(main_history(spark, lake)) == 2  # nothing new: no commit
 
     keys = unified_keys(spark, lake)
@@ -111,139 +123,101 @@ def test_a_symbol_outside_the_seed_fails_before_anything_is_written(spark: Any, 
     assert refs == []  # no branch left behind either
 
 
-NEWEX_DDL = """\
-  tid       BIGINT    NOT NULL,
-  market    STRING    NOT NULL,
-  px        STRING    NOT NULL,
-  amount    STRING    NOT NULL,
-  ts_ms     BIGINT    NOT NULL,
-  aggressor STRING    NOT NULL,
-  _source_ingest_ts TIMESTAMP NOT NULL"""
-NEWEX_YAML = """\
-source: raw_newex_trades
-target_table: trades_unified
-mappings:
-  tid: trade_id
-  market: [symbol, base_asset, quote_asset]
-  aggressor: side
-  px: price
-  amount: quantity
-  ts_ms: trade_ts
-constants:
-  exchange: COINBASE   # a second feed of Coinbase trades: same keys as raw_coinbase_trades
-transforms:
-  trade_id: to_string
-  symbol: canonical_symbol
-  base_asset: base_asset
-  quote_asset: quote_asset
-  side: {map: {B: BUY, S: SELL}}
-  price: to_double
-  quantity: to_double
-  trade_ts: from_ms
-"""
+def records(trades: list[Any]) -> list[dict[str, Any]]:
+    """Raw rows exactly as landing writes them: the connector's records of a real page."""
+    return [{**t.record, "_raw_payload": t.payload} for t in trades]
 
 
-def newex_lake(lake: Lake, tmp_path: Path) -> Lake:
-    """The repo's tables plus raw_newex_trades, and mappings for coinbase and newex only."""
-    ddl, mappings = tmp_path / "ddl", tmp_path / "mappings"
-    write_ddl(ddl, "raw_newex_trades", NEWEX_DDL)
-    for table in load_table_defs(REPO / "ddl").values():
-        (ddl / table.source.name).write_text(table.sql)
-    mappings.mkdir()
-    (mappings / "coinbase_trades.yaml").write_text((REPO / "mappings" / "coinbase_trades.yaml").read_text())
-    (mappings / "newex_trades.yaml").write_text(NEWEX_YAML)
-    settings = dataclasses.replace(lake.settings, ddl_dir=str(ddl), mappings_dir=str(mappings))
-    init_tables(lake.catalog, settings)
-    return Lake(settings, lake.catalog)
+OKX = records(
+    okx.parse_trades(
+        (FIXTURES / "okx/trades_BTC-USDT_2025-05-12_nautilus.json").read_bytes(), product="BTC-USDT", url="u"
+    )[0]
+)
+BITFINEX = records(
+    bitfinex.parse_trades(
+        (FIXTURES / "bitfinex/trades_tCHZUST_2021-04-05_ws-snapshot_cryptofeed.json").read_bytes(),
+        symbol="tCHZUST",
+        url="u",
+    )[0]
+)
 
 
-def newex_row(trade: dict[str, Any], **changes: Any) -> dict[str, Any]:
-    row = {
-        "tid": trade["trade_id"],
-        "market": "BTC-EUR",
-        "px": f"{trade['price']:.2f}",
-        "amount": str(trade["size"]),
-        "ts_ms": trade["time"] // 1000,
-        "aggressor": "B" if trade["side"] == "sell" else "S",
+def test_five_sources_unify_in_one_snapshot(spark: Any, lake: Lake) -> None:
+    """OKX and Bitfinex came in as a connector, a DDL file, a mapping and seed entries: unify
+    reads them beside the first three with no code of its own, in one commit."""
+    consumed = {
+        "raw_coinbase_trades": lake.append("raw_coinbase_trades", COINBASE[:5]),
+        "raw_binance_trades": lake.append("raw_binance_trades", BINANCE[:4]),
+        "raw_kraken_trades": lake.append("raw_kraken_trades", KRAKEN),
+        "raw_okx_trades": lake.append("raw_okx_trades", OKX),
+        "raw_bitfinex_trades": lake.append("raw_bitfinex_trades", BITFINEX),
     }
-    return {**row, **changes}
-
-
-PRODUCTS = {"newex": [Product("newex", "BTC-EUR", "BTC-EUR", "BTC", "EUR")], "coinbase": []}
-
-
-def test_a_new_exchange_is_a_yaml_file_and_a_raw_table(spark: Any, lake: Lake, tmp_path: Path) -> None:
-    """Epoch-ms times and text numbers, mapped by configuration only; its rows dedup against
-    another source's by key, keeping the copy that landed first whichever table it came from."""
-    lake = newex_lake(lake, tmp_path)
-    lake.append("raw_coinbase_trades", COINBASE[:3], ingest=LANDED)
-    # newex saw trade 0 earlier than coinbase (kept: price 1.0), trade 1 later (dropped).
-    lake.append(
-        "raw_newex_trades",
-        [
-            newex_row(COINBASE[0], px="1.0"),
-            newex_row(COINBASE[3]),
-            newex_row(COINBASE[4]),
-        ],
-        ingest=LANDED - timedelta(minutes=1),
-    )
-    lake.append("raw_newex_trades", [newex_row(COINBASE[1], px="2.0")], ingest=LANDED + timedelta(minutes=1))
-    report = run_unify(lake.settings, spark, products=PRODUCTS)
-    assert [(s.table, s.rows_read) for s in report.sources] == [
-        ("raw_coinbase_trades", 3),
-        ("raw_newex_trades", 4),
+    report = run_unify(lake.settings, spark)
+    assert sorted((s.table, s.mode, s.rows_read) for s in report.sources) == [
+        ("raw_binance_trades", "full", 4),
+        ("raw_bitfinex_trades", "full", 30),
+        ("raw_coinbase_trades", "full", 5),
+        ("raw_kraken_trades", "full", 3),
+        ("raw_okx_trades", "full", 2),
     ]
-    assert (report.rows_inserted, report.duplicates_dropped) == (5, 2)
-    rows = {r.trade_id: r for r in spark.table(lake.spark_table()).collect()}
-    assert sorted(rows) == sorted(str(t["trade_id"]) for t in COINBASE[:5])
-    assert rows[str(COINBASE[0]["trade_id"])].price == 1.0  # newex landed it first
-    assert rows[str(COINBASE[1]["trade_id"])].price == COINBASE[1]["price"]  # coinbase did
-    four = rows[str(COINBASE[4]["trade_id"])]
-    assert (four.exchange, four.symbol, four.side, four.quantity) == (
-        "COINBASE",
-        "BTC-EUR",
-        "BUY",
-        0.38244993,
-    )
-    assert four.trade_ts == datetime(2020, 2, 17, 7, 23, 12, 907000)
+    assert (report.rows_inserted, report.duplicates_dropped) == (44, 0)
+    assert len(main_history(spark, lake)) == 1
+    summary = head_summary(spark, lake)
+    assert {k: v for k, v in summary.items() if k.startswith("schemahub.unify.consumed.")} == {
+        f"schemahub.unify.consumed.{table}": str(snapshot) for table, snapshot in consumed.items()
+    }
+    rows = spark.table(lake.spark_table()).where("exchange IN ('OKX', 'BITFINEX')").collect()
+    by_key = {(r.exchange, r.trade_id): r for r in rows}
+    assert len(by_key) == 32
+    assert (by_key[("OKX", "734864333")].side, by_key[("OKX", "734864333")].symbol) == ("SELL", "BTC-USDT")
+    sold = by_key[("BITFINEX", "658685440")]
+    assert (sold.symbol, sold.side, sold.quantity) == ("CHZ-USDT", "SELL", 5400.0)
 
 
-def test_a_value_in_the_wrong_unit_fails_the_run_and_commits_nothing(
-    spark: Any, lake: Lake, tmp_path: Path
-) -> None:
-    lake = newex_lake(lake, tmp_path)
-    lake.append(
-        "raw_newex_trades", [newex_row(COINBASE[0]), newex_row(COINBASE[1], ts_ms=COINBASE[1]["time"])]
-    )
+def test_a_zero_amount_fails_the_run_and_commits_nothing(spark: Any, lake: Lake) -> None:
+    lake.append("raw_okx_trades", OKX)
+    lake.append("raw_bitfinex_trades", [BITFINEX[0], {**BITFINEX[1], "amount": 0.0}])
     with pytest.raises(MappingDataError) as info:
-        run_unify(lake.settings, spark, products=PRODUCTS)
-    assert info.value.file.endswith("newex_trades.yaml")
-    assert info.value.key_path == "transforms.trade_ts"
+        run_unify(lake.settings, spark)
+    assert info.value.file.endswith("bitfinex_trades.yaml")
+    assert info.value.key_path == "transforms.side"
     problem = (
-        "from_ms value in ts_ms is outside 2000-01-01..2100-01-01 in that unit (a value in another unit?): "
-        f"{COINBASE[1]['time']} (exchange newex, table raw_newex_trades, trade tid={COINBASE[1]['trade_id']})"
+        "sign: amount is zero or not a number (or null): 0.0 (exchange bitfinex, table raw_bitfinex_trades, "
+        f"trade id={BITFINEX[1]['id']})"
     )
     assert info.value.problem == problem
-    # What `schemahub unify` prints after "schemahub unify: ": file, key path, problem, row.
-    assert (
-        str(info.value) == f"{lake.settings.mappings_dir}/newex_trades.yaml: transforms.trade_ts: {problem}"
-    )
     assert main_history(spark, lake) == []
     assert spark.sql(f"SELECT * FROM {lake.spark_table()}.refs").collect() == []  # no branch either
     assert spark.table(lake.spark_table()).count() == 0
 
 
+def test_a_mapping_without_a_connector_fails_before_anything_is_read(lake: Lake, tmp_path: Path) -> None:
+    mappings = tmp_path / "mappings"
+    mappings.mkdir()
+    for f in (REPO / "mappings").glob("*.yaml"):
+        (mappings / f.name).write_text(f.read_text())
+    (mappings / "newex_trades.yaml").write_text((REPO / "mappings" / "coinbase_trades.yaml").read_text())
+    lake.append("raw_coinbase_trades", COINBASE[:3])
+    settings = dataclasses.replace(lake.settings, mappings_dir=str(mappings))
+    known = ", ".join(sorted(CONNECTORS))
+    with pytest.raises(ConfigError) as info:
+        run_unify(settings)  # no Spark session needed: it fails before one is started
+    assert str(info.value) == (
+        f"{mappings / 'newex_trades.yaml'}: a mapping for exchange 'newex', which has no connector; "
+        f"known: {known}"
+    )
+
+
 def test_an_unmappable_value_found_while_writing_leaves_no_snapshot_and_no_branch(
-    spark: Any, lake: Lake, tmp_path: Path
+    spark: Any, lake: Lake
 ) -> None:
-    lake = newex_lake(lake, tmp_path)
-    lake.append("raw_newex_trades", [newex_row(COINBASE[0]), newex_row(COINBASE[1], aggressor="X")])
+    lake.append("raw_kraken_trades", [KRAKEN[0], {**KRAKEN[1], "side": "x"}])
     with pytest.raises(MappingDataError) as info:
-        run_unify(lake.settings, spark, products=PRODUCTS)
+        run_unify(lake.settings, spark)
     assert (info.value.key_path, info.value.problem) == (
         "transforms.side",
-        "aggressor value not in the map table (or null): X "
-        f"(exchange newex, table raw_newex_trades, trade tid={COINBASE[1]['trade_id']})",
+        "side value not in the map table (or null): x "
+        f"(exchange kraken, table raw_kraken_trades, trade trade_id={KRAKEN[1]['trade_id']})",
     )
     assert main_history(spark, lake) == []
     assert spark.sql(f"SELECT * FROM {lake.spark_table()}.refs").collect() == []

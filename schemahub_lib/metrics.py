@@ -95,7 +95,7 @@ class Metric:
 
 
 def metric(name: str, value: float, **dimensions: str) -> Metric:
-    """`metric("LagSeconds", 12.5, Exchange="coinbase", Symbol="BTC-USD")`, dimensions in catalogue order."""
+    """`metric("LagSeconds", 12.5, Exchange=exchange, Symbol="BTC-USD")`, dimensions in catalogue order."""
     order = CATALOGUE[name][1] if name in CATALOGUE else tuple(dimensions)
     missing = [d for d in order if d not in dimensions]
     if missing or set(dimensions) - set(order):

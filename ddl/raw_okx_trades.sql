@@ -1,0 +1,34 @@
+-- Raw OKX spot trades, as GET /api/v5/market/history-trades returns them.
+-- https://www.okx.com/docs-v5/en/#order-book-trading-market-data-get-trades-history
+-- Append-only. Column names are the exchange's camelCase fields in snake_case because the
+-- Glue Data Catalog and Athena fold identifiers to lower case. `side` is the taker side.
+CREATE TABLE IF NOT EXISTS schemahub.schemahub.raw_okx_trades (
+  trade_id          BIGINT    NOT NULL COMMENT 'tradeId (a decimal string in the JSON), the after/before cursor',
+  inst_id           STRING    NOT NULL COMMENT 'instId, e.g. BTC-USDT',
+  px                DOUBLE    NOT NULL COMMENT 'px, trade price',
+  sz                DOUBLE    NOT NULL COMMENT 'sz, quantity in base currency (spot)',
+  side              STRING    NOT NULL COMMENT 'side: buy or sell, the taker side',
+  ts                TIMESTAMP NOT NULL COMMENT 'ts, epoch milliseconds as timestamp',
+  source            STRING             COMMENT 'source: 0 normal order, 1 Enhanced Liquidity Program',
+  _source           STRING    NOT NULL COMMENT 'okx',
+  _source_ingest_ts TIMESTAMP NOT NULL COMMENT 'when the row landed',
+  _raw_payload      STRING    NOT NULL COMMENT 'exact JSON of the trade',
+  _run_id           STRING    NOT NULL COMMENT 'run that landed the row'
+)
+USING iceberg
+PARTITIONED BY (days(ts))
+TBLPROPERTIES (
+  'format-version' = '2',
+  -- Spark 3.5.4 frees column vectors after each batch (SPARK-50235) that Iceberg 1.7.1's
+  -- vectorized reader reuses (fixed in 1.7.2, apache/iceberg#11802): the JVM crashes. Glue 5.0
+  -- pairs the same versions, so these tables are read row by row.
+  'read.parquet.vectorization.enabled' = 'false',
+  'write.format.default' = 'parquet',
+  'write.parquet.compression-codec' = 'zstd',
+  'write.target-file-size-bytes' = '134217728',
+  'write.metadata.delete-after-commit.enabled' = 'true',
+  'write.metadata.previous-versions-max' = '100',
+  'commit.manifest.min-count-to-merge' = '50',
+  'history.expire.min-snapshots-to-keep' = '100',
+  'history.expire.max-snapshot-age-ms' = '604800000'
+);
