@@ -71,14 +71,15 @@ def test_a_bad_time_exits_2_with_the_value_and_the_accepted_forms(
 @pytest.mark.parametrize(
     ("argv", "expected"),
     [
-        (["ingest", "--limit", "5000"], "argument --limit: 5000 trades per request: give 1..1000"),
-        (["ingest", "kraken", "--limit", "5000"], "the exchanges' page maxima: coinbase 1000"),
-        (["backfill", "--limit", "0"], "0 trades per request: give 1..1000"),
+        (["ingest", "--limit", "20000"], "argument --limit: 20000 trades per request: give 1..10000"),
+        (["ingest", "--limit", "5000"], "--limit 5000: coinbase pages hold at most 1000 trades"),
+        (["ingest", "kraken", "--limit", "5000"], "--limit 5000: kraken pages hold at most 1000 trades"),
+        (["backfill", "--limit", "0"], "0 trades per request: give 1..10000"),
         (["ingest", "--http-timeout", "0"], "argument --http-timeout: must be above 0 seconds, got 0"),
         (["backfill", "--workers", "0"], "argument --workers: must be above 0, got 0"),
         (["ingest", "--flush-seconds", "-1"], "argument --flush-seconds: must be above 0 seconds"),
-        (["ingest", "bitstamp"], "unknown exchange 'bitstamp'; known: coinbase, binance, kraken"),
-        (["backfill", "bitstamp", "kraken"], "unknown exchange 'bitstamp'; known: coinbase, binance"),
+        (["ingest", "bitstamp"], "unknown exchange 'bitstamp'; known: binance, bitfinex, coinbase, kraken"),
+        (["backfill", "bitstamp", "kraken"], "unknown exchange 'bitstamp'; known: binance, bitfinex"),
         (["backfill", "--since", FUTURE], f"--since {FUTURE} is in the future"),
         (["backfill", "--since", FUTURE, "--dry-run"], "there is no history after now to backfill"),
         (["ingest", "--as-of", FUTURE], f"--as-of {FUTURE} is in the future"),
@@ -104,9 +105,9 @@ def test_the_limit_check_reads_each_connectors_page_limit(
     config: Path, sim: SimServer, settings: Settings, capsys: pytest.CaptureFixture[str], monkeypatch
 ) -> None:
     # A smaller page on one exchange: the check names that exchange and its class attribute.
-    monkeypatch.setattr(CONNECTORS["kraken"], "page_limit", 500)
+    monkeypatch.setattr(CONNECTORS["kraken"], "max_page_limit", 500)
     assert _run(config, "ingest", "kraken", "--limit", "800") == 2
-    assert "kraken pages hold at most 500 trades (KrakenConnector.page_limit)" in capsys.readouterr().err
+    assert "kraken pages hold at most 500 trades (KrakenConnector.max_page_limit)" in capsys.readouterr().err
     _assert_untouched(sim, settings)
 
 

@@ -31,13 +31,13 @@ def positive(kind: type[int] | type[float], unit: str = "") -> Any:
 
 
 def _page_maxima() -> str:
-    return ", ".join(f"{name} {cls.page_limit}" for name, cls in CONNECTORS.items())
+    return ", ".join(f"{name} {cls.max_page_limit}" for name, cls in CONNECTORS.items())
 
 
 def page_size(text: str) -> int:
     """An argparse `type=` for --limit: 1 up to the largest page any exchange serves (each
     exchange's own maximum is checked once the streams are known, `check_limit`)."""
-    top = max(cls.page_limit for cls in CONNECTORS.values())
+    top = max(cls.max_page_limit for cls in CONNECTORS.values())
     try:
         value = int(text)
     except ValueError:
@@ -115,7 +115,7 @@ def split_streams(args: argparse.Namespace) -> tuple[tuple[str, ...], tuple[str,
     unknown = [w for w in words if w.isalpha() and w.islower() and w not in CONNECTORS]
     if unknown:
         raise ConfigError(
-            f"unknown exchange {', '.join(map(repr, unknown))}; known: {', '.join(CONNECTORS)} "
+            f"unknown exchange {', '.join(map(repr, unknown))}; known: {', '.join(sorted(CONNECTORS))} "
             "(products are spelled BTC-USD or with the exchange's symbol, e.g. BTCUSDT)"
         )
     exchanges = tuple(w.lower() for w in words if w.lower() in CONNECTORS)
@@ -125,16 +125,16 @@ def split_streams(args: argparse.Namespace) -> tuple[tuple[str, ...], tuple[str,
 
 
 def check_limit(limit: int | None, exchanges: Sequence[str]) -> None:
-    """--limit against each exchange's page maximum (the connector class's `page_limit`),
+    """--limit against each exchange's page maximum (the connector class's `max_page_limit`),
     before any request. No exchanges named: every registered one."""
     if limit is None:
         return
     for name in exchanges or CONNECTORS:
-        top = CONNECTORS[name].page_limit
+        top = CONNECTORS[name].max_page_limit
         if not 1 <= limit <= top:
             raise ConfigError(
                 f"--limit {limit}: {name} pages hold at most {top} trades "
-                f"({CONNECTORS[name].__name__}.page_limit); give 1..{top}"
+                f"({CONNECTORS[name].__name__}.max_page_limit); give 1..{top}"
             )
 
 

@@ -47,7 +47,7 @@ def test_reads_glue_and_s3_through_pyiceberg(
     first = lake.snapshots()[0].snapshot_id
     assert lake.sql("SELECT count(*) AS n FROM trades_unified", as_of=first)["n"][0].as_py() == 24 * 100
     with pytest.raises(UnknownTableError, match="raw_kraken_trades"):
-        lake.sql("SELECT * FROM raw_okx_trades")
+        lake.sql("SELECT * FROM raw_bitstamp_trades")
 
     # The command line, configured by the environment as a Glue-side user would.
     env = {
