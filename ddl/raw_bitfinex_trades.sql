@@ -17,10 +17,6 @@ USING iceberg
 PARTITIONED BY (days(mts))
 TBLPROPERTIES (
   'format-version' = '2',
-  -- Spark 3.5.4 frees column vectors after each batch (SPARK-50235) that Iceberg 1.7.1's
-  -- vectorized reader reuses (fixed in 1.7.2, apache/iceberg#11802): the JVM crashes. Glue 5.0
-  -- pairs the same versions, so these tables are read row by row.
-  'read.parquet.vectorization.enabled' = 'false',
   'write.format.default' = 'parquet',
   'write.parquet.compression-codec' = 'zstd',
   'write.target-file-size-bytes' = '134217728',

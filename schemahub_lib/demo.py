@@ -16,10 +16,14 @@ import shutil
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from schemahub_lib.catalog import load_catalog
 from schemahub_lib.settings import Settings, load_settings
 from schemahub_lib.tables import init_tables
+
+if TYPE_CHECKING:
+    from schemahub_lib.read import Lakehouse
 
 STATE_FILE = "_demo.json"
 SEED = 42
@@ -119,12 +123,14 @@ REPLAY_VENUES = ("BINANCE", "OKX", "COINBASE", "BITFINEX", "KRAKEN")
 
 def spike_sql(venues: tuple[str, ...] = REPLAY_VENUES) -> str:
     """The volatility spike, second by second: which venue moved first, how far they disagreed
-    (the 12 seconds of widest spread where Binance and at least three others traded)."""
+    (the 12 seconds of widest spread among those where the leader, the first of `venues`, traded
+    and at most one other venue was quiet; every venue when there are three or fewer)."""
     columns = ",\n         ".join(
         f"max(last_price) FILTER (WHERE exchange = '{v}') AS {v.lower()}" for v in venues
     )
     names = ", ".join(v.lower() for v in venues)
     present = " + ".join(f"CASE WHEN {v.lower()} IS NOT NULL THEN 1 ELSE 0 END" for v in venues)
+    quorum = len(venues) if len(venues) <= 3 else len(venues) - 1
     return f"""
 WITH per_second AS (
   SELECT date_trunc('second', trade_ts) AS second, exchange,
@@ -143,12 +149,19 @@ widest AS (
   SELECT second, {names}, trades,
          round(1e4 * (greatest({names}) - least({names})) / least({names}), 1) AS spread_bps
   FROM wide
-  WHERE binance IS NOT NULL AND ({present}) >= 4
+  WHERE {venues[0].lower()} IS NOT NULL AND ({present}) >= {quorum}
   ORDER BY spread_bps DESC
   LIMIT 12
 )
 SELECT * FROM widest ORDER BY second
 """
+
+
+def replay_venues(lake: Lakehouse) -> tuple[str, ...]:
+    """The REPLAY_VENUES that traded BTC in trades_unified, in that order."""
+    traded = lake.sql("SELECT DISTINCT exchange FROM trades_unified WHERE base_asset = 'BTC'")
+    present = set(traded.column("exchange").to_pylist())
+    return tuple(v for v in REPLAY_VENUES if v in present)
 
 
 def _query_step(settings: Settings) -> None:
@@ -161,7 +174,9 @@ def _query_step(settings: Settings) -> None:
     print(f'    {shell} "SELECT exchange, symbol, count(*) ... FROM trades_unified WHERE trade_ts >= ..."')
     print(render_table(lake.sql(VWAP_SQL)))
     _step("Replay: BTC around the volatility spike, per second (last price per venue, spread in bps)")
-    print(render_table(lake.sql(spike_sql())))
+    venues = replay_venues(lake)
+    if venues:
+        print(render_table(lake.sql(spike_sql(venues))))
 
 
 def _demo_state(warehouse: Path, fresh: bool) -> dict[str, float]:
