@@ -8,11 +8,15 @@ or with the stream failed and a non-zero exit, never `ok` with trades missing.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
 
+from schemahub_lib.connectors import CONNECTORS
 from schemahub_lib.settings import Settings
+from schemahub_lib.sim.config import LimitConfig, SimConfig
+from schemahub_lib.sim.testing import running_sim
 from schemahub_lib.sim.server import SimServer
 from tests.landing.conftest import STREAMS, assert_exact, backfill, ingest, stream_state, window_start
 
@@ -161,3 +165,28 @@ def test_a_stale_newest_page_is_not_read_as_nothing_new(land_settings: Settings,
     assert sum(r.fired for r in sim.faults.rules()) == 1
     assert report.exit_code == 0 and report.streams[0].trades > 1_000, report.streams[0]
     assert_exact(land_settings, sim, "coinbase", start_ns=start)
+
+
+@pytest.mark.parametrize("exchange", [e for e in STREAMS if CONNECTORS[e].pages_by_time])
+def test_a_live_market_short_first_page_is_not_a_contradiction(
+    settings: Settings, seed_path: str, exchange: str
+) -> None:
+    # On a live market the first page of a walk from a time, when it holds fewer trades than a
+    # page can, gains the trades made between the two asks that confirm it. Its start is what
+    # is confirmed; a longer second answer with the same first trades is the same answer. Paced
+    # at one request every 2 s, as a real exchange is, so trades are made between the asks.
+    config = SimConfig(seed=3, clock="real", history_s=600, spike_offset_s=None, limits=LimitConfig("off"))
+    with running_sim(config) as live:
+        land = dataclasses.replace(
+            settings,
+            exchange_urls=dict(live.urls),
+            rate_limits=dict.fromkeys(STREAMS, 0.5),
+            seed_path=seed_path,
+        )
+        start = window_start(live, 3)
+        report = ingest(land, live, exchange, cold_start_minutes=3)
+        assert report.exit_code == 0, report.streams[0].error
+        assert report.streams[0].trades > 0
+        landed = stream_state(land, exchange)
+        assert landed.last is not None
+        assert assert_exact(land, live, exchange, start_ns=start, to_id=landed.last.trade_id) > 0
