@@ -5,8 +5,8 @@ Every metric lives in the `SchemaHub` namespace. Names, units and dimensions are
 
 | name               | unit    | dimensions                | sent by                      |
 |--------------------|---------|---------------------------|------------------------------|
-| TradesLanded       | Count   | Exchange                  | landing, repair              |
-| RejectedRecords    | Count   | Exchange                  | landing                      |
+| TradesLanded       | Count   | (none: all exchanges)     | landing, repair              |
+| RejectedRecords    | Count   | (none: all exchanges)     | landing                      |
 | LagSeconds         | Seconds | Exchange                  | landing, status (worst stream) |
 | RunDurationSeconds | Seconds | Job                       | every job                    |
 | RunFailed          | Count   | Job                       | every job (1 failed, 0 ok)   |
@@ -18,11 +18,14 @@ Every metric lives in the `SchemaHub` namespace. Names, units and dimensions are
 | SmallFiles         | Count   | Table                     | maintain, status             |
 | TradesUnified      | Count   | Table                     | unify (rows it inserted)     |
 
-Landing figures go per exchange, not per stream: CloudWatch bills every metric (name and
-dimension set) by the month, so 50 streams x 3 metrics would cost $45 a month while 3
-exchanges x 3 cost $2.70. `LagSeconds` is the lag of the exchange's worst (most behind)
-stream, so an alarm or widget on it still fires when a single stream goes stale; the landing
-log line (`<kind>.summary`) names that stream, and `schemahub status` shows every stream.
+Landing figures are as coarse as their use allows: CloudWatch bills every metric (name and
+dimension set) by the month, $0.30 each, so 50 streams x 3 metrics would cost $45 a month.
+`LagSeconds` goes per exchange and is the lag of that exchange's worst (most behind) stream,
+so an alarm or widget on it still fires when a single stream goes stale: that is the alarm
+signal. `TradesLanded` and `RejectedRecords` go once per run as totals over every exchange
+(no dimension): they are for volume graphs, not alarms, and one metric each costs the same at
+3 exchanges or 30. Which exchange and stream landed or rejected what is in the run's log lines
+(`<kind>.stream` per stream; `<kind>.summary` names the worst stream) and `schemahub status`.
 
 The local profile sends nothing (`NullSink`); the aws profile sends through boto3 to
 `settings.cloudwatch_endpoint` when set (a local moto server in tests), else the regional
@@ -46,8 +49,8 @@ BATCH = 1000
 
 # name -> (unit, dimension names in order)
 CATALOGUE: Mapping[str, tuple[str, tuple[str, ...]]] = {
-    "TradesLanded": ("Count", ("Exchange",)),
-    "RejectedRecords": ("Count", ("Exchange",)),
+    "TradesLanded": ("Count", ()),
+    "RejectedRecords": ("Count", ()),
     "LagSeconds": ("Seconds", ("Exchange",)),
     "RunDurationSeconds": ("Seconds", ("Job",)),
     "RunFailed": ("Count", ("Job",)),
@@ -119,17 +122,20 @@ class StreamFigures:
     lag_s: float | None
 
 
-def exchange_metrics(streams: Iterable[StreamFigures]) -> list[Metric]:
-    """Per exchange: TradesLanded and RejectedRecords summed over its streams, and LagSeconds of
-    its worst stream (the largest lag; none when no stream knows its lag)."""
+def landing_metrics(streams: Iterable[StreamFigures]) -> list[Metric]:
+    """What a landing run sends: `TradesLanded` and `RejectedRecords` once, summed over every
+    stream (no dimension), and `LagSeconds` per exchange, the lag of its worst stream (the
+    largest; none for an exchange where no stream knows its lag)."""
+    figures = list(streams)
+    out = [
+        metric("TradesLanded", sum(f.landed for f in figures)),
+        metric("RejectedRecords", sum(f.rejects for f in figures)),
+    ]
     by_exchange: dict[str, list[StreamFigures]] = {}
-    for s in streams:
+    for s in figures:
         by_exchange.setdefault(s.exchange, []).append(s)
-    out = []
-    for exchange, figures in sorted(by_exchange.items()):
-        out.append(metric("TradesLanded", sum(f.landed for f in figures), Exchange=exchange))
-        out.append(metric("RejectedRecords", sum(f.rejects for f in figures), Exchange=exchange))
-        lag = worst_lag(figures)
+    for exchange, exchange_figures in sorted(by_exchange.items()):
+        lag = worst_lag(exchange_figures)
         if lag is not None:
             out.append(metric("LagSeconds", lag.lag_s or 0.0, Exchange=exchange))
     return out

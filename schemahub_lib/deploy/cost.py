@@ -209,7 +209,9 @@ def _cloudwatch(
     deployment: Deployment, a: Assumptions, runs: int, unify_runs: int, maintenance_runs: int
 ) -> list[CostLine]:
     """Custom metrics (metrics.py), prorated by the hours they are sent in; logs; API calls."""
-    every_run = 3 * a.exchanges + 2  # TradesLanded, RejectedRecords, LagSeconds; ingest's run metrics
+    # metrics.landing_metrics: LagSeconds per exchange (its worst stream), TradesLanded and
+    # RejectedRecords once as totals; then ingest's RunDurationSeconds and RunFailed.
+    every_run = a.exchanges + 2 + 2
     unify_metrics = 3  # unify's RunDurationSeconds, RunFailed, TradesUnified
     maintenance_metrics = 2 + 2 * MAINTAINED_TABLES
     unify_hours = min(HOURS_PER_MONTH, unify_runs)  # one run an hour at most counts once
@@ -226,7 +228,8 @@ def _cloudwatch(
             "CloudWatch",
             "custom metrics",
             metric_months * CW_USD_PER_METRIC_MONTH,
-            f"{every_run} every run ({a.exchanges} exchanges x 3 + 2), {unify_metrics} in {unify_hours} h, "
+            f"{every_run} every run ({a.exchanges} exchanges' lag + 2 totals + 2 run), "
+            f"{unify_metrics} in {unify_hours} h, "
             f"{maintenance_metrics} in {maintenance_runs} h: {metric_months:.2f} metric-months x "
             f"${CW_USD_PER_METRIC_MONTH}",
         ),

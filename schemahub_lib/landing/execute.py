@@ -27,7 +27,7 @@ from schemahub_lib.landing.stream import StreamRun, StreamSkipped, StreamStopped
 from schemahub_lib.logs import log_event
 from schemahub_lib.metrics import (
     StreamFigures,
-    exchange_metrics,
+    landing_metrics,
     load_metrics_sink,
     run_metrics,
     worst_lag,
@@ -227,7 +227,7 @@ def finish(
     runs.append(rows)
     sink = load_metrics_sink(ctx.settings)
     figures = [StreamFigures(r.exchange, r.product, r.trades, r.rejects, r.lag_seconds) for r in results]
-    sink.put([*exchange_metrics(figures), *run_metrics(ctx.kind, seconds, not failed)])
+    sink.put([*landing_metrics(figures), *run_metrics(ctx.kind, seconds, not failed)])
     worst = worst_lag(figures)
     log_event(
         f"{ctx.kind}.summary", run_id=ctx.run_id, streams=len(results), failed=len(failed),

@@ -13,7 +13,8 @@ from pathlib import Path
 from schemahub_lib.settings import REPO_ROOT
 
 DASHBOARD_PATH = REPO_ROOT / "glue_deploy" / "dashboard.json"
-_SEARCH = re.compile(r"\{SchemaHub,([^}]*)\} MetricName=\"(\w+)\"")
+# `{SchemaHub}` alone matches the metrics without dimensions (the landing totals).
+_SEARCH = re.compile(r"\{SchemaHub(?:,([^}]*))?\} MetricName=\"(\w+)\"")
 
 
 def dashboard_body(region: str, path: Path = DASHBOARD_PATH) -> str:
@@ -33,5 +34,5 @@ def referenced_metrics(body: str) -> set[tuple[str, tuple[str, ...]]]:
             for item in line:
                 if isinstance(item, dict) and "expression" in item:
                     for dims, name in _SEARCH.findall(item["expression"]):
-                        found.add((name, tuple(d.strip() for d in dims.split(","))))
+                        found.add((name, tuple(d.strip() for d in dims.split(",") if d.strip())))
     return found

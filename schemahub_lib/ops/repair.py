@@ -161,10 +161,8 @@ def run_repair(
             log_event("repair.stream", run_id=report.run_id, exchange=exchange, symbol=symbol, **size)
         log_event("repair.summary", run_id=report.run_id, ok=ok, unify=report.unify, **report.totals())
         sink = load_metrics_sink(settings)
-        landed: dict[str, int] = {}
-        for (ex, _), gaps in _group(report.gaps).items():
-            landed[ex] = landed.get(ex, 0) + sum(b - a + 1 for g in gaps for a, b in g.filled)
-        landed_metrics = [metric("TradesLanded", n, Exchange=ex) for ex, n in sorted(landed.items())]
+        landed = sum(b - a + 1 for g in report.gaps for a, b in g.filled)
+        landed_metrics = [metric("TradesLanded", landed)] if report.gaps else []
         sink.put(run_metrics("repair", report.duration_s, ok) + landed_metrics)
     return report
 

@@ -6,7 +6,7 @@ from dataclasses import fields
 
 import pytest
 
-from schemahub_lib.deploy import parse_deployment
+from schemahub_lib.deploy import load_deployment, parse_deployment
 from schemahub_lib.deploy.cost import (
     Assumptions,
     backfill_cost,
@@ -86,29 +86,42 @@ def test_levers_against_the_two_job_layout():
 
 
 def test_fifty_streams_all_in_within_thirty_dollars(deployment):
-    lines = monthly_cost(deployment, Assumptions(streams=50, exchanges=3))
+    lines = monthly_cost(deployment, Assumptions(streams=50, exchanges=5))
     parts = {c.part for c in lines}
     assert parts == {"Glue", "S3", "Athena", "CloudWatch"}
     total = sum(c.usd for c in lines)
-    assert total <= 30.0, render_estimate(deployment, Assumptions(streams=50, exchanges=3))
+    assert total <= 30.0, render_estimate(deployment, Assumptions(streams=50, exchanges=5))
     # More streams cost more (S3 requests, Athena bytes), and fewer cost less.
-    assert sum(c.usd for c in monthly_cost(deployment, Assumptions(streams=100, exchanges=3))) > total
-    assert sum(c.usd for c in monthly_cost(deployment, Assumptions(streams=10, exchanges=3))) < total
+    assert sum(c.usd for c in monthly_cost(deployment, Assumptions(streams=100, exchanges=5))) > total
+    assert sum(c.usd for c in monthly_cost(deployment, Assumptions(streams=10, exchanges=5))) < total
+
+
+def test_landing_metrics_add_one_per_exchange(deployment):
+    """Only LagSeconds goes per exchange; TradesLanded and RejectedRecords are one total each
+    (metrics.landing_metrics), so a sixth exchange adds one metric-month ($0.30), not three."""
+
+    def metrics_line(exchanges: int):
+        lines = monthly_cost(deployment, Assumptions(streams=50, exchanges=exchanges))
+        return next(c for c in lines if (c.part, c.item) == ("CloudWatch", "custom metrics"))
+
+    five, six = metrics_line(5), metrics_line(6)
+    assert five.formula.startswith("9 every run (5 exchanges' lag + 2 totals + 2 run)")
+    assert six.usd - five.usd == pytest.approx(0.30)
 
 
 def test_estimate_prints_every_assumption(deployment):
-    text = render_estimate(deployment, Assumptions(streams=50, exchanges=3))
+    text = render_estimate(deployment, Assumptions(streams=50, exchanges=5))
     for field in fields(Assumptions):
         assert field.name.replace("_", " ") + ":" in text, field.name
     assert "schemahub-pipeline: 1.25 billed min per run, +0.75 when it unifies, unifies every 180 min" in text
     assert "schemahub-maintenance: 8 billed min per run" in text
-    for line in monthly_cost(deployment, Assumptions(streams=50, exchanges=3)):
+    for line in monthly_cost(deployment, Assumptions(streams=50, exchanges=5)):
         assert f"${line.usd:>7.2f}  {line.formula}" in text
 
 
 def test_streams_change_the_request_and_metric_lines_only_where_they_should(deployment):
-    small = {(c.part, c.item): c.usd for c in monthly_cost(deployment, Assumptions(streams=1, exchanges=3))}
-    big = {(c.part, c.item): c.usd for c in monthly_cost(deployment, Assumptions(streams=500, exchanges=3))}
+    small = {(c.part, c.item): c.usd for c in monthly_cost(deployment, Assumptions(streams=1, exchanges=5))}
+    big = {(c.part, c.item): c.usd for c in monthly_cost(deployment, Assumptions(streams=500, exchanges=5))}
     assert big[("CloudWatch", "custom metrics")] == small[("CloudWatch", "custom metrics")]  # per exchange
     assert big[("S3", "writes")] > small[("S3", "writes")]
     assert big[("Glue", "schemahub-pipeline")] == small[("Glue", "schemahub-pipeline")]
@@ -141,8 +154,13 @@ def test_command_line_estimate_needs_no_aws(capsys, monkeypatch):
     from schemahub_lib.settings import REPO_ROOT
 
     seed = load_seed(REPO_ROOT / "mappings" / "product_ids_seed.yaml")
-    streams = sum(len(seed[e]) for e in ("coinbase", "binance", "kraken"))
+    shipped = load_deployment(REPO_ROOT / "glue_deploy" / "deployment.yaml")
+    (pipeline,) = shipped.stage_jobs("pipeline")
+    exchanges = pipeline.arguments["--exchanges"].split(",")  # all five: coinbase ... bitfinex
+    assert len(exchanges) == 5
+    streams = sum(len(seed[e]) for e in exchanges)
     assert main(["deploy", "--estimate"]) == 0  # the seed's products on the jobs' exchanges
-    assert f"for {streams} streams (30 days):" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"for {streams} streams (30 days):" in out and "  exchanges: 5" in out
     assert main(["deploy", "--streams", "5"]) == 2
     assert "--streams goes with --estimate" in capsys.readouterr().err

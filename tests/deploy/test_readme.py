@@ -8,7 +8,7 @@ import re
 import pytest
 
 from schemahub_lib.deploy import load_deployment
-from schemahub_lib.deploy.cost import Assumptions, monthly_glue_cost, render_estimate
+from schemahub_lib.deploy.cost import monthly_glue_cost
 from schemahub_lib.deploy.resources import desired_state
 from schemahub_lib.settings import REPO_ROOT
 
@@ -22,12 +22,18 @@ def _query_text(path) -> str:
     return "\n".join(line for line in lines if not line.startswith("--")).strip()
 
 
-def test_readme_quotes_the_computed_cost(deployment):
-    """The README shows `schemahub deploy --estimate --streams 50` for the shipped file, verbatim."""
-    shipped = load_deployment(REPO_ROOT / "glue_deploy" / "deployment.yaml")
-    text = render_estimate(shipped, Assumptions(streams=50, exchanges=3))
+def test_readme_quotes_the_computed_cost(capsys, monkeypatch):
+    """The README shows `schemahub deploy --estimate --streams 50` for the shipped file, verbatim
+    (the command prices the exchanges the shipped jobs name)."""
+    from schemahub_lib.cli import main
+
+    monkeypatch.setenv("SCHEMAHUB_GLUE_ENDPOINT", "http://127.0.0.1:9")  # nothing listens there
+    assert main(["deploy", "--estimate", "--streams", "50"]) == 0
+    text = capsys.readouterr().out.strip()
     text = text.replace(str(REPO_ROOT / "glue_deploy" / "deployment.yaml"), "glue_deploy/deployment.yaml")
+    assert text.startswith("Estimated monthly cost of glue_deploy/deployment.yaml for 50 streams")
     assert text in README.read_text()
+    shipped = load_deployment(REPO_ROOT / "glue_deploy" / "deployment.yaml")
     total = sum(r.usd for r in monthly_glue_cost(shipped))
     assert f"  total: ${total:.2f}/month" in README.read_text()  # the dry-run sample
 

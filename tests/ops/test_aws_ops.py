@@ -14,7 +14,7 @@ from schemahub_lib.errors import MappingError
 from schemahub_lib.metrics import (
     CloudWatchSink,
     StreamFigures,
-    exchange_metrics,
+    landing_metrics,
     load_metrics_sink,
     metric,
     run_metrics,
@@ -67,7 +67,7 @@ def test_metrics_reach_cloudwatch_with_their_dimensions(aws, moto_endpoint):
     sink = load_metrics_sink(aws)
     assert isinstance(sink, CloudWatchSink)
     sink.put(
-        exchange_metrics(
+        landing_metrics(
             [
                 StreamFigures("coinbase", "BTC-USD", 1500, 2, 42.5),
                 StreamFigures("coinbase", "ETH-USD", 500, 0, 900.0),  # the stale one
@@ -82,10 +82,16 @@ def test_metrics_reach_cloudwatch_with_their_dimensions(aws, moto_endpoint):
     names = {
         (m["MetricName"], tuple(sorted((d["Name"], d["Value"]) for d in m["Dimensions"]))) for m in listed
     }
-    assert ("TradesLanded", (("Exchange", "coinbase"),)) in names
-    assert not [n for n in names if n[0] in ("TradesLanded", "LagSeconds") and len(n[1]) != 1]
+    # Landing volumes are one total each; only the lag goes per exchange (its worst stream).
+    assert ("TradesLanded", ()) in names and ("RejectedRecords", ()) in names
+    assert not [n for n in names if n[0] in ("TradesLanded", "RejectedRecords") and n[1]]
+    assert {n for n in names if n[0] == "LagSeconds"} == {
+        ("LagSeconds", (("Exchange", "binance"),)),
+        ("LagSeconds", (("Exchange", "coinbase"),)),
+    }
     assert ("RunDurationSeconds", (("Job", "ingest"),)) in names
-    assert _datapoints(cw, "TradesLanded", {"Exchange": "coinbase"}, start) == 2000
+    assert _datapoints(cw, "TradesLanded", {}, start) == 2700
+    assert _datapoints(cw, "RejectedRecords", {}, start) == 2
     # One stale stream sets its exchange's lag: an alarm on LagSeconds still sees it.
     assert _datapoints(cw, "LagSeconds", {"Exchange": "coinbase"}, start) == 900.0
     assert _datapoints(cw, "LagSeconds", {"Exchange": "binance"}, start) == 3.0
