@@ -28,7 +28,7 @@ CREATE TABLE IF NOT EXISTS schemahub.schemahub.schemahub_coverage (
   seen          BIGINT             COMMENT 'distinct ids present',
   duplicates    BIGINT             COMMENT 'rows beyond one per key',
   gap_ranges    STRING             COMMENT 'stream: JSON [[first, last], ...] of open gaps',
-  status        STRING    NOT NULL COMMENT 'stream: complete, pending, empty, or findings joined by commas (gaps, duplicates, unparseable_ids, unreconciled); gap: open, skipped, pending, unfillable',
+  status        STRING    NOT NULL COMMENT 'stream: complete, pending, unproven_start, empty, or findings joined by commas (gaps, duplicates, unparseable_ids, unreconciled); gap: open, skipped, pending, unfillable',
   detail        STRING             COMMENT 'JSON: stream: counts and the start evidence (start, proof, first_id, before_id); gap: edge; unfillable: how it was proven'
 )
 USING iceberg

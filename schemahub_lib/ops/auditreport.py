@@ -78,7 +78,11 @@ class StreamReport:
             return ",".join(self.problems)
         if not self.seen:
             return "empty"
-        return "pending" if self.pending_ids else "complete"
+        if self.pending_ids:
+            return "pending"
+        # Landing's state holds no evidence that raw's lowest trade is the first at or after the
+        # promised start (a walk still reaching back, or a record from before proofs were kept).
+        return "unproven_start" if self.start is not None and not self.start["proven"] else "complete"
 
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)

@@ -17,6 +17,9 @@ from pyiceberg.expressions import GreaterThan, LessThan
 
 from schemahub_lib.catalog import load_catalog
 from schemahub_lib.commands.audit import render
+from schemahub_lib.landing.commit import Change
+from schemahub_lib.landing.context import LandingContext
+from schemahub_lib.landing.state import History
 from schemahub_lib.ops import formats
 from schemahub_lib.ops.audit import AuditOptions, run_audit
 from schemahub_lib.ops.repair import RepairOptions, run_repair
@@ -119,3 +122,15 @@ def test_audit_reports_a_missing_head_and_tail_and_repair_fills_them(spark, sim_
         assert _ids(sim_settings, e) == landed[e], e  # every trade back, each once
         truth = sim.truth(e, VENUE[e][1], from_id=landed[e][0], to_id=landed[e][-1])
         assert landed[e] == truth.trade_id.tolist(), e
+    assert {s.status for s in repaired.audit.streams} == {"complete"}
+
+    # A record without evidence (as walks wrote before proofs were kept) is not `complete`.
+    committer = LandingContext(sim_settings, "test", None).committer("coinbase")
+    state = committer.load_state().get(VENUE["coinbase"][0])
+    assert state.history is not None
+    forged = state.replace(history=History(state.history.since_ns, True))
+    committer.commit(Change(VENUE["coinbase"][0], state, forged, frozenset({"history"})))
+    unproven = run_audit(sim_settings, spark, AuditOptions(exchanges=("coinbase",), layers=("raw",)))
+    (stream,) = unproven.streams
+    assert stream.status == "unproven_start" and stream.start is not None and not stream.start["proven"]
+    assert not stream.gaps and unproven.ok  # nothing is known missing: reported, not alarmed
