@@ -5,7 +5,9 @@
 --   gap         one per missing id range an audit found: open (lost inside a range landing
 --               claims complete), skipped (left out by a capped catch-up), pending (not yet
 --               reached by a landing walk) or unfillable (a repair mark covers it),
---               first_ts/last_ts are the times of the trades either side of it.
+--               first_ts/last_ts are the times of the trades either side of it. A head or
+--               tail gap (detail {"edge": "head"|"tail"}) is ids landing's state promises at
+--               either end of a stream that raw does not hold.
 --   unfillable  a range the exchange answered around without those ids (never issued).
 --               Later audits subtract these ranges, so they stop alarming.
 CREATE TABLE IF NOT EXISTS schemahub.schemahub.schemahub_coverage (
@@ -26,8 +28,8 @@ CREATE TABLE IF NOT EXISTS schemahub.schemahub.schemahub_coverage (
   seen          BIGINT             COMMENT 'distinct ids present',
   duplicates    BIGINT             COMMENT 'rows beyond one per key',
   gap_ranges    STRING             COMMENT 'stream: JSON [[first, last], ...] of open gaps',
-  status        STRING    NOT NULL COMMENT 'stream: complete, pending, empty, or findings joined by commas (gaps, duplicates, unparseable_ids, unreconciled); gap: open, skipped, pending, unfillable',
-  detail        STRING             COMMENT 'free text: reconciliation counts, how a mark was proven'
+  status        STRING    NOT NULL COMMENT 'stream: complete, pending, unproven_start, empty, or findings joined by commas (gaps, duplicates, unparseable_ids, unreconciled); gap: open, skipped, pending, unfillable',
+  detail        STRING             COMMENT 'JSON: stream: counts and the start evidence (start, proof, first_id, before_id); gap: edge; unfillable: how it was proven'
 )
 USING iceberg
 PARTITIONED BY (days(recorded_at))

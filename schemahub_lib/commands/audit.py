@@ -183,12 +183,22 @@ def render(report: AuditReport) -> str:
     )
     lines.append(table(headers, rows) if rows else "no trades in the window")
     gap_rows = [
-        (s.layer, s.exchange, s.symbol, g.first_id, g.last_id, g.size, g.after_ts, g.before_ts, g.status)
+        (
+            s.layer,
+            s.exchange,
+            s.symbol,
+            g.first_id,
+            g.last_id,
+            g.size,
+            g.after_ts,
+            g.before_ts,
+            f"{g.status} ({g.edge})" if g.edge else g.status,
+        )
         for s in report.streams
         for g in s.gaps
     ]
     if gap_rows:
-        lines += ["", "gaps (ids inclusive; times of the trades either side):"]
+        lines += ["", "gaps (ids inclusive; times of the trades either side; head/tail: at a stream's ends):"]
         lines.append(
             table(
                 ("layer", "exchange", "symbol", "from_id", "to_id", "ids", "after", "before", "status"),

@@ -21,10 +21,13 @@ import os
 import sys
 import time
 
-from schemahub_lib.errors import ConfigError
+from pyiceberg.expressions import BooleanExpression
+
+from schemahub_lib.errors import ConfigError, StreamFailedError
 from schemahub_lib.landing.backward import walk_down
 from schemahub_lib.landing.context import LandingContext, iso, pid_alive, select_products
 from schemahub_lib.landing.execute import LandingReport, finish, run_streams
+from schemahub_lib.landing.filters import all_of, eq, ge, isin
 from schemahub_lib.landing.forward import cursor_proof, walk_below, walk_forward
 from schemahub_lib.landing.options import BackfillOptions
 from schemahub_lib.landing.plan import plan_backfill
@@ -67,6 +70,7 @@ def backfill_stream(run: StreamRun, options: BackfillOptions) -> None:
     ):
         doubt = unproven(state)
         if doubt is None:
+            check_lowest_landed(run)
             raise StreamSkipped(
                 f"already backfilled to {iso(history.since_ns) or 'the start of history'} ({history.proof})"
             )
@@ -125,6 +129,40 @@ def unproven(state: StreamState) -> str | None:
     if before is not None and history.since_ns is not None and before.time_ns >= history.since_ns:
         return f"its evidence, trade {before.trade_id}, is not older than the start {iso(history.since_ns)}"
     return None
+
+
+def check_lowest_landed(run: StreamRun) -> None:
+    """The "backfilled to" record's evidence is about the stream's lowest landed trade, so raw
+    must hold that trade. Rows gone from raw since (a delete, a restored table) leave raw's
+    lowest trade without evidence: the stream fails and names the missing ids for
+    `schemahub repair`, which refetches a missing head."""
+    first, last = run.state.first, run.state.last
+    if first is None or landed_ids(run, eq(run.connector.id_column, first.trade_id)):
+        return
+    above = landed_ids(run, ge(run.connector.id_column, first.trade_id))
+    lowest = min(above) if above else None
+    found = f"its lowest is {lowest}" if lowest is not None else "none of the stream's trades from it up"
+    end = lowest - 1 if lowest is not None else (last.trade_id if last is not None else first.trade_id)
+    raise StreamFailedError(
+        f"{run.exchange} {run.product.symbol}: the 'backfilled to' record says trade {first.trade_id} "
+        f"({iso(first.time_ns)}) is the lowest landed, but {raw_table_name(run.exchange)} holds "
+        f"{found}: ids {first.trade_id}..{end} are missing from raw; "
+        f"run `schemahub repair --exchange {run.exchange}` to refetch them"
+    )
+
+
+def landed_ids(run: StreamRun, condition: BooleanExpression) -> list[int]:
+    """The stream's trade ids in raw that meet `condition` (a scan pruned by file statistics)."""
+    names = {run.product.exchange_symbol, *run.product.aliases}
+    rows = (
+        run.committer.load_table()
+        .scan(
+            row_filter=all_of(isin(run.connector.symbol_column, sorted(names)), condition),
+            selected_fields=(run.connector.id_column,),
+        )
+        .to_arrow()
+    )
+    return [int(i) for i in rows.column(0).to_pylist()]
 
 
 def stream_span(run: StreamRun, options: BackfillOptions, now_ns: int) -> tuple[int, int] | None:

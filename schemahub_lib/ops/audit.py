@@ -31,7 +31,7 @@ from schemahub_lib.connectors import CONNECTORS, unknown_exchange
 from schemahub_lib.errors import ConfigError, SchemaHubError
 from schemahub_lib.logs import log_event
 from schemahub_lib.metrics import load_metrics_sink, run_metrics
-from schemahub_lib.ops import continuity, coverage, formats
+from schemahub_lib.ops import continuity, coverage, edges, formats
 from schemahub_lib.ops.auditreport import (
     AuditReport,
     Gap,
@@ -106,6 +106,7 @@ class _Known:
     landed: dict[coverage.StreamKey, list[coverage.Range]] = field(default_factory=dict)
     skipped: dict[coverage.StreamKey, list[coverage.Range]] = field(default_factory=dict)
     has_state: set[str] = field(default_factory=set)  # exchanges whose landing state was read
+    states: dict[coverage.StreamKey, Any] = field(default_factory=dict)  # landing's StreamState
 
     def classify(self, key: coverage.StreamKey, gap: coverage.Range) -> list[tuple[coverage.Range, str]]:
         landed = self.landed.get(key, []) if key[0] in self.has_state else None
@@ -125,6 +126,7 @@ def load_known(catalog: Any, settings: Settings, exchanges: list[str]) -> _Known
             continue  # raw written by something other than landing: no state to go by
         known.has_state.add(exchange)
         for product, state in states.items():
+            known.states[(exchange, product)] = state
             known.landed[(exchange, product)] = coverage.merge(state.landed_ids())
             known.skipped[(exchange, product)] = coverage.merge(state.skipped)
     return known
@@ -193,7 +195,32 @@ def _layer(report: AuditReport, layer: str, keys: DataFrame, known: _Known, opti
             continue
         for (a, b), status in known.classify(key, (row.first_id, row.last_id)):
             streams[key].gaps.append(Gap(a, b, utc(row.after_ts), utc(row.before_ts), status))
+    if layer == "raw":
+        _edges(report, streams, known, options)
     return ids
+
+
+def _edges(
+    report: AuditReport, streams: dict[coverage.StreamKey, StreamReport], known: _Known, options: AuditOptions
+) -> None:
+    """Head and tail gaps (edges.py): ids landing's state promises that raw does not hold at
+    either end of a stream, and each stream's start evidence."""
+    for key, state in sorted(known.states.items()):
+        s = streams.get(key)
+        if s is None and not state.landed_ids():
+            continue
+        if s is None:  # every landed row of the stream is gone
+            s = StreamReport("raw", key[0], key[1])
+            streams[key] = s
+            report.streams.append(s)
+        s.start = edges.start_evidence(state)
+        window = (options.since, options.until)
+        for e in edges.edges(state, s.first_id, s.last_id, s.first_ts, s.last_ts, *window):
+            pieces = known.classify(key, (e.first_id, e.last_id)) if dense_ids(key[0]) else []
+            pieces = pieces or [((e.first_id, e.last_id), coverage.OPEN)]
+            for (a, b), status in pieces:
+                s.gaps.append(Gap(a, b, e.after_ts, e.before_ts, status, edge=e.edge))
+        s.gaps.sort(key=lambda g: g.first_id)
 
 
 def dense_ids(exchange: str) -> bool:

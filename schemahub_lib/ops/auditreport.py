@@ -18,6 +18,7 @@ class Gap:
     after_ts: datetime | None
     before_ts: datetime | None
     status: str = coverage.OPEN
+    edge: str | None = None  # head or tail: promised by landing's state, missing from raw's ends
 
     @property
     def size(self) -> int:
@@ -41,6 +42,7 @@ class StreamReport:
     gaps: list[Gap] = field(default_factory=list)
     unreconciled: int = 0
     unreconciled_samples: list[int] = field(default_factory=list)
+    start: dict[str, Any] | None = None  # raw: the promised start and its evidence (edges.py)
 
     @property
     def expected(self) -> int:
@@ -76,7 +78,11 @@ class StreamReport:
             return ",".join(self.problems)
         if not self.seen:
             return "empty"
-        return "pending" if self.pending_ids else "complete"
+        if self.pending_ids:
+            return "pending"
+        # Landing's state holds no evidence that raw's lowest trade is the first at or after the
+        # promised start (a walk still reaching back, or a record from before proofs were kept).
+        return "unproven_start" if self.start is not None and not self.start["proven"] else "complete"
 
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -144,7 +150,13 @@ def coverage_rows(report: AuditReport) -> list[dict[str, Any]]:
             "symbol": s.symbol,
             "source_symbol": s.source_symbol,
         }
-        detail = {"null_ids": s.null_ids, "unfillable_ids": s.unfillable_ids, "unreconciled": s.unreconciled}
+        detail: dict[str, Any] = {
+            "null_ids": s.null_ids,
+            "unfillable_ids": s.unfillable_ids,
+            "unreconciled": s.unreconciled,
+        }
+        if s.start is not None:
+            detail["start"] = s.start
         rows.append(
             {
                 **key,
@@ -173,6 +185,7 @@ def coverage_rows(report: AuditReport) -> list[dict[str, Any]]:
                     "expected": g.size,
                     "seen": 0,
                     "status": g.status,
+                    "detail": json.dumps({"edge": g.edge}) if g.edge else None,
                 }
             )
     return rows

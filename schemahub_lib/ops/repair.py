@@ -12,6 +12,9 @@
    never issued: they become `unfillable` rows in schemahub_coverage, so audits stop alarming.
    Everything else stays open: a failed request, a time-paged gap without a time before it,
    a gap on an exchange whose ids are not consecutive (`dense_ids` false: no evidence).
+   A head or tail gap (audit's edges.py: ids landing's state promises at a stream's end) is
+   refetched like any gap; where ids are not consecutive it is refetched by time without
+   marks, and resolved when the promised end trade (the first, or the watermark) is back.
 4. Unify runs (unless `unify=False`; with nothing new it commits nothing), then a full audit,
    recorded; its result is repair's exit code.
 """
@@ -66,6 +69,7 @@ class GapRepair:
     last_id: int
     status: str  # the audit's: open or skipped
     after_ns: int | None = None  # time of the trade just before the gap, integer ns (µs precision)
+    edge: str | None = None  # head or tail: ids landing's state promises at a stream's end
     filled: list[coverage.Range] = field(default_factory=list)
     unfillable: list[coverage.Range] = field(default_factory=list)
     unresolved: list[coverage.Range] = field(default_factory=list)
@@ -127,10 +131,10 @@ def run_repair(
         for s in before.streams:
             for g in s.open_gaps:
                 after_ns = _ns(g.after_ts)
-                repair = GapRepair(s.exchange, s.symbol, g.first_id, g.last_id, g.status, after_ns)
+                repair = GapRepair(s.exchange, s.symbol, g.first_id, g.last_id, g.status, after_ns, g.edge)
                 report.gaps.append(repair)
                 connector = CONNECTORS.get(s.exchange)
-                if connector is None or not connector.dense_ids:
+                if connector is None or (not connector.dense_ids and g.edge is None):
                     repair.unresolved, repair.note = (
                         [(g.first_id, g.last_id)],
                         f"{s.exchange} trade ids are not consecutive: an id gap is no missing trade",
@@ -180,12 +184,18 @@ def _repair_stream(
     base, _, quote = symbol.partition("-")
     connector = ctx.connector(exchange, HttpCounters())
     flush = _Flush(ctx, Product(exchange, symbol, source, base, quote))
+    dense = CONNECTORS[exchange].dense_ids
     for gap in gaps:
         after_ns = gap.after_ns
-        for a in range(gap.first_id, gap.last_id + 1, options.chunk_ids):
-            piece = (a, min(gap.last_id, a + options.chunk_ids - 1))
+        step = options.chunk_ids if dense else gap.last_id - gap.first_id + 1
+        for a in range(gap.first_id, gap.last_id + 1, step):
+            piece = (a, min(gap.last_id, a + step - 1))
             try:
-                got = _refetch(connector, exchange, source, piece, after_ns)
+                if dense:
+                    got = _refetch(connector, exchange, source, piece, after_ns)
+                else:  # ids shared across products: an id answered around proves nothing
+                    got = refetch_range(connector, exchange, source, piece, after_ns)
+                    got.proven = []
             except SchemaHubError as exc:
                 gap.unresolved.append(piece)
                 gap.note = f"refetch failed: {str(exc)[:200]}"
@@ -194,8 +204,12 @@ def _repair_stream(
             gap.unfillable += got.proven
             gap.rejected += len(got.rejects)
             after_ns = time_before(got, piece[1] + 1, after_ns)  # where the next piece starts
-            handled = coverage.merge(gap.filled + gap.unfillable + ranges_of(sorted(got.rejected_ids)))
-            gap.unresolved += coverage.split(piece, handled)[1]
+            if dense:
+                handled = coverage.merge(gap.filled + gap.unfillable + ranges_of(sorted(got.rejected_ids)))
+                gap.unresolved += coverage.split(piece, handled)[1]
+            elif _promised(gap) not in got.trades:
+                gap.unresolved.append(piece)
+                gap.note = f"the exchange did not serve trade {_promised(gap)}, which landing's state holds"
             flush.add(gap, got)
             if flush.ids >= options.chunk_ids:
                 flush.commit()
@@ -277,6 +291,11 @@ def _refetch(
         confirmed += again.absent(candidate)
     got.proven = confirmed
     return got
+
+
+def _promised(gap: GapRepair) -> int:
+    """The trade an edge gap must bring back: the promised first (head) or the watermark (tail)."""
+    return gap.first_id if gap.edge == "head" else gap.last_id
 
 
 def _mark_row(run_id: str, gap: GapRepair, r: coverage.Range) -> dict[str, Any]:

@@ -16,9 +16,19 @@ import pytest
 from schemahub_lib.connectors import CONNECTORS
 from schemahub_lib.settings import Settings
 from schemahub_lib.sim.config import LimitConfig, SimConfig
-from schemahub_lib.sim.testing import running_sim
 from schemahub_lib.sim.server import SimServer
-from tests.landing.conftest import STREAMS, assert_exact, backfill, ingest, stream_state, window_start
+from schemahub_lib.sim.testing import running_sim
+from tests.landing.conftest import (
+    RAW_ID_COLUMN,
+    RAW_PRODUCT_COLUMN,
+    STREAMS,
+    assert_exact,
+    backfill,
+    ingest,
+    raw_rows,
+    stream_state,
+    window_start,
+)
 
 REPEAT = {"kind": "repeat", "exchange": "binance", "product": "BTCUSDT", "skip": 5, "count": 1}
 OVERLAP = {"kind": "overlap", "exchange": "binance", "product": "BTCUSDT", "shift": 10, "skip": 5, "count": 1}
@@ -190,3 +200,32 @@ def test_a_live_market_short_first_page_is_not_a_contradiction(
         landed = stream_state(land, exchange)
         assert landed.last is not None
         assert assert_exact(land, live, exchange, start_ns=start, to_id=landed.last.trade_id) > 0
+
+
+@pytest.mark.parametrize("exchange", ["coinbase", "kraken", "bitfinex"])
+def test_resume_checks_its_record_against_the_lowest_trade_in_raw(
+    land_settings: Settings, sim: SimServer, exchange: str
+) -> None:
+    """Issue 10 item 2: "backfilled to" is evidence about the lowest landed trade. With the
+    stream's lowest rows gone from raw (a PyIceberg delete: the state still promises them), a
+    resume must not answer "already backfilled": it fails and names the ids for repair."""
+    from pyiceberg.expressions import And, EqualTo, LessThan
+
+    from schemahub_lib.catalog import load_catalog
+
+    late = window_start(sim, 3)
+    ingest(land_settings, sim, exchange, cold_start_minutes=1, limit=100)
+    assert backfill(land_settings, exchange, since_ns=late, limit=100).exit_code == 0
+    state = stream_state(land_settings, exchange)
+    ids = sorted(r[RAW_ID_COLUMN[exchange]] for r in raw_rows(land_settings, exchange))
+    assert state.first is not None and state.first.trade_id == ids[0]
+    table = load_catalog(land_settings).load_table(land_settings.table_id(f"raw_{exchange}_trades"))
+    key, id_col = STREAMS[exchange][2], RAW_ID_COLUMN[exchange]
+    table.delete(delete_filter=And(EqualTo(RAW_PRODUCT_COLUMN[exchange], key), LessThan(id_col, ids[5])))
+
+    again = backfill(land_settings, exchange, since_ns=late, limit=100, resume=True)
+
+    (stream,) = again.streams
+    assert again.exit_code == 1 and stream.status == "failed", stream
+    assert f"ids {ids[0]}..{ids[5] - 1} are missing from raw" in (stream.error or ""), stream.error
+    assert f"schemahub repair --exchange {exchange}" in (stream.error or "")
