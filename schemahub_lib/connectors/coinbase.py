@@ -38,7 +38,14 @@ from schemahub_lib.connectors.records import (
     require_trade_id,
     rfc3339_to_ns,
 )
-from schemahub_lib.connectors.responses import decode_json, field_of, ids_of, malformed, parse_rows
+from schemahub_lib.connectors.responses import (
+    decode_json,
+    field_of,
+    id_cursors,
+    ids_of,
+    malformed,
+    parse_rows,
+)
 from schemahub_lib.http import HttpClient, HttpResponse, RateLimit
 
 NAME = "coinbase"
@@ -155,18 +162,7 @@ def parse_page(
         # Every row lost its id: fall back to the documented headers (oldest/newest id of page).
         headers = (response.headers.get("CB-AFTER", ""), response.headers.get("CB-BEFORE", ""))
         ids = [int(h) for h in headers if h.isdigit()]
-    older: Cursor | None
-    newer: Cursor | None
-    if ids:
-        # An empty page is the only end-of-history signal: short pages (100 rows) are normal.
-        older = Cursor("after", str(min(ids))) if min(ids) > 1 else None
-        newer = None if cursor is None else Cursor("before", str(max(ids)))
-    elif cursor is None:
-        older = newer = None
-    elif cursor.param == "after":
-        older, newer = None, Cursor("before", str(max(int(cursor.value) - 1, 0)))
-    else:
-        older, newer = Cursor("after", str(int(cursor.value) + 1)), None
+    older, newer = id_cursors(ids, cursor)
     return Page(
         exchange=NAME,
         product=product,

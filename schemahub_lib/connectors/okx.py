@@ -47,7 +47,14 @@ from schemahub_lib.connectors.records import (
     require_trade_id,
     short,
 )
-from schemahub_lib.connectors.responses import decode_json, field_of, ids_of, malformed, parse_rows
+from schemahub_lib.connectors.responses import (
+    decode_json,
+    field_of,
+    id_cursors,
+    ids_of,
+    malformed,
+    parse_rows,
+)
 from schemahub_lib.errors import RateLimitedError, TerminalExchangeError, TransientExchangeError
 from schemahub_lib.http import HttpClient, HttpResponse, RateLimit
 
@@ -196,18 +203,7 @@ def parse_page(
     """A history-trades response -> Page with `older`/`newer` cursors (module docstring)."""
     trades, rejects = parse_trades(response.body, product=product, url=response.url, now=now)
     ids = ids_of(trades, rejects)
-    older: Cursor | None
-    newer: Cursor | None
-    if ids:
-        # Only an empty page ends the history: a short page is normal near the 3-month edge.
-        older = Cursor("after", str(min(ids))) if min(ids) > 1 else None
-        newer = None if cursor is None else Cursor("before", str(max(ids)))
-    elif cursor is None:
-        older = newer = None
-    elif cursor.param == "after":
-        older, newer = None, Cursor("before", str(max(int(cursor.value) - 1, 0)))
-    else:
-        older, newer = Cursor("after", str(int(cursor.value) + 1)), None
+    older, newer = id_cursors(ids, cursor)
     return Page(
         exchange=NAME,
         product=product,

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from operator import attrgetter
 from typing import Any
 
-from schemahub_lib.connectors.base import RawTrade, Reject
+from schemahub_lib.connectors.base import Cursor, RawTrade, Reject
 from schemahub_lib.connectors.exactjson import ExactList
 from schemahub_lib.connectors.records import MAX_TRADE_ID, RecordError, now_ns
 from schemahub_lib.errors import MalformedPageError
@@ -92,3 +92,17 @@ def field_of(name: str) -> Callable[[Any], object]:
 def element_of(index: int) -> Callable[[Any], object]:
     """`raw_id` for array records: element `index` when the row has it."""
     return lambda item: item[index] if type(item) is list and len(item) > index else None
+
+
+def id_cursors(ids: list[int], cursor: Cursor | None) -> tuple[Cursor | None, Cursor | None]:
+    """(older, newer) for venues paged by trade id with `after` (older than, exclusive) and
+    `before` (newer than, exclusive): Coinbase and OKX. Only an empty page ends the history in
+    its direction; a short page is normal."""
+    if ids:
+        older = Cursor("after", str(min(ids))) if min(ids) > 1 else None
+        return older, None if cursor is None else Cursor("before", str(max(ids)))
+    if cursor is None:
+        return None, None
+    if cursor.param == "after":
+        return None, Cursor("before", str(max(int(cursor.value) - 1, 0)))
+    return Cursor("after", str(int(cursor.value) + 1)), None

@@ -2,7 +2,7 @@
 
     from schemahub_lib.read import load_lakehouse, trades, sql
     lake = load_lakehouse()                     # settings from the environment, like the CLI
-    t = lake.trades(exchanges=["binance", "coinbase"], symbols="BTC-USD",
+    t = lake.trades(exchanges=["BINANCE", "COINBASE"], symbols="BTC-USD",
                     start="2026-11-30T12:00Z", end="2026-11-30T12:15Z")
     t.to_pandas()                               # pandas;  polars.from_arrow(t) for Polars
     lake.sql("SELECT exchange, count(*) FROM trades_unified WHERE trade_ts >= $1 GROUP BY 1",
