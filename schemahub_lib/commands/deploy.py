@@ -46,7 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser.add_argument(
         "--teardown",
         action="store_true",
-        help="remove the jobs, triggers, workflows, artifacts and dashboard",
+        help="remove the jobs, triggers, workflows, artifacts, dashboard and alarms",
     )
     parser.add_argument(
         "--delete-data",
@@ -115,22 +115,13 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def assumptions(deployment: Deployment, settings: Settings, streams: int | None) -> Assumptions:
-    """Streams and exchanges to price: `streams` over the jobs' exchanges, or the seed's products
-    on those exchanges (`settings.seed_path`)."""
+    """Streams and exchanges to price: `streams` over the jobs' exchanges, or by default the
+    seed's products on those exchanges (`settings.seed_path`)."""
     from schemahub_lib.deploy.cost import Assumptions
     from schemahub_lib.seed import load_seed
 
-    named = sorted(
-        {
-            e.strip()
-            for job in deployment.jobs
-            if job.stage in ("pipeline", "ingest")
-            for e in job.arguments.get("--exchanges", "").split(",")
-            if e.strip()
-        }
-    )
     seed = load_seed(settings.seed_path)
-    exchanges = named or sorted(seed)
+    exchanges = deployment.exchanges  # every pipeline or ingest job names its --exchanges
     if streams is None:
         streams = sum(len(seed.get(e, ())) for e in exchanges)
     return Assumptions(streams=streams, exchanges=len(exchanges))

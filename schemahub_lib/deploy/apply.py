@@ -1,5 +1,5 @@
 """Execute a `Plan`: creates and updates first (artifacts, catalog, jobs, workflows, triggers,
-the dashboard), then deletes in the reverse order, so nothing ever points at a resource that is
+the dashboard, the alarms), then deletes in the reverse order, so nothing ever points at a resource that is
 gone.
 """
 
@@ -21,6 +21,7 @@ from schemahub_lib.settings import Settings
 from schemahub_lib.tables import init_tables
 
 _DELETE_ORDER = (
+    "cloudwatch alarm",
     "cloudwatch dashboard",
     "glue trigger",
     "glue workflow",
@@ -130,12 +131,19 @@ def _put_dashboard(deployment: Deployment, clients: AwsClients, change: Change) 
         )
 
 
+def _put_alarm(deployment: Deployment, clients: AwsClients, change: Change) -> None:
+    # PutMetricAlarm replaces the whole alarm; it applies Tags only when it creates one.
+    tags = [{"Key": k, "Value": v} for k, v in deployment.tags.items()]
+    aws_call(f"PutMetricAlarm {change.name}", clients.cloudwatch.put_metric_alarm, **change.spec, Tags=tags)
+
+
 _WRITERS: dict[str, Callable[[Deployment, AwsClients, Change], None]] = {
     "s3 object": _put_object,
     "glue job": _write_job,
     "glue workflow": _write_workflow,
     "glue trigger": _write_trigger,
     "cloudwatch dashboard": _put_dashboard,
+    "cloudwatch alarm": _put_alarm,
 }
 
 
@@ -143,6 +151,10 @@ def _delete_dashboard(deployment: Deployment, clients: AwsClients, catalog: Any,
     aws_call(
         f"DeleteDashboards {change.name}", clients.cloudwatch.delete_dashboards, DashboardNames=[change.name]
     )
+
+
+def _delete_alarm(deployment: Deployment, clients: AwsClients, catalog: Any, change: Change) -> None:
+    aws_call(f"DeleteAlarms {change.name}", clients.cloudwatch.delete_alarms, AlarmNames=[change.name])
 
 
 def _delete_trigger(deployment: Deployment, clients: AwsClients, catalog: Any, change: Change) -> None:
@@ -186,6 +198,7 @@ def _delete_database(deployment: Deployment, clients: AwsClients, catalog: Catal
 
 
 _DELETERS: dict[str, Callable[[Deployment, AwsClients, Any, Change], None]] = {
+    "cloudwatch alarm": _delete_alarm,
     "cloudwatch dashboard": _delete_dashboard,
     "glue trigger": _delete_trigger,
     "glue workflow": _delete_workflow,

@@ -8,6 +8,7 @@ talks to AWS. Names of AWS resources are derived here, in one place:
     triggers       <name>-ingest-schedule, <name>-maintenance-daily, and with separate ingest
                    and unify jobs <name>-unify-after-ingest
     dashboard      <name>-ops                    (CloudWatch; dashboards are global, not regional)
+    alarms         <name>-lag-<exchange>         (CloudWatch, one per exchange the jobs ingest)
     S3             s3://<bucket>/<prefix>/{warehouse,artifacts,tmp}/
 """
 
@@ -44,6 +45,8 @@ _DATABASE = re.compile(r"^[a-z_][a-z0-9_]{0,254}$")
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(?P<account>\d{12}):role/[\w+=,.@/-]{1,512}$")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 _CRON = re.compile(r"^cron\((?P<fields>[^()]+)\)$")
+_EXCHANGE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+_TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z]{2}(-[a-z]+)+-\d:\d{12}:[\w-]{1,256}$")
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,9 @@ class Deployment:
     maintenance_schedule: str
     jobs: tuple[JobSpec, ...]
     source: str = "<deployment>"
+    # alarms: a stream's lag over this many minutes alarms (None: 3 ingest intervals, resources.py)
+    alarm_lag_minutes: float | None = None
+    alarm_actions: tuple[str, ...] = ()  # SNS topic ARNs told when an alarm fires and clears
 
     @property
     def account_id(self) -> str:
@@ -128,6 +134,25 @@ class Deployment:
     def ops_dashboard(self) -> str:
         return f"{self.name}-ops"
 
+    @property
+    def alarm_prefix(self) -> str:
+        return f"{self.name}-lag-"
+
+    def lag_alarm(self, exchange: str) -> str:
+        return f"{self.alarm_prefix}{exchange}"
+
+    @property
+    def exchanges(self) -> tuple[str, ...]:
+        """The exchanges the scheduled pipeline or ingest jobs name in `--exchanges`, sorted."""
+        named = {
+            e.strip()
+            for job in self.jobs
+            if job.stage in ("pipeline", "ingest")
+            for e in job.arguments.get("--exchanges", "").split(",")
+            if e.strip()
+        }
+        return tuple(sorted(named))
+
     def glue_arn(self, kind: str, name: str) -> str:
         partition = self.role_arn.split(":")[1]
         return f"arn:{partition}:glue:{self.region}:{self.account_id}:{kind}/{name}"
@@ -159,6 +184,7 @@ def parse_deployment(data: Any, source: str = "<deployment>") -> Deployment:
         "defaults",
         "schedule",
         "jobs",
+        "alarms",
     )
     defaults = top.child("defaults", required=False)
     defaults.only("worker_type", "number_of_workers", "timeout_minutes", "max_retries", "execution_class")
@@ -166,6 +192,8 @@ def parse_deployment(data: Any, source: str = "<deployment>") -> Deployment:
     schedule.only("ingest", "maintenance")
     jobs_node = top.child("jobs")
     jobs = tuple(_job(jobs_node.child(key), key, defaults) for key in jobs_node.names())
+    alarms = top.child("alarms", required=False)
+    alarms.only("lag_minutes", "actions")
     deployment = Deployment(
         name=top.text("name", pattern=_NAME, expected="lower-case letters, digits and '-'"),
         region=top.text("region", pattern=_REGION, expected="an AWS region such as us-east-1"),
@@ -178,6 +206,8 @@ def parse_deployment(data: Any, source: str = "<deployment>") -> Deployment:
         maintenance_schedule=schedule.cron("maintenance"),
         jobs=jobs,
         source=source,
+        alarm_lag_minutes=alarms.number("lag_minutes", 1.0) if "lag_minutes" in alarms.data else None,
+        alarm_actions=alarms.texts("actions", pattern=_TOPIC_ARN, expected="an SNS topic ARN"),
     )
     _check_layout(deployment)
     if deployment.glue_version != GLUE_VERSION:
@@ -227,6 +257,16 @@ def _check_layout(deployment: Deployment) -> None:
                 f"{source}: jobs.{job.key}.arguments.--unify-every-minutes: expected a positive number "
                 f"of minutes, got {every!r}"
             )
+        if job.stage in ("pipeline", "ingest"):
+            # The lag alarms are per exchange: the deployer must know which ones a job ingests.
+            named = [e.strip() for e in job.arguments.get("--exchanges", "").split(",") if e.strip()]
+            bad = [e for e in named if not _EXCHANGE.match(e)]
+            if not named or bad:
+                got = f"got {bad[0]!r}" if bad else "got none"
+                raise ConfigError(
+                    f"{source}: jobs.{job.key}.arguments.--exchanges: expected a comma-separated list of "
+                    f"exchanges such as coinbase,kraken (the lag alarms are per exchange), {got}"
+                )
 
 
 def _positive(text: str) -> bool:
@@ -370,6 +410,16 @@ class _Reader:
             expected = "a number >= 0" if allow_zero else "a positive number"
             raise ConfigError(f"{self.source}: {self.path}{key}: expected {expected}, got {value!r}")
         return float(value)
+
+    def texts(self, key: str, pattern: re.Pattern[str], expected: str) -> tuple[str, ...]:
+        """An optional list of strings, each matching `pattern`."""
+        value = self.data.get(key, [])
+        if not isinstance(value, list):
+            raise ConfigError(f"{self.source}: {self.path}{key}: expected a list of {expected}s, got {value!r}")
+        for i, item in enumerate(value):
+            if not isinstance(item, str) or not pattern.match(item):
+                raise ConfigError(f"{self.source}: {self.path}{key}[{i}]: expected {expected}, got {item!r}")
+        return tuple(value)
 
     def cron(self, key: str) -> str:
         expression = self.text(key)

@@ -27,6 +27,7 @@ ATHENA_MIN_MB = 10
 CW_USD_PER_METRIC_MONTH = 0.30  # prorated by the hours in which the metric is sent
 CW_USD_PER_1000_PUTS = 0.01
 CW_LOGS_USD_PER_GB = 0.50
+CW_USD_PER_ALARM_MONTH = 0.10  # standard-resolution metric alarm (period >= 60 s)
 DAYS_PER_MONTH = 30
 HOURS_PER_MONTH = 730
 MAINTAINED_TABLES = 8  # ddl/: DataFiles and SmallFiles per table after maintenance
@@ -220,6 +221,7 @@ def _cloudwatch(
         + unify_metrics * unify_hours / HOURS_PER_MONTH
         + maintenance_metrics * maintenance_runs / HOURS_PER_MONTH
     )
+    alarms = len(deployment.exchanges)  # resources.lag_alarms: one per exchange, all month
     all_runs = runs + (0 if deployment.stage_jobs("pipeline") else unify_runs) + maintenance_runs
     puts = (runs + unify_runs + maintenance_runs) * a.metric_puts_per_run
     log_gb = all_runs * a.log_mb_per_run / 1000
@@ -234,6 +236,12 @@ def _cloudwatch(
             f"${CW_USD_PER_METRIC_MONTH}",
         ),
         CostLine("CloudWatch", "PutMetricData", puts / 1000 * CW_USD_PER_1000_PUTS, f"{puts:,} calls"),
+        CostLine(
+            "CloudWatch",
+            "alarms",
+            alarms * CW_USD_PER_ALARM_MONTH,
+            f"{alarms} (LagSeconds, one per exchange, standard resolution) x ${CW_USD_PER_ALARM_MONTH}/alarm-month",
+        ),
         CostLine(
             "CloudWatch",
             "logs",

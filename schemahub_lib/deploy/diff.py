@@ -3,8 +3,9 @@
 Ownership is explicit: every job, workflow and trigger the deployer creates carries the tag
 `schemahub:deployment=<name>`; the Glue database it creates carries that key as a parameter;
 the CloudWatch dashboard's text widget says "Managed by `schemahub deploy`, deployment `<name>`
-in <region>" (resources.ops_dashboard_body). A same-named resource without the tag or marker is
-never changed or deleted: the plan fails instead.
+in <region>" (resources.ops_dashboard_body); the CloudWatch alarms carry the tag as well. A
+same-named resource without the tag or marker is never changed or deleted: the plan fails
+instead.
 Objects under `<prefix>/artifacts/` belong to the deployer.
 """
 
@@ -22,10 +23,12 @@ from schemahub_lib.deploy.config import TAG_KEY, Deployment
 from schemahub_lib.deploy.packaging import Artifact, wheel_artifact
 from schemahub_lib.deploy.plan import Change, Plan
 from schemahub_lib.deploy.resources import (
+    ALARM_FIELDS,
     JOB_FIELDS,
     WORKFLOW_FIELDS,
     dashboard_owner,
     desired_state,
+    normalize_alarm,
     normalize_trigger,
 )
 from schemahub_lib.settings import Settings
@@ -49,6 +52,7 @@ def build_plan(
     changes += _workflow_changes(deployment, clients, desired.workflows)
     changes += _trigger_changes(deployment, clients, desired.triggers)
     changes += _dashboard_changes(deployment, clients, desired.dashboards)
+    changes += _alarm_changes(deployment, clients, desired.alarms)
     return Plan(deployment, tuple(changes))
 
 
@@ -57,7 +61,8 @@ def build_teardown_plan(
 ) -> Plan:
     """Delete what the deployer created; data (tables, warehouse) only with `delete_data`."""
     _check_bucket(deployment, clients)
-    changes = _dashboard_changes(deployment, clients, {})
+    changes = _alarm_changes(deployment, clients, {})
+    changes += _dashboard_changes(deployment, clients, {})
     changes += _trigger_changes(deployment, clients, {})
     changes += _workflow_changes(deployment, clients, {})
     changes += _job_changes(deployment, clients, {})
@@ -299,3 +304,43 @@ def _dashboard_diffs(live: dict[str, Any], want: dict[str, Any]) -> tuple[str, .
             first = changed[0].get("properties", {}).get("title") or changed[0].get("type")
             diffs.append(f"widgets: {len(changed)} of {len(wanted)} differ, e.g. {_short(first, 40)}")
     return tuple(diffs)
+
+
+def _alarm_changes(
+    deployment: Deployment, clients: AwsClients, desired: dict[str, dict[str, Any]]
+) -> list[Change]:
+    """The lag alarms: every live alarm named `<name>-lag-*` is read; those tagged as this
+    deployment's and no longer wanted are deleted, an untagged one that is wanted stops the plan."""
+    live = {
+        a["AlarmName"]: a
+        for a in paginate(
+            clients.cloudwatch,
+            "describe_alarms",
+            "MetricAlarms",
+            AlarmNamePrefix=deployment.alarm_prefix,
+            AlarmTypes=["MetricAlarm"],
+        )
+    }
+    owned = {name for name, alarm in live.items() if _alarm_owned(deployment, clients, alarm)}
+    changes = []
+    for name, want in desired.items():
+        found = live.get(name)
+        if found is None:
+            changes.append(Change("create", "cloudwatch alarm", name, spec=want))
+            continue
+        if name not in owned:
+            raise _conflict(deployment, "CloudWatch alarm", name)
+        diffs = _field_diffs(normalize_alarm(found), normalize_alarm(want), ALARM_FIELDS)
+        changes.append(Change("update" if diffs else "unchanged", "cloudwatch alarm", name, diffs, spec=want))
+    changes += [
+        Change("delete", "cloudwatch alarm", name, spec=name) for name in sorted(owned - set(desired))
+    ]
+    return changes
+
+
+def _alarm_owned(deployment: Deployment, clients: AwsClients, alarm: dict[str, Any]) -> bool:
+    arn = alarm["AlarmArn"]
+    listed = aws_call(
+        f"ListTagsForResource {arn}", clients.cloudwatch.list_tags_for_resource, ResourceARN=arn
+    )
+    return any(t["Key"] == TAG_KEY and t["Value"] == deployment.name for t in listed.get("Tags", []))

@@ -22,6 +22,7 @@ KIND_ORDER = (
     "glue workflow",
     "glue trigger",
     "cloudwatch dashboard",
+    "cloudwatch alarm",
 )
 _SYMBOL = {"create": "+", "update": "~", "replace": "±", "delete": "-", "unchanged": "=", "keep": "·"}
 

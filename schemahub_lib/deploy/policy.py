@@ -10,7 +10,9 @@ own metrics, schemahub_lib.metrics). Deliberately absent: `glue:DeleteTable`/`De
 `deployer_policy`: what the person or CI running `schemahub deploy` needs. `glue:ListJobs`,
 `glue:ListTriggers` and `glue:GetTags`-by-filter are list calls that IAM only grants on `*`.
 The dashboard actions are granted on the one dashboard's ARN, which has no region (dashboards
-are global).
+are global); the alarm writes on the deployment's `<name>-lag-*` alarms only, and
+`cloudwatch:DescribeAlarms` (read-only, a list call) on `*`. The job role gets no alarm or
+dashboard action: the jobs only send metrics.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ def _arns(d: Deployment) -> dict[str, str]:
         "tables": f"{glue}:table/{d.database}/*",
         "logs": f"arn:{partition}:logs:{d.region}:{d.account_id}:log-group:/aws-glue/*",
         "dashboard": f"arn:{partition}:cloudwatch::{d.account_id}:dashboard/{d.ops_dashboard}",
+        "alarms": f"arn:{partition}:cloudwatch:{d.region}:{d.account_id}:alarm:{d.alarm_prefix}*",
     }
 
 
@@ -186,6 +189,23 @@ def deployer_policy(d: Deployment) -> dict[str, Any]:
                     "cloudwatch:DeleteDashboards",
                 ],
                 "Resource": [a["dashboard"]],
+            },
+            {
+                "Sid": "LagAlarms",
+                "Effect": "Allow",
+                "Action": [
+                    "cloudwatch:PutMetricAlarm",
+                    "cloudwatch:DeleteAlarms",
+                    "cloudwatch:TagResource",
+                    "cloudwatch:ListTagsForResource",
+                ],
+                "Resource": [a["alarms"]],
+            },
+            {
+                "Sid": "ListAlarms",
+                "Effect": "Allow",
+                "Action": ["cloudwatch:DescribeAlarms"],
+                "Resource": ["*"],
             },
             {
                 "Sid": "PassJobRoleToGlue",

@@ -1,5 +1,5 @@
 """The desired AWS state for a deployment: Glue jobs, workflows and triggers as API requests,
-and the CloudWatch dashboard's body.
+the CloudWatch dashboard's body and the CloudWatch lag alarms (PutMetricAlarm requests).
 
 Pure functions of the deployment and the uploaded artifacts; nothing here calls AWS. The Spark
 settings the jobs need (`--conf`) are rendered by `schemahub_lib.spark.catalog_conf`, the same
@@ -16,6 +16,7 @@ from typing import Any
 
 from schemahub_lib.deploy.config import Deployment, JobSpec
 from schemahub_lib.errors import ConfigError
+from schemahub_lib.metrics import NAMESPACE as METRICS_NAMESPACE
 from schemahub_lib.ops.dashboard import DASHBOARD_PATH, dashboard_body
 from schemahub_lib.settings import CATALOG_NAME, Settings
 from schemahub_lib.spark import EXTENSIONS, catalog_conf
@@ -36,6 +37,30 @@ JOB_FIELDS = (
 )
 TRIGGER_FIELDS = ("WorkflowName", "Type", "Schedule", "Predicate", "Actions", "Description")
 WORKFLOW_FIELDS = ("Description", "MaxConcurrentRuns")
+# Fields of PutMetricAlarm the deployer sets; DescribeAlarms returns them under the same names.
+ALARM_FIELDS = (
+    "AlarmDescription",
+    "ActionsEnabled",
+    "AlarmActions",
+    "OKActions",
+    "InsufficientDataActions",
+    "MetricName",
+    "Namespace",
+    "Statistic",
+    "Dimensions",
+    "Period",
+    "EvaluationPeriods",
+    "DatapointsToAlarm",
+    "Threshold",
+    "ComparisonOperator",
+    "TreatMissingData",
+)
+# A lag alarm fires after this many schedule intervals in a row with the lag over its threshold
+# or without a datum: one late (FLEX) or failed run alone does not page anyone.
+ALARM_INTERVALS = 2
+# Default threshold, in schedule intervals: a healthy stream's lag after a run is about the time
+# since its newest trade; a stream that stopped landing exceeds 3 intervals within 3 runs.
+LAG_INTERVALS = 3
 # The ownership marker of a dashboard (see `ops_dashboard_body`), found in any text widget.
 _DASHBOARD_MARKER = re.compile(
     r"Managed by `schemahub deploy`, deployment `(?P<name>[a-z0-9-]+)` in (?P<region>[a-z]{2}(-[a-z]+)+-\d)\b"
@@ -48,6 +73,7 @@ class DesiredState:
     workflows: dict[str, dict[str, Any]]
     triggers: dict[str, dict[str, Any]]
     dashboards: dict[str, str]  # name -> DashboardBody
+    alarms: dict[str, dict[str, Any]]  # name -> PutMetricAlarm request (without Tags)
 
 
 def glue_settings(deployment: Deployment) -> Settings:
@@ -159,7 +185,70 @@ def desired_state(deployment: Deployment, wheel_key: str) -> DesiredState:
         workflows=workflows,
         triggers={t["Name"]: t for t in triggers},
         dashboards={deployment.ops_dashboard: ops_dashboard_body(deployment)},
+        alarms=lag_alarms(deployment),
     )
+
+
+def ingest_interval_seconds(deployment: Deployment) -> int:
+    """The pipeline schedule's interval in whole minutes, as seconds (an alarm period is a
+    multiple of 60 s); the mean interval for an irregular schedule."""
+    from schemahub_lib.deploy.cost import runs_per_day
+
+    minutes = 24 * 60 / runs_per_day(deployment.ingest_schedule)
+    return max(1, round(minutes)) * 60
+
+
+def lag_alarms(deployment: Deployment) -> dict[str, dict[str, Any]]:
+    """One alarm per ingested exchange on its `LagSeconds`, which every landing run sends as the
+    lag of that exchange's worst stream (metrics.landing_metrics): one stale stream fires it.
+
+    Period: one schedule interval. Fires when ALARM_INTERVALS intervals in a row have a lag
+    over the threshold or no datum at all (TreatMissingData=breaching), so a pipeline that
+    stopped running, or fails before it sends metrics, alarms as well.
+    """
+    period = ingest_interval_seconds(deployment)
+    if deployment.alarm_lag_minutes is not None:
+        threshold, basis = deployment.alarm_lag_minutes * 60, "alarms.lag_minutes in the deployment file"
+    else:
+        threshold, basis = float(LAG_INTERVALS * period), f"{LAG_INTERVALS} x the ingest interval"
+    alarms = {}
+    for exchange in deployment.exchanges:
+        name = deployment.lag_alarm(exchange)
+        alarms[name] = {
+            "AlarmName": name,
+            "AlarmDescription": (
+                f"SchemaHub deployment {deployment.name}: the newest landed trade of a {exchange} stream "
+                f"is older than the threshold ({basis}), or no LagSeconds came for {ALARM_INTERVALS} "
+                "schedule intervals (the pipeline stopped or fails early). Which stream: the run's "
+                "ingest.summary log line (worst_stream) or `schemahub status`. Managed by `schemahub deploy`."
+            ),
+            "ActionsEnabled": True,
+            "AlarmActions": list(deployment.alarm_actions),
+            "OKActions": list(deployment.alarm_actions),
+            "InsufficientDataActions": [],
+            "MetricName": "LagSeconds",
+            "Namespace": METRICS_NAMESPACE,
+            "Statistic": "Maximum",
+            "Dimensions": [{"Name": "Exchange", "Value": exchange}],
+            "Period": period,
+            "EvaluationPeriods": ALARM_INTERVALS,
+            "DatapointsToAlarm": ALARM_INTERVALS,
+            "Threshold": threshold,
+            "ComparisonOperator": "GreaterThanThreshold",
+            "TreatMissingData": "breaching",
+        }
+    return alarms
+
+
+def normalize_alarm(alarm: dict[str, Any]) -> dict[str, Any]:
+    """The deployer-owned fields of an alarm (a DescribeAlarms entry or a request), comparable."""
+    out = {k: alarm.get(k) for k in ALARM_FIELDS}
+    for key in ("AlarmActions", "OKActions", "InsufficientDataActions"):
+        out[key] = sorted(out[key] or [])
+    out["Dimensions"] = sorted(({"Name": d["Name"], "Value": d["Value"]} for d in out["Dimensions"] or []), key=str)
+    if out["Threshold"] is not None:
+        out["Threshold"] = float(out["Threshold"])
+    return out
 
 
 def _pipeline_triggers(deployment: Deployment) -> list[dict[str, Any]]:

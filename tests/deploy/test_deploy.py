@@ -1,6 +1,6 @@
 """`schemahub deploy` against a moto server: create, no-op second run, update, prune, dry run,
-teardown; the jobs, workflows, triggers and dashboard it leaves behind have the documented
-properties.
+teardown; the jobs, workflows, triggers, dashboard and lag alarms it leaves behind have the
+documented properties.
 
 moto's Glue stores what it is told and never runs a job, so these tests check configuration,
 not executions. moto has no UpdateTrigger; the deployer replaces changed triggers anyway.
@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -18,6 +19,7 @@ import pytest
 
 from schemahub_lib.cli import main
 from schemahub_lib.ddl import load_table_defs
+from schemahub_lib.metrics import CloudWatchSink, StreamFigures, landing_metrics
 from schemahub_lib.deploy import parse_deployment, run_deploy
 from schemahub_lib.deploy.aws import DeployError
 from schemahub_lib.deploy.packaging import wheel_artifact
@@ -34,11 +36,28 @@ pytestmark = pytest.mark.aws
 TABLES = sorted(load_table_defs(REPO_ROOT / "ddl"))
 JOBS = ["schemahub-backfill", "schemahub-maintenance", "schemahub-pipeline"]
 TRIGGERS = ["schemahub-ingest-schedule", "schemahub-maintenance-daily"]
+EXCHANGES = ["binance", "bitfinex", "coinbase", "kraken", "okx"]  # the pipeline job's --exchanges
+ALARMS = [f"schemahub-lag-{e}" for e in EXCHANGES]
 # 4 objects (wheel, 3 job scripts), the database, 7 Glue resources (3 jobs, 2 workflows, 2
-# triggers), the dashboard
-RESOURCES = 13
+# triggers), the dashboard, 5 alarms
+RESOURCES = 18
 WORKFLOWS = ["schemahub-maintenance", "schemahub-pipeline"]
 DASHBOARD = "schemahub-ops"
+ALARM_SETTINGS = (
+    "Namespace",
+    "MetricName",
+    "Dimensions",
+    "Statistic",
+    "Period",
+    "EvaluationPeriods",
+    "DatapointsToAlarm",
+    "Threshold",
+    "ComparisonOperator",
+    "TreatMissingData",
+    "ActionsEnabled",
+    "AlarmActions",
+    "OKActions",
+)
 
 
 def inventory(endpoint: str) -> dict[str, Any]:
@@ -62,6 +81,7 @@ def inventory(endpoint: str) -> dict[str, Any]:
             for db in databases
             for t in glue.get_tables(DatabaseName=db)["TableList"]
         },
+        "alarms": {a["AlarmName"]: a for a in cw.describe_alarms()["MetricAlarms"]},
     }
 
 
@@ -71,7 +91,7 @@ def test_dry_run_writes_nothing(endpoint, deploy_settings, deployment, built):
     assert result.applied == ()
     assert inventory(endpoint) == before
     assert before["objects"] == [] and before["jobs"] == {} and before["databases"] == []
-    assert before["dashboards"] == {}
+    assert before["dashboards"] == {} and before["alarms"] == {}
     creates = {(c.kind, c.name) for c in result.plan.changes if c.action == "create"}
     assert creates == {
         *{("s3 object", f"s3://{BUCKET}/{a.key}") for a in built},
@@ -81,8 +101,10 @@ def test_dry_run_writes_nothing(endpoint, deploy_settings, deployment, built):
         *{("glue workflow", w) for w in WORKFLOWS},
         *{("glue trigger", t) for t in TRIGGERS},
         ("cloudwatch dashboard", DASHBOARD),
+        *{("cloudwatch alarm", a) for a in ALARMS},
     }
     assert result.plan.counts()["create"] == len(result.plan.changes)
+    assert "  + create    cloudwatch alarm      schemahub-lag-coinbase" in result.plan.render()
 
 
 def test_second_deploy_changes_nothing(endpoint, deploy_settings, deployment, built):
@@ -95,6 +117,7 @@ def test_second_deploy_changes_nothing(endpoint, deploy_settings, deployment, bu
     assert sorted(after_first["workflows"]) == WORKFLOWS
     assert sorted(after_first["tables"]) == TABLES
     assert list(after_first["dashboards"]) == [DASHBOARD]
+    assert sorted(after_first["alarms"]) == ALARMS
 
     second = run_deploy(deploy_settings, deployment, artifacts=built)
     assert second.applied == ()
@@ -103,8 +126,10 @@ def test_second_deploy_changes_nothing(endpoint, deploy_settings, deployment, bu
     assert not [c for c in second.plan.changes if c.details]  # no drift notes either
     assert "  = unchanged glue trigger          schemahub-ingest-schedule" in second.plan.render()
     assert "  = unchanged cloudwatch dashboard  schemahub-ops" in second.plan.render()
+    assert "  = unchanged cloudwatch alarm      schemahub-lag-okx" in second.plan.render()
     assert second.plan.render().endswith(f"0 to delete, {len(TABLES) + RESOURCES} unchanged, 0 kept.")
-    assert inventory(endpoint) == after_first  # same object versions, job times, table pointers, body
+    # same object versions, job times, table pointers, dashboard body, alarm update times
+    assert inventory(endpoint) == after_first
 
 
 def test_deployed_resources(endpoint, deploy_settings, deployment, built):
@@ -194,6 +219,24 @@ def test_policies_cover_what_deploy_and_init_wrote(endpoint, deploy_settings, de
         for action in ("cloudwatch:GetDashboard", "cloudwatch:PutDashboard", "cloudwatch:DeleteDashboards"):
             assert allows(deployer, action, arn), (action, arn)
         assert not allows(job, "cloudwatch:PutDashboard", arn)
+    assert sorted(state["alarms"]) == ALARMS
+    for alarm in state["alarms"].values():
+        arn = alarm["AlarmArn"]  # the emulator's own ARN for it
+        for action in (
+            "cloudwatch:PutMetricAlarm",
+            "cloudwatch:DeleteAlarms",
+            "cloudwatch:TagResource",
+            "cloudwatch:ListTagsForResource",
+            "cloudwatch:DescribeAlarms",
+        ):
+            assert allows(deployer, action, arn), (action, arn)
+            assert not allows(job, action, arn) and not allows(job, action, "*"), action
+
+
+ALARM_CADENCE_DIFFS = (
+    "Period: 1800 -> 900",
+    "Threshold: 5400.0 -> 2700.0",
+)
 
 
 def test_changed_description_changes_only_what_differs(endpoint, deploy_settings, built):
@@ -214,9 +257,13 @@ def test_changed_description_changes_only_what_differs(endpoint, deploy_settings
         ("replace", "glue trigger", "schemahub-ingest-schedule"): (
             "Schedule: cron(0/30 * * * ? *) -> cron(0/15 * * * ? *)",
         ),
+        # The lag alarms follow the cadence: a 15-minute period, 3 x 15 minutes of lag.
+        **{("update", "cloudwatch alarm", name): ALARM_CADENCE_DIFFS for name in ALARMS},
     }
     result = run_deploy(deploy_settings, changed, artifacts=built)
-    assert len(result.applied) == 2
+    assert len(result.applied) == 2 + len(ALARMS)
+    for alarm in inventory(endpoint)["alarms"].values():
+        assert (alarm["Period"], alarm["Threshold"], alarm["EvaluationPeriods"]) == (900, 2700.0, 2)
     glue = client("glue", endpoint)
     job = glue.get_job(JobName="schemahub-pipeline")["Job"]
     assert (job["NumberOfWorkers"], job["ExecutionClass"]) == (4, "STANDARD")
@@ -251,6 +298,8 @@ def test_jobs_removed_from_the_description_are_deleted(endpoint, deploy_settings
         ("delete", "glue job", "schemahub-ingest-kraken"),
         ("replace", "glue trigger", "schemahub-ingest-schedule"),
         ("replace", "glue trigger", "schemahub-unify-after-ingest"),
+        # the one ingest job names every exchange again: their lag alarms come back
+        *{("create", "cloudwatch alarm", f"schemahub-lag-{e}") for e in ("binance", "bitfinex", "okx")},
     }
     conditions = glue.get_trigger(Name="schemahub-unify-after-ingest")["Trigger"]["Predicate"]["Conditions"]
     assert [c["JobName"] for c in conditions] == ["schemahub-ingest"]
@@ -430,11 +479,18 @@ def test_teardown_removes_what_deploy_created(endpoint, deploy_settings, deploym
     glue.create_job(Name="other-job", Role="arn:aws:iam::123456789012:role/x", Command={"Name": "glueetl"})
     cw = client("cloudwatch", endpoint)
     cw.put_dashboard(DashboardName="other-dashboard", DashboardBody=dashboard_body("us-east-1"))
+    # someone's alarm under the deployer's name prefix, without the tag: never deleted
+    cw.put_metric_alarm(**_foreign_alarm("schemahub-lag-manual"))
     run_deploy(deploy_settings, deployment, artifacts=built)
     assert sorted(inventory(endpoint)["dashboards"]) == ["other-dashboard", DASHBOARD]
+    assert sorted(inventory(endpoint)["alarms"]) == sorted([*ALARMS, "schemahub-lag-manual"])
 
     kept = run_deploy(deploy_settings, deployment, teardown=True)
+    assert {(c.action, c.name) for c in kept.applied if c.kind == "cloudwatch alarm"} == {
+        ("delete", a) for a in ALARMS
+    }
     assert {c.kind for c in kept.applied} == {
+        "cloudwatch alarm",
         "cloudwatch dashboard",
         "glue trigger",
         "glue workflow",
@@ -444,6 +500,7 @@ def test_teardown_removes_what_deploy_created(endpoint, deploy_settings, deploym
     assert ("delete", "cloudwatch dashboard", DASHBOARD) in {(c.action, c.kind, c.name) for c in kept.applied}
     state = inventory(endpoint)
     assert list(state["dashboards"]) == ["other-dashboard"]
+    assert list(state["alarms"]) == ["schemahub-lag-manual"]
     assert (state["jobs"].keys(), state["triggers"], state["workflows"]) == ({"other-job"}, {}, {})
     assert not [k for k in state["objects"] if k.startswith("schemahub/artifacts/")]
     assert sorted(state["tables"]) == TABLES  # data stays unless asked
@@ -457,6 +514,112 @@ def test_teardown_removes_what_deploy_created(endpoint, deploy_settings, deploym
     assert (state["databases"], state["tables"], list(state["jobs"])) == ([], {}, ["other-job"])
     again = run_deploy(deploy_settings, deployment, teardown=True, delete_data=True)
     assert again.plan.changes == () and again.applied == ()
+
+
+def _foreign_alarm(name: str) -> dict[str, Any]:
+    return {
+        "AlarmName": name,
+        "MetricName": "LagSeconds",
+        "Namespace": "SchemaHub",
+        "Dimensions": [{"Name": "Exchange", "Value": "coinbase"}],
+        "Statistic": "Maximum",
+        "Period": 60,
+        "EvaluationPeriods": 1,
+        "Threshold": 1.0,
+        "ComparisonOperator": "GreaterThanThreshold",
+    }
+
+
+def test_lag_alarms_watch_each_exchanges_worst_stream(endpoint, deploy_settings, deployment, built):
+    """One alarm per exchange on the LagSeconds a landing run sends (its worst stream's lag):
+    one stale stream among healthy ones breaches its exchange's alarm; no datum breaches too."""
+    run_deploy(deploy_settings, deployment, artifacts=built)
+    cw = client("cloudwatch", endpoint)
+    alarms = inventory(endpoint)["alarms"]
+    assert sorted(alarms) == ALARMS
+    for exchange in EXCHANGES:
+        alarm = alarms[f"schemahub-lag-{exchange}"]
+        assert {k: alarm.get(k) for k in ALARM_SETTINGS} == {
+            "Namespace": "SchemaHub",
+            "MetricName": "LagSeconds",
+            "Dimensions": [{"Name": "Exchange", "Value": exchange}],
+            "Statistic": "Maximum",
+            "Period": 1800,  # the 30-minute schedule
+            "EvaluationPeriods": 2,
+            "DatapointsToAlarm": 2,
+            "Threshold": 5400.0,  # 3 intervals
+            "ComparisonOperator": "GreaterThanThreshold",
+            "TreatMissingData": "breaching",  # a pipeline that stops sending alarms as well
+            "ActionsEnabled": True,
+            "AlarmActions": [],
+            "OKActions": [],
+        }
+        tags = cw.list_tags_for_resource(ResourceARN=alarm["AlarmArn"])["Tags"]
+        assert tags == [{"Key": "schemahub:deployment", "Value": "schemahub"}]
+
+    # A landing run: nine fresh coinbase streams and one stuck for four hours; kraken all fresh.
+    figures = [StreamFigures("coinbase", f"C{i}-USD", 100, 0, 20.0) for i in range(9)]
+    figures += [StreamFigures("coinbase", "STUCK-USD", 0, 0, 4 * 3600.0)]
+    figures += [StreamFigures("kraken", f"K{i}-USD", 100, 0, 30.0) for i in range(5)]
+    CloudWatchSink(cw).put(landing_metrics(figures))
+    sent = cw.list_metrics(Namespace="SchemaHub", MetricName="LagSeconds")["Metrics"]
+    assert len(sent) == 2  # per exchange, not per stream
+    now = datetime.now(UTC)
+    for metric in sent:
+        (dimension,) = metric["Dimensions"]
+        alarm = alarms[f"schemahub-lag-{dimension['Value']}"]
+        assert (metric["Namespace"], metric["MetricName"], metric["Dimensions"]) == (
+            alarm["Namespace"],
+            alarm["MetricName"],
+            alarm["Dimensions"],
+        )
+        (point,) = cw.get_metric_statistics(
+            Namespace=alarm["Namespace"],
+            MetricName=alarm["MetricName"],
+            Dimensions=alarm["Dimensions"],
+            StartTime=now - timedelta(hours=1),
+            EndTime=now + timedelta(hours=1),
+            Period=alarm["Period"],
+            Statistics=[alarm["Statistic"]],
+        )["Datapoints"]
+        breached = point["Maximum"] > alarm["Threshold"]
+        assert breached == (dimension["Value"] == "coinbase"), (dimension, point)
+
+
+def test_lag_alarms_follow_the_deployment_file(endpoint, deploy_settings, built):
+    run_deploy(deploy_settings, parse_deployment(deployment_data()), artifacts=built)
+    data = deployment_data()
+    topic = "arn:aws:sns:us-east-1:123456789012:schemahub-alerts"
+    data["alarms"] = {"lag_minutes": 120, "actions": [topic]}
+    data["jobs"]["pipeline"]["arguments"]["--exchanges"] = "coinbase,binance,kraken,bitfinex"  # no okx
+    changed = parse_deployment(data)
+
+    plan = run_deploy(deploy_settings, changed, dry_run=True, artifacts=built).plan
+    alarms = {(c.action, c.name): c.details for c in plan.changes if c.kind == "cloudwatch alarm"}
+    assert alarms.pop(("delete", "schemahub-lag-okx")) == ()
+    assert sorted(alarms) == [("update", a) for a in ALARMS if a != "schemahub-lag-okx"]
+    for details in alarms.values():
+        assert details[1:] == (f'AlarmActions: [] -> ["{topic}"]', f'OKActions: [] -> ["{topic}"]', "Threshold: 5400.0 -> 7200.0")
+        assert details[0].startswith("AlarmDescription: ")
+    assert "  - delete    cloudwatch alarm      schemahub-lag-okx" in plan.render()
+
+    run_deploy(deploy_settings, changed, artifacts=built)
+    live = inventory(endpoint)["alarms"]
+    assert sorted(live) == [a for a in ALARMS if a != "schemahub-lag-okx"]
+    for alarm in live.values():
+        assert (alarm["Threshold"], alarm["AlarmActions"], alarm["OKActions"]) == (7200.0, [topic], [topic])
+        assert "alarms.lag_minutes in the deployment file" in alarm["AlarmDescription"]
+    assert run_deploy(deploy_settings, changed, artifacts=built).applied == ()
+
+
+def test_same_named_alarm_of_someone_else_stops_the_deploy(endpoint, deploy_settings, deployment, built):
+    client("cloudwatch", endpoint).put_metric_alarm(**_foreign_alarm("schemahub-lag-coinbase"))
+    before = inventory(endpoint)
+    with pytest.raises(
+        DeployError, match="CloudWatch alarm schemahub-lag-coinbase exists but is not tagged schemahub:deployment"
+    ):
+        run_deploy(deploy_settings, deployment, artifacts=built)
+    assert inventory(endpoint) == before
 
 
 def test_command_line(endpoint, monkeypatch, tmp_path, capsys):
