@@ -415,7 +415,9 @@ class _Reader:
         """An optional list of strings, each matching `pattern`."""
         value = self.data.get(key, [])
         if not isinstance(value, list):
-            raise ConfigError(f"{self.source}: {self.path}{key}: expected a list of {expected}s, got {value!r}")
+            raise ConfigError(
+                f"{self.source}: {self.path}{key}: expected a list, each {expected}, got {value!r}"
+            )
         for i, item in enumerate(value):
             if not isinstance(item, str) or not pattern.match(item):
                 raise ConfigError(f"{self.source}: {self.path}{key}[{i}]: expected {expected}, got {item!r}")

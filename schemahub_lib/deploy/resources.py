@@ -245,7 +245,8 @@ def normalize_alarm(alarm: dict[str, Any]) -> dict[str, Any]:
     out = {k: alarm.get(k) for k in ALARM_FIELDS}
     for key in ("AlarmActions", "OKActions", "InsufficientDataActions"):
         out[key] = sorted(out[key] or [])
-    out["Dimensions"] = sorted(({"Name": d["Name"], "Value": d["Value"]} for d in out["Dimensions"] or []), key=str)
+    dimensions = ({"Name": d["Name"], "Value": d["Value"]} for d in out["Dimensions"] or [])
+    out["Dimensions"] = sorted(dimensions, key=str)
     if out["Threshold"] is not None:
         out["Threshold"] = float(out["Threshold"])
     return out

@@ -120,6 +120,28 @@ def _broken(edit) -> str:
             lambda d: split_layout(d)["jobs"].update(unify2=dict(split_layout(d)["jobs"]["unify"])),
             "stage unify, found 2",
         ),
+        (
+            lambda d: d["jobs"]["pipeline"]["arguments"].pop("--exchanges"),
+            "jobs.pipeline.arguments.--exchanges: expected a comma-separated list of exchanges such as "
+            "coinbase,kraken (the lag alarms are per exchange), got none",
+        ),
+        (
+            lambda d: d["jobs"]["pipeline"]["arguments"].update({"--exchanges": "coinbase,Kraken!"}),
+            "(the lag alarms are per exchange), got 'Kraken!'",
+        ),
+        (lambda d: d.update(alarms={"email": "x@y"}), "deploy.yaml: alarms.email: unknown key"),
+        (
+            lambda d: d.update(alarms={"lag_minutes": 0}),
+            "deploy.yaml: alarms.lag_minutes: expected a positive number, got 0",
+        ),
+        (
+            lambda d: d.update(alarms={"actions": "arn:aws:sns:us-east-1:123456789012:t"}),
+            "deploy.yaml: alarms.actions: expected a list, each an SNS topic ARN, got 'arn:aws:sns:",
+        ),
+        (
+            lambda d: d.update(alarms={"actions": ["me@example.com"]}),
+            "deploy.yaml: alarms.actions[0]: expected an SNS topic ARN, got 'me@example.com'",
+        ),
         (lambda d: d.update(glue_version="4.0"), "glue_version: SchemaHub targets Glue 5.1"),
         (lambda d: d.update(database="other"), "database: SchemaHub's Glue database is 'schemahub'"),
     ],
@@ -154,3 +176,15 @@ def test_several_ingest_jobs_are_allowed():
         "schemahub-ingest-coinbase",
         "schemahub-ingest-binance",
     ]
+
+
+def test_alarm_settings_and_the_exchanges_they_cover():
+    shipped = parse_deployment(deployment_data())
+    assert (shipped.alarm_lag_minutes, shipped.alarm_actions) == (None, ())
+    assert shipped.exchanges == ("binance", "bitfinex", "coinbase", "kraken", "okx")
+    assert shipped.lag_alarm("okx") == "schemahub-lag-okx"
+    data = deployment_data()
+    topic = "arn:aws:sns:eu-west-1:123456789012:schemahub-alerts"
+    data["alarms"] = {"lag_minutes": 45, "actions": [topic]}
+    d = parse_deployment(data)
+    assert (d.alarm_lag_minutes, d.alarm_actions) == (45.0, (topic,))

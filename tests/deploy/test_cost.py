@@ -109,6 +109,20 @@ def test_landing_metrics_add_one_per_exchange(deployment):
     assert six.usd - five.usd == pytest.approx(0.30)
 
 
+def test_lag_alarms_are_priced_one_per_exchange(deployment):
+    """deploy creates one LagSeconds alarm per exchange (resources.lag_alarms); each costs
+    $0.10 a month at standard resolution, and the 50-stream total stays within $30 with them."""
+    from schemahub_lib.deploy.resources import desired_state
+
+    alarms = desired_state(deployment, "wheel.whl").alarms
+    assert len(alarms) == len(deployment.exchanges) == 5
+    lines = monthly_cost(deployment, Assumptions(streams=50, exchanges=5))
+    (line,) = [c for c in lines if (c.part, c.item) == ("CloudWatch", "alarms")]
+    assert line.usd == pytest.approx(0.50)
+    assert line.formula == "5 (LagSeconds, one per exchange, standard resolution) x $0.1/alarm-month"
+    assert sum(c.usd for c in lines) <= 30.0
+
+
 def test_estimate_prints_every_assumption(deployment):
     text = render_estimate(deployment, Assumptions(streams=50, exchanges=5))
     for field in fields(Assumptions):

@@ -19,12 +19,12 @@ import pytest
 
 from schemahub_lib.cli import main
 from schemahub_lib.ddl import load_table_defs
-from schemahub_lib.metrics import CloudWatchSink, StreamFigures, landing_metrics
 from schemahub_lib.deploy import parse_deployment, run_deploy
 from schemahub_lib.deploy.aws import DeployError
 from schemahub_lib.deploy.packaging import wheel_artifact
 from schemahub_lib.deploy.policy import deployer_policy, job_role_policy
 from schemahub_lib.deploy.resources import ops_dashboard_body
+from schemahub_lib.metrics import CloudWatchSink, StreamFigures, landing_metrics
 from schemahub_lib.ops.dashboard import dashboard_body
 from schemahub_lib.settings import REPO_ROOT
 from tests.aws.emulator import client
@@ -599,7 +599,11 @@ def test_lag_alarms_follow_the_deployment_file(endpoint, deploy_settings, built)
     assert alarms.pop(("delete", "schemahub-lag-okx")) == ()
     assert sorted(alarms) == [("update", a) for a in ALARMS if a != "schemahub-lag-okx"]
     for details in alarms.values():
-        assert details[1:] == (f'AlarmActions: [] -> ["{topic}"]', f'OKActions: [] -> ["{topic}"]', "Threshold: 5400.0 -> 7200.0")
+        assert details[1:] == (
+            f'AlarmActions: [] -> ["{topic}"]',
+            f'OKActions: [] -> ["{topic}"]',
+            "Threshold: 5400.0 -> 7200.0",
+        )
         assert details[0].startswith("AlarmDescription: ")
     assert "  - delete    cloudwatch alarm      schemahub-lag-okx" in plan.render()
 
@@ -615,9 +619,8 @@ def test_lag_alarms_follow_the_deployment_file(endpoint, deploy_settings, built)
 def test_same_named_alarm_of_someone_else_stops_the_deploy(endpoint, deploy_settings, deployment, built):
     client("cloudwatch", endpoint).put_metric_alarm(**_foreign_alarm("schemahub-lag-coinbase"))
     before = inventory(endpoint)
-    with pytest.raises(
-        DeployError, match="CloudWatch alarm schemahub-lag-coinbase exists but is not tagged schemahub:deployment"
-    ):
+    message = "CloudWatch alarm schemahub-lag-coinbase exists but is not tagged schemahub:deployment"
+    with pytest.raises(DeployError, match=message):
         run_deploy(deploy_settings, deployment, artifacts=built)
     assert inventory(endpoint) == before
 

@@ -20,6 +20,13 @@ GLUE = "arn:aws:glue:us-east-1:123456789012"
 S3 = "arn:aws:s3:::schemahub-deploy-test"
 DASHBOARDS = "arn:aws:cloudwatch::123456789012:dashboard"  # dashboards are global: no region
 DASHBOARD_ACTIONS = ("cloudwatch:GetDashboard", "cloudwatch:PutDashboard", "cloudwatch:DeleteDashboards")
+ALARMS = "arn:aws:cloudwatch:us-east-1:123456789012:alarm"
+ALARM_WRITES = (
+    "cloudwatch:PutMetricAlarm",
+    "cloudwatch:DeleteAlarms",
+    "cloudwatch:TagResource",
+    "cloudwatch:ListTagsForResource",
+)
 
 
 def allows(policy: dict[str, Any], action: str, resource: str, context: dict[str, str] | None = None) -> bool:
@@ -73,6 +80,7 @@ def test_no_write_action_on_a_wildcard_resource(deployment, render):
                         "/schemahub/",
                         ":catalog",
                         "/schemahub-",
+                        ":alarm:schemahub-lag-",
                         "log-group:/aws-glue/",
                         "role/schemahub-glue-jobs",
                     )
@@ -185,3 +193,21 @@ def test_job_role_puts_metrics_only_in_the_schemahub_namespace(deployment):
     assert allows(policy, "cloudwatch:PutMetricData", "*", {"cloudwatch:namespace": "SchemaHub"})
     assert not allows(policy, "cloudwatch:PutMetricData", "*", {"cloudwatch:namespace": "AWS/EC2"})
     assert not allows(policy, "cloudwatch:PutMetricData", "*")
+
+
+def test_deployer_writes_only_its_own_lag_alarms(deployment):
+    policy = deployer_policy(deployment)
+    for action in ALARM_WRITES:
+        assert allows(policy, action, f"{ALARMS}:schemahub-lag-coinbase"), action
+        for other in (f"{ALARMS}:billing-alarm", f"{ALARMS}:schemahub-ops", f"{ALARMS}:*"):
+            assert not allows(policy, action, other), (action, other)
+        other_region = "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:schemahub-lag-coinbase"
+        assert not allows(policy, action, other_region), action
+    assert allows(policy, "cloudwatch:DescribeAlarms", "*")  # read-only listing by name prefix
+
+
+def test_job_role_cannot_touch_alarms(deployment):
+    policy = job_role_policy(deployment)
+    for action in (*ALARM_WRITES, "cloudwatch:DescribeAlarms", "cloudwatch:SetAlarmState"):
+        for resource in (f"{ALARMS}:schemahub-lag-coinbase", "*"):
+            assert not allows(policy, action, resource, {"cloudwatch:namespace": "SchemaHub"}), action
