@@ -62,7 +62,9 @@ def run_pipeline(
 
     The mappings are loaded and validated first, so a bad mapping stops the run before anything
     lands. A failed stream does not stop unify: what did land is unified, and the exit code
-    (`report.exit_code`) still says a stream failed.
+    (`report.exit_code`) still says a stream failed. A dry run (`options.ingest.dry_run`) lands
+    nothing and, when unify is due, unifies as a dry run (reads and maps, writes nothing).
+    `schemahub pipeline` and jobs/pipeline_job.py both call this.
     """
     from schemahub_lib.ddl import load_table_defs
     from schemahub_lib.mapping import load_mappings
@@ -74,12 +76,10 @@ def run_pipeline(
     ingest = run_ingest(settings, options.ingest)
     due, reason = unify_due(settings, every, time.time())
     unify = None
-    if due and not options.ingest.dry_run:
+    if due:
         from schemahub_lib.unify import run_unify
 
-        unify = run_unify(settings, spark, mappings=mappings)
-    elif options.ingest.dry_run:
-        reason = "dry run"
+        unify = run_unify(settings, spark, mappings=mappings, dry_run=options.ingest.dry_run)
     log_event("pipeline", ingest_exit_code=ingest.exit_code, unified=unify is not None, unify_reason=reason)
     return PipelineReport(ingest, unify, reason)
 

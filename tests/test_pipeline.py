@@ -1,16 +1,20 @@
-"""`run_pipeline` (jobs/pipeline_job.py): ingest, then unify when its cadence is due, one process.
+"""`run_pipeline` (jobs/pipeline_job.py and `schemahub pipeline`): ingest, then unify when its
+cadence is due, one process.
 
 Against the simulator and a real embedded catalog; unify runs in the shared Spark session.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 
 import pytest
 
 from schemahub_lib.catalog import load_catalog
+from schemahub_lib.cli import main
+from schemahub_lib.connectors import CONNECTORS
 from schemahub_lib.errors import ConfigError
 from schemahub_lib.landing.ingest import IngestOptions
 from schemahub_lib.pipeline import PipelineOptions, last_unify_ms, run_pipeline, unify_due
@@ -90,3 +94,58 @@ def test_unify_is_due_after_nine_tenths_of_the_cadence(settings):
 def test_bad_cadence_fails_before_anything_lands(settings):
     with pytest.raises(ConfigError, match="--unify-every-minutes must be positive minutes, got 0"):
         run_pipeline(settings, PipelineOptions(IngestOptions(), unify_every_minutes=0))
+
+
+def test_the_command_runs_the_glue_jobs_pipeline_with_its_cadence(
+    spark, settings, sim, tmp_path, monkeypatch, capsys
+):
+    """`schemahub pipeline` is `run_pipeline`, the Glue job's code path: the same unify cadence
+    (`--unify-every-minutes`), its reason in --json, ingest's exit code."""
+    seed = tmp_path / "seed.yaml"
+    seed.write_text(SEED)
+    config = tmp_path / "config.yaml"
+    rate_limits = json.dumps(dict.fromkeys(CONNECTORS, 0))
+    config.write_text(f"catalog_name: {settings.catalog_name}\nrate_limits: {rate_limits}\n")
+    monkeypatch.setenv("SCHEMAHUB_CONFIG", str(config))
+    for var, url in sim.env().items():
+        monkeypatch.setenv(var, url)
+    warehouse = str(settings.warehouse_path)
+    catalog = load_catalog(settings)
+    init_tables(catalog, settings)
+
+    def pipeline(*extra: str) -> tuple[int, str]:
+        as_of = str(sim.clock.now_ns() / 1e9)
+        common = ("--seed-path", str(seed), "--cold-start-minutes", "2", "--as-of", as_of)
+        code = main(["--warehouse", warehouse, "pipeline", *common, *extra])
+        return code, capsys.readouterr().out
+
+    code, out = pipeline("--unify-every-minutes", "180", "--json")
+    first = json.loads(out)
+    landed = sum(s["trades"] for s in first["ingest"]["streams"])
+    assert code == 0 and landed > 100
+    assert first["unify"]["rows_inserted"] == landed
+    assert first["unify_reason"] == "trades_unified has no unify commit yet"
+
+    sim.clock.advance(60)
+    code, out = pipeline("--unify-every-minutes", "180", "--json")
+    second = json.loads(out)
+    more = sum(s["trades"] for s in second["ingest"]["streams"])
+    assert code == 0 and more > 0
+    assert second["unify"] is None  # not due: raw lands, trades_unified waits for its cadence
+    assert second["unify_reason"].startswith("last unify commit 0.")
+    assert _unified(catalog, settings) == landed
+
+    sim.clock.advance(60)
+    code, out = pipeline("--json")  # no cadence: every run unifies, catching up the second's trades
+    third = json.loads(out)
+    latest = sum(s["trades"] for s in third["ingest"]["streams"])
+    assert code == 0 and third["unify_reason"] == "unify runs every pipeline run"
+    assert third["unify"]["rows_inserted"] == more + latest
+    assert _unified(catalog, settings) == landed + more + latest
+
+    sim.clock.advance(60)
+    code, out = pipeline("--dry-run")  # lands nothing; unify reads and maps, writes nothing
+    assert code == 0 and "nothing written" in out
+    (line,) = [x for x in out.splitlines() if x.startswith("unify ")]
+    assert "; dry run (" in line and "inserted 0," in line
+    assert _unified(catalog, settings) == landed + more + latest

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from schemahub_lib.landing.cli import (
     add_common,
@@ -16,6 +16,9 @@ from schemahub_lib.landing.cli import (
 )
 from schemahub_lib.settings import Settings
 from schemahub_lib.timespec import time_arg, to_ns
+
+if TYPE_CHECKING:  # `schemahub --help` must not load the landing code
+    from schemahub_lib.landing.ingest import IngestOptions
 
 OPTION_FLAGS = (
     "seed_path",
@@ -73,14 +76,15 @@ def register(sub: Any) -> None:
     parser.set_defaults(handler=run)
 
 
-def run(args: argparse.Namespace, settings: Settings) -> int:
-    from schemahub_lib.landing.ingest import IngestOptions, run_ingest
+def ingest_options(args: argparse.Namespace) -> IngestOptions:
+    """IngestOptions from ingest's flags (also `schemahub pipeline`'s), checked before any request."""
+    from schemahub_lib.landing.ingest import IngestOptions
 
     exchanges, products = split_streams(args)
     check_limit(args.limit, exchanges)
     as_of_ns = None if args.as_of is None else to_ns(args.as_of)
     check_not_future("--as-of", as_of_ns, time.time_ns(), "no trade is due yet")
-    options = IngestOptions(
+    return IngestOptions(
         exchanges=exchanges,
         products=products,
         skip_checkpoint=args.skip_checkpoint,
@@ -88,6 +92,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         as_of_ns=as_of_ns,
         **overrides(args, OPTION_FLAGS),
     )
-    report = run_ingest(settings, options)
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    from schemahub_lib.landing.ingest import run_ingest
+
+    report = run_ingest(settings, ingest_options(args))
     print_report(report, args.json)
     return report.exit_code

@@ -7,9 +7,7 @@ spelling) reach the same handlers through cli.py's alias rewrite.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
-import io
 import json
 from typing import Any
 
@@ -32,14 +30,23 @@ def register(sub: Any) -> None:
 
     pipeline = sub.add_parser(
         "pipeline",
-        help="ingest, then unify",
-        description="`schemahub ingest` (same arguments) then `schemahub unify`. The mappings are "
-        "validated first, so a bad mapping stops the pipeline before anything lands. Unify runs "
-        "even if some streams failed (what landed is committed and consistent); the exit code "
-        "is then ingest's.",
+        help="ingest, then unify when due (what the Glue pipeline job runs)",
+        description="`schemahub ingest` (same arguments) then `schemahub unify`, through "
+        "schemahub_lib.pipeline.run_pipeline, the code jobs/pipeline_job.py runs on Glue. The "
+        "mappings are validated first, so a bad mapping stops the pipeline before anything lands. "
+        "With --unify-every-minutes, unify runs only when the last unify commit on trades_unified "
+        "is at least 90% of that old. Unify runs even if some streams failed (what landed is "
+        "committed and consistent); the exit code is then ingest's. --dry-run lands nothing and "
+        "unifies as a dry run.",
     )
     ingest_command().register(_Into(pipeline))  # ingest's own flags, kept in step with it
     _add_mappings_dir(pipeline)
+    pipeline.add_argument(
+        "--unify-every-minutes",
+        type=float,
+        metavar="MINUTES",
+        help="unify only when the last unify commit is this old (default: every run unifies)",
+    )
     pipeline.set_defaults(handler=run_pipeline)
 
 
@@ -81,22 +88,26 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_pipeline(args: argparse.Namespace, settings: Settings) -> int:
-    from schemahub_lib.ddl import load_table_defs
-    from schemahub_lib.mapping import load_mappings
-    from schemahub_lib.unify import run_unify
+    from schemahub_lib.landing.cli import print_report
+    from schemahub_lib.pipeline import PipelineOptions
+    from schemahub_lib.pipeline import run_pipeline as pipeline
 
-    settings = _settings(args, settings)
-    mappings = load_mappings(settings.mappings_dir, load_table_defs(settings.ddl_dir))
-    if not args.json:
-        code = int(ingest_command().run(args, settings) or 0)
-        print_unify_report(run_unify(settings, mappings=mappings, dry_run=args.dry_run))
-        return code
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):  # one JSON document for both steps
-        code = int(ingest_command().run(args, settings) or 0)
-    unify = run_unify(settings, mappings=mappings, dry_run=args.dry_run)
-    print(json.dumps({"ingest": json.loads(out.getvalue()), "unify": dataclasses.asdict(unify)}, indent=2))
-    return code
+    options = PipelineOptions(ingest_command().ingest_options(args), args.unify_every_minutes)
+    report = pipeline(_settings(args, settings), options)
+    if args.json:  # one JSON document for both steps
+        document = {
+            "ingest": dataclasses.asdict(report.ingest),
+            "unify": None if report.unify is None else dataclasses.asdict(report.unify),
+            "unify_reason": report.unify_reason,
+        }
+        print(json.dumps(document, default=str, indent=2))
+        return report.exit_code
+    print_report(report.ingest, False)
+    if report.unify is None:
+        print(f"unify not due: {report.unify_reason}")
+    else:
+        print_unify_report(report.unify)
+    return report.exit_code
 
 
 def print_unify_report(report: Any) -> None:
