@@ -302,4 +302,4 @@ def load_lakehouse(settings: Settings | None = None) -> Lakehouse:
             f"no catalog at {settings.catalog_db_path}: set SCHEMAHUB_WAREHOUSE (or --warehouse) to "
             "the warehouse folder, or run `schemahub init` to create one"
         )
-    return Lakehouse(settings, load_catalog(settings))
+    return Lakehouse(settings, load_catalog(settings, read_only=True))

@@ -8,6 +8,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
+from schemahub_lib.catalog import load_catalog
 from schemahub_lib.read import Lakehouse, QueryError, UnknownTableError
 from tests.read.conftest import DAYS, PER_HOUR
 from tests.read.synthetic import START, trades_batch
@@ -96,7 +97,8 @@ def test_time_travel_returns_the_earlier_snapshots_rows(lakehouse: Lakehouse) ->
     history = lakehouse.snapshots()
     assert [s.operation for s in history] == ["append"] * DAYS
     first = history[0]
-    table = lakehouse.table("trades_unified")
+    # The lakehouse reads through a read-only catalog: a writer (as unify is) appends.
+    table = load_catalog(lakehouse.settings).load_table(lakehouse.settings.table_id("trades_unified"))
     table.append(trades_batch(table, START + timedelta(days=DAYS), 1, 100, seed=99, id_offset=10**7))
 
     now_rows = lakehouse.sql("SELECT count(*) AS n FROM trades_unified")["n"][0].as_py()
@@ -158,9 +160,9 @@ def test_start_must_be_before_end(shared_lakehouse: Lakehouse) -> None:
 
 
 def test_a_snapshot_id_reads_the_other_tables_as_of_its_commit_time(lakehouse: Lakehouse) -> None:
-    catalog = lakehouse.catalog
+    catalog = load_catalog(lakehouse.settings)  # a writer: the lakehouse's own catalog only reads
     notes = catalog.create_table("schemahub.notes", schema=pa.schema([pa.field("note", pa.string())]))
-    trades = lakehouse.table("trades_unified")
+    trades = catalog.load_table(lakehouse.settings.table_id("trades_unified"))
     notes.append(pa.table({"note": ["before"]}))
     trades.append(trades_batch(trades, START + timedelta(days=DAYS), 1, 100, seed=7, id_offset=10**7))
     notes.append(pa.table({"note": ["after"]}))
@@ -205,3 +207,17 @@ def test_module_functions_read_the_environments_warehouse(
     )
     assert set(window["symbol"].to_pylist()) == {"ETH-USD"}
     assert read.sql("SELECT count(*) AS n FROM trades_unified")["n"][0].as_py() == DAYS * 24 * PER_HOUR
+
+
+def test_the_read_api_opens_the_catalog_read_only(lakehouse: Lakehouse) -> None:
+    """Notebooks and `schemahub query` read: a reader can never move a table's history."""
+    table = lakehouse.table("trades_unified")
+    before = table.metadata_location
+    with pytest.raises(Exception, match="readonly database"):
+        table.append(trades_batch(table, START + timedelta(days=DAYS), 1, 10, seed=5, id_offset=10**8))
+    assert (
+        load_catalog(lakehouse.settings)
+        .load_table(lakehouse.settings.table_id("trades_unified"))
+        .metadata_location
+        == before
+    )
