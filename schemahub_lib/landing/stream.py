@@ -69,7 +69,7 @@ class StreamStats:
     merged: int = 0
     contradictions: int = 0  # answers asked again because they contradicted their cursor
     status: str = "ok"
-    detail: str = ""
+    detail: str = ""  # a note the report gives an ok stream (a followed stream's recovered outages)
 
 
 @dataclass
