@@ -7,7 +7,9 @@ Three loops, in threads:
   stream walks from its watermark to the newest trade every `poll_s` seconds and commits what
   it walked once per `flush_s`, so raw tables get one commit per stream per interval. Every
   page it fetches is handed to the board (`_page`): the last trade and the last few minutes of
-  trades per market; no market is fetched twice;
+  trades per market; no market is fetched twice. A failed walk marks the market's quote with
+  its error (`_error`) until a page comes again; a stream still failing when the monitor stops
+  ends `failed` in landing's report, and `summary`/`exit_code` say so (`Follow` has the rules);
 - the board loop recomputes the discrepancy board (`discrepancy.board`) twice a second, turns
   flags into episodes and appends every ended episode to `schemahub_discrepancies`;
 - the lead-lag loop measures lead-lag per asset on the recent trades every few seconds
