@@ -23,7 +23,7 @@ from schemahub_lib.http import HttpCounters
 from schemahub_lib.landing.context import LandingContext
 from schemahub_lib.landing.progress import Progress
 from schemahub_lib.landing.runs import ALL, RunLog, RunRow
-from schemahub_lib.landing.stream import StreamRun, StreamSkipped, StreamStopped
+from schemahub_lib.landing.stream import StreamInterrupted, StreamRun, StreamSkipped, StreamStopped
 from schemahub_lib.logs import log_event
 from schemahub_lib.metrics import (
     StreamFigures,
@@ -48,7 +48,7 @@ class StreamResult:
 
     exchange: str
     product: str
-    status: str  # ok | failed | conflict | superseded | skipped
+    status: str  # ok | failed | conflict | superseded | skipped | interrupted (a followed walk)
     pages: int = 0
     trades: int = 0
     rejects: int = 0
@@ -150,6 +150,8 @@ def run_streams(
         except StreamStopped as stop:
             result.status = stop.outcome.status
             result.error = stop.outcome.detail
+        except StreamInterrupted as stop:  # following stopped mid-walk: landed what it walked
+            result.status, result.error = "interrupted", str(stop)
         except Exception as exc:  # a bug in one stream must not stop the others
             if not isinstance(exc, SchemaHubError):
                 _log.debug("stream %s failed", key, exc_info=True)

@@ -35,7 +35,7 @@ from schemahub_lib.landing.forward import cursor_proof, walk_forward
 from schemahub_lib.landing.options import IngestOptions
 from schemahub_lib.landing.plan import plan_ingest
 from schemahub_lib.landing.runs import ALL, RunLog, RunRow, options_json, repair_interrupted
-from schemahub_lib.landing.stream import StreamRun, StreamSkipped, StreamStopped
+from schemahub_lib.landing.stream import StreamInterrupted, StreamRun, StreamSkipped, StreamStopped
 from schemahub_lib.landing.watermarks import WatermarkLog
 from schemahub_lib.landing.writer import raw_table_name
 from schemahub_lib.logs import log_event
@@ -69,6 +69,12 @@ class Follow:
     * a later walk landed everything from the watermark to the newest trade: contiguity is
       proven again, so the stream ends `ok`, its error field noting each outage it recovered
       from ("recovered at T: N walk(s) failed from T0, the first with: ...").
+
+    A walk still going when `stop` is set ends before its next page (StreamInterrupted), as on
+    a fetch error: what it holds is landed, a complete range, and the next run resumes at the
+    watermark (a rate-limited catch-up would otherwise outlast the stop). Not having reached
+    the newest trade, the stream ends `interrupted` (not a failure: the run exits 0), or
+    `failed` when its outage was still open.
 
     Either way `schemahub_runs` gets a `failed` row for the stream when an outage starts and an
     `ok` row when it ends, so `schemahub status` shows it while following goes on.
@@ -118,12 +124,21 @@ def follow_stream(
     `record(run, status, error)` appends the stream's row to `schemahub_runs`."""
     outage: Outage | None = None
     recovered: list[str] = []
+    run.interrupt = follow.stop  # a walk in progress when following stops ends at its next page
     while not follow.stop.is_set():
         started = time.monotonic()
         try:
             ingest_stream(run, options, time.time_ns(), window)
         except (StreamStopped, StreamSkipped):
             raise  # another run moved the stream: stop following it
+        except StreamInterrupted as stop:  # what it walked is landed; the next run goes on from there
+            if outage is not None:
+                break  # still failing: the stream ends failed, below
+            text = (
+                f"following stopped at {iso(time.time_ns())} in the middle of a walk, before the newest "
+                "trade; what landed is contiguous and the next run resumes at the watermark"
+            )
+            raise StreamInterrupted("; ".join([text, *recovered])) from stop
         except Exception as exc:  # what would fail the stream without Follow
             if follow.on_error is None:
                 raise
