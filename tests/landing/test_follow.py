@@ -54,18 +54,13 @@ def follow_settings(settings: Settings, live_sim: SimServer, tmp_path: Path) -> 
 class Following:
     """`run_ingest` following FOLLOWED in a thread; `errors` are what `on_error` was handed."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, **overrides: Any) -> None:
         self.stop = threading.Event()
         self.errors: list[tuple[str, Exception]] = []
         self.pages: dict[str, int] = dict.fromkeys(FOLLOWED, 0)
         self.report: IngestReport | None = None
-        options = IngestOptions(
-            exchanges=FOLLOWED,
-            workers=len(FOLLOWED),
-            cold_start_minutes=0.5,
-            flush_seconds=0.5,
-            http_timeout_s=2.0,
-        )
+        defaults = {"cold_start_minutes": 0.5, "flush_seconds": 0.5, "http_timeout_s": 2.0}
+        options = IngestOptions(exchanges=FOLLOWED, workers=len(FOLLOWED), **{**defaults, **overrides})
         follow = Follow(0.2, self.stop, on_page=self._page, on_error=self._error)
         self.thread = threading.Thread(target=self._run, args=(settings, options, follow), daemon=True)
         self.thread.start()
@@ -94,12 +89,12 @@ class Following:
 
 
 @pytest.fixture
-def follow(follow_settings: Settings) -> Iterator[Callable[[], Following]]:
+def follow(follow_settings: Settings) -> Iterator[Callable[..., Following]]:
     """Starts following; stops it at the end of the test, whatever happened."""
     started: list[Following] = []
 
-    def start() -> Following:
-        started.append(Following(follow_settings))
+    def start(settings: Settings = follow_settings, **overrides: Any) -> Following:
+        started.append(Following(settings, **overrides))
         return started[-1]
 
     yield start
@@ -135,7 +130,7 @@ def assert_contiguous_and_exact(settings: Settings, sim: SimServer, exchange: st
 
 
 def test_a_persistent_error_while_following_fails_the_stream_and_the_run(
-    follow_settings: Settings, live_sim: SimServer, follow: Callable[[], Following]
+    follow_settings: Settings, live_sim: SimServer, follow: Callable[..., Following]
 ) -> None:
     following = follow()
     following.wait("kraken trades landed", lambda: landed(follow_settings, "kraken") > 0)
@@ -173,7 +168,7 @@ def test_a_persistent_error_while_following_fails_the_stream_and_the_run(
 
 
 def test_a_stream_that_recovers_while_following_ends_ok_with_its_outage_noted(
-    follow_settings: Settings, live_sim: SimServer, follow: Callable[[], Following]
+    follow_settings: Settings, live_sim: SimServer, follow: Callable[..., Following]
 ) -> None:
     following = follow()
     following.wait("kraken trades landed", lambda: landed(follow_settings, "kraken") > 0)
@@ -201,7 +196,7 @@ def test_a_stream_that_recovers_while_following_ends_ok_with_its_outage_noted(
 
 
 def test_errors_the_retries_absorb_leave_the_stream_ok(
-    follow_settings: Settings, live_sim: SimServer, follow: Callable[[], Following]
+    follow_settings: Settings, live_sim: SimServer, follow: Callable[..., Following]
 ) -> None:
     following = follow()
     following.wait("kraken trades landed", lambda: landed(follow_settings, "kraken") > 0)
@@ -215,3 +210,29 @@ def test_errors_the_retries_absorb_leave_the_stream_ok(
     assert report.exit_code == 0 and kraken.status == "ok" and kraken.error is None and kraken.retries >= 2
     assert streams_status(follow_settings)["kraken"].last_run_status == "ok"
     assert_contiguous_and_exact(follow_settings, live_sim, "kraken")
+
+
+def test_a_walk_cut_short_by_the_stop_ends_interrupted_and_the_next_run_finishes_it(
+    follow_settings: Settings, live_sim: SimServer, follow: Callable[..., Following]
+) -> None:
+    # Binance paced to 2 pages a second, 100 trades a page: the 2-minute cold start takes seconds.
+    slow = dataclasses.replace(follow_settings, rate_limits={**follow_settings.rate_limits, "binance": 2})
+    following = follow(slow, limit=100, cold_start_minutes=2)
+    following.wait("binance pages", lambda: following.pages["binance"] >= 2)
+    started = time.monotonic()
+    report = following.end()
+    assert time.monotonic() - started < 10  # the stop did not wait for the walk to finish
+    binance = next(s for s in report.streams if s.exchange == "binance")
+    assert binance.status == "interrupted" and report.exit_code == 0, binance
+    assert "in the middle of a walk" in (binance.error or ""), binance
+    statuses = streams_status(follow_settings)
+    assert statuses["binance"].last_run_status == "interrupted"
+    assert statuses["binance"].in_progress, statuses["binance"]  # the walk's progress is kept
+    assert_contiguous_and_exact(follow_settings, live_sim, "binance")  # what landed has no hole
+    # A plain run finishes the walk: the whole window is exact.
+    done = run_ingest(follow_settings, IngestOptions(exchanges=("binance",), workers=1, cold_start_minutes=2))
+    assert done.exit_code == 0, [s.error for s in done.streams]
+    assert_contiguous_and_exact(follow_settings, live_sim, "binance")
+    ids = [r[RAW_ID_COLUMN["binance"]] for r in raw_rows(follow_settings, "binance")]
+    first = live_sim.truth("binance", STREAMS["binance"][1], from_id=min(ids), to_id=min(ids)).records()[0]
+    assert first["time_ns"] < time.time_ns() - 100 * 10**9  # it reached back over the 2-minute window
