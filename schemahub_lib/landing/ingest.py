@@ -300,7 +300,7 @@ def run_ingest(settings: Settings, options: IngestOptions, follow: Follow | None
     def record(run: StreamRun, status: str, error: str) -> None:
         """A followed stream's outage starts or ends: say so in `schemahub_runs` now."""
         stats, now_us = run.stats, time.time_ns() // 1000
-        row = RunRow(ctx.run_id, "ingest", run.exchange, run.product.symbol, status, started_us,
+        row = RunRow(ctx.run_id, ctx.kind, run.exchange, run.product.symbol, status, started_us,
                      pages=stats.pages, trades=stats.trades, rejects=stats.rejects, commits=stats.commits,
                      error=error, finished_at_us=now_us, pid=pid)  # fmt: skip
         try:
