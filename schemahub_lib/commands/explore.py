@@ -6,6 +6,8 @@ schemahub explore --live                         # also poll every seed venue an
 schemahub explore --host 0.0.0.0                 # reachable from other machines: no authentication!
 
 It reads the lakehouse through the read API (no JVM); it listens on 127.0.0.1 unless --host.
+--live lands every seed stream while it runs; on stop (Ctrl-C, SIGTERM) it prints what each
+stream landed and exits 1 when one ended failed (an error still unrecovered when it stopped).
 """
 
 from __future__ import annotations

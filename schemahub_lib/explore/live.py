@@ -7,7 +7,9 @@ Three loops, in threads:
   stream walks from its watermark to the newest trade every `poll_s` seconds and commits what
   it walked once per `flush_s`, so raw tables get one commit per stream per interval. Every
   page it fetches is handed to the board (`_page`): the last trade and the last few minutes of
-  trades per market; no market is fetched twice;
+  trades per market; no market is fetched twice. A failed walk marks the market's quote with
+  its error (`_error`) until a page comes again; a stream still failing when the monitor stops
+  ends `failed` in landing's report, and `summary`/`exit_code` say so (`Follow` has the rules);
 - the board loop recomputes the discrepancy board (`discrepancy.board`) twice a second, turns
   flags into episodes and appends every ended episode to `schemahub_discrepancies`;
 - the lead-lag loop measures lead-lag per asset on the recent trades every few seconds
@@ -85,6 +87,8 @@ class Monitor:
             "pages": 0, "trades": 0, "commits": 0, "held": 0, "flush_s": flush_s, "last_error": None
         }  # fmt: skip
         self.streams: dict[str, dict[str, int]] = {}
+        self.reports: list[Any] = []  # landing's reports (IngestReport), one per run_ingest
+        self.failures: list[str] = []  # landing runs that raised instead of reporting
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -107,7 +111,31 @@ class Monitor:
         self._stop.set()
         for t in self._threads:
             t.join(timeout=30)  # landing commits what it holds on its way out
+            if t.name.endswith("-land") and t.is_alive():
+                self.failures.append("landing did not end within 30 s of the stop: its runs are not recorded")
         self._write(self.tracker.close_all(time.time_ns()))
+
+    @property
+    def exit_code(self) -> int:
+        """1 when a landing stream ended failed (see `landing.ingest.Follow`) or landing itself
+        failed, as `schemahub ingest` exits; 0 otherwise."""
+        return 1 if self.failures or any(r.failed for r in self.reports) else 0
+
+    def summary(self) -> list[str]:
+        """What landing did, stream by stream, for the terminal once the monitor stopped."""
+        lines = []
+        for report in self.reports:
+            failed = len(report.failed)
+            lines.append(
+                f"schemahub explore --live: landing run {report.run_id}: {len(report.streams)} stream(s), "
+                f"{failed} failed, {report.trades:,} trades landed"
+            )
+            for r in report.streams:
+                lines.append(f"  {r.exchange:9} {r.product:10} {r.status:10} trades {r.trades:>9,}")
+                if r.error:
+                    lines.append(f"    {r.error}")
+        lines += [f"schemahub explore --live: landing failed: {f}" for f in self.failures]
+        return lines
 
     # ---- loops ----------------------------------------------------------------------------
 
@@ -142,6 +170,7 @@ class Monitor:
         while not self._stop.is_set():
             try:
                 report = run_ingest(self.settings, options, follow)
+                self.reports.append(report)
                 with self._lock:  # what the streams committed on their way out, held trades too
                     for r in report.streams:
                         self.streams[f"{r.exchange}:{r.product}"] = {
@@ -156,6 +185,7 @@ class Monitor:
                 self.landed["last_error"] = failed[:300] or None
             except Exception as exc:
                 log.warning("explore --live: landing failed: %s", exc)
+                self.failures.append(f"{type(exc).__name__}: {exc}")
                 self.landed["last_error"] = str(exc)[:300]
             self._stop.wait(self.poll_s)  # a stream stopped (another run moved it): start again
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import signal
 import socket
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -47,7 +48,11 @@ def serve(settings: Settings, *, host: str, port: int, **options: Any) -> int:
     finally:
         if monitor is not None:
             monitor.stop()
-    return 0
+    if monitor is None:
+        return 0
+    for line in monitor.summary():  # a stream that ended failed is named, and the exit code is 1
+        print(line, file=sys.stderr, flush=True)
+    return int(monitor.exit_code)
 
 
 class StoppableServer(uvicorn.Server):

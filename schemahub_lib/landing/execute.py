@@ -23,7 +23,7 @@ from schemahub_lib.http import HttpCounters
 from schemahub_lib.landing.context import LandingContext
 from schemahub_lib.landing.progress import Progress
 from schemahub_lib.landing.runs import ALL, RunLog, RunRow
-from schemahub_lib.landing.stream import StreamRun, StreamSkipped, StreamStopped
+from schemahub_lib.landing.stream import StreamInterrupted, StreamRun, StreamSkipped, StreamStopped
 from schemahub_lib.logs import log_event
 from schemahub_lib.metrics import (
     StreamFigures,
@@ -48,7 +48,7 @@ class StreamResult:
 
     exchange: str
     product: str
-    status: str  # ok | failed | conflict | superseded | skipped
+    status: str  # ok | failed | conflict | superseded | skipped | interrupted (a followed walk)
     pages: int = 0
     trades: int = 0
     rejects: int = 0
@@ -150,11 +150,12 @@ def run_streams(
         except StreamStopped as stop:
             result.status = stop.outcome.status
             result.error = stop.outcome.detail
-        except SchemaHubError as exc:
-            result.status, result.error = "failed", _message(exc)
+        except StreamInterrupted as stop:  # following stopped mid-walk: landed what it walked
+            result.status, result.error = "interrupted", str(stop)
         except Exception as exc:  # a bug in one stream must not stop the others
-            _log.debug("stream %s failed", key, exc_info=True)
-            result.status, result.error = "failed", f"{type(exc).__name__}: {exc}"
+            if not isinstance(exc, SchemaHubError):
+                _log.debug("stream %s failed", key, exc_info=True)
+            result.status, result.error = "failed", error_text(exc)
         finally:
             if progress is not None and run is not None:
                 progress.finish(key)
@@ -179,6 +180,8 @@ def run_streams(
                 stats.rejects,
                 stats.commits,
             )
+            if result.status == "ok" and stats.detail:
+                result.error = stats.detail  # what the stream recovered from (ingest's `Follow`)
             result.first_trade_id = state.first.trade_id if state.first else None
             result.last_trade_id = state.last.trade_id if state.last else None
             if state.last is not None:
@@ -204,9 +207,12 @@ def young_gc_threshold(threshold: int) -> Iterator[None]:
         gc.set_threshold(*before)
 
 
-def _message(exc: BaseException) -> str:
+def error_text(exc: BaseException) -> str:
+    """A stream's error as its report and run row give it: ours as they word themselves (they
+    name the exchange, URL and what came back), anything else with its type; notes appended."""
     notes = getattr(exc, "__notes__", None) or []
-    return "; ".join([str(exc), *notes])
+    text = "; ".join([str(exc), *notes])
+    return text if isinstance(exc, SchemaHubError) else f"{type(exc).__name__}: {text}"
 
 
 def finish(

@@ -30,12 +30,12 @@ from schemahub_lib.connectors.base import Page
 from schemahub_lib.errors import ConfigError
 from schemahub_lib.landing.backward import walk_down, walk_up
 from schemahub_lib.landing.context import LandingContext, iso, pid_alive, select_products
-from schemahub_lib.landing.execute import LandingReport, finish, run_streams
+from schemahub_lib.landing.execute import LandingReport, error_text, finish, run_streams
 from schemahub_lib.landing.forward import cursor_proof, walk_forward
 from schemahub_lib.landing.options import IngestOptions
 from schemahub_lib.landing.plan import plan_ingest
 from schemahub_lib.landing.runs import ALL, RunLog, RunRow, options_json, repair_interrupted
-from schemahub_lib.landing.stream import StreamRun, StreamSkipped, StreamStopped
+from schemahub_lib.landing.stream import StreamInterrupted, StreamRun, StreamSkipped, StreamStopped
 from schemahub_lib.landing.watermarks import WatermarkLog
 from schemahub_lib.landing.writer import raw_table_name
 from schemahub_lib.logs import log_event
@@ -56,12 +56,137 @@ class Follow:
     changes held in memory and committed once per `flush_seconds` (StreamRun `hold`), so the
     raw tables get one commit per stream per interval. `on_page(stream_run, page)` sees every
     page fetched: the live board reads the trades landing fetched, never fetching them again.
+
+    A walk fails on what would fail the stream without `Follow` (errors its retries did not
+    recover from: the HTTP retries in http.py, the contradiction re-asks in contiguity.py, the
+    commit retries in retry.py; errors they absorbed never reach here). Without `on_error` the
+    stream fails at once. With it, `on_error` is told (the board shows the outage), what the
+    stream holds is committed, its state is read back from the table and the next walk starts
+    at the watermark again (see `follow_stream`). Honest endings:
+
+    * still failing when following stops: the stream is `failed` with its last error, worded as
+      without `Follow`, plus how many walks failed since when; the run exits 1;
+    * a later walk landed everything from the watermark to the newest trade: contiguity is
+      proven again, so the stream ends `ok`, its error field noting each outage it recovered
+      from ("recovered at T: N walk(s) failed from T0, the first with: ...").
+
+    A walk still going when `stop` is set ends before its next page (StreamInterrupted), as on
+    a fetch error: what it holds is landed, a complete range, and the next run resumes at the
+    watermark (a rate-limited catch-up would otherwise outlast the stop). Not having reached
+    the newest trade, the stream ends `interrupted` (not a failure: the run exits 0), or
+    `failed` when its outage was still open.
+
+    Either way `schemahub_runs` gets a `failed` row for the stream when an outage starts and an
+    `ok` row when it ends, so `schemahub status` shows it while following goes on.
     """
 
     poll_s: float
     stop: threading.Event
     on_page: Callable[[StreamRun, Page], None] | None = None
     on_error: Callable[[StreamRun, Exception], None] | None = None  # a failed walk; the next goes on
+
+
+@dataclass
+class Outage:
+    """Consecutive failed walks of one followed stream."""
+
+    first: str  # the first walk's error, as the report words it
+    since_ns: int
+    last: Exception
+    last_ns: int
+    walks: int = 1
+
+    def ended(self, now_ns: int) -> str:
+        return (
+            f"recovered at {iso(now_ns)}: {self.walks} walk(s) failed from {iso(self.since_ns)}, "
+            f"the first with: {self.first}"
+        )
+
+    def unrecovered(self) -> Exception:
+        """The last error, with a note saying how long the stream has been failing."""
+        note = (
+            f"{self.walks} walk(s) failed while following, from {iso(self.since_ns)} to "
+            f"{iso(self.last_ns)}; what landed before is complete, up to the watermark"
+        )
+        if error_text(self.last) != self.first:
+            note += f"; the first failed with: {self.first}"
+        self.last.add_note(note)
+        return self.last
+
+
+RecordRow = Callable[[StreamRun, str, str], None]
+
+
+def follow_stream(
+    run: StreamRun, follow: Follow, options: IngestOptions, window: float, record: RecordRow
+) -> None:
+    """One stream's walks, every `follow.poll_s` until `follow.stop` (see `Follow`).
+    `record(run, status, error)` appends the stream's row to `schemahub_runs`."""
+    outage: Outage | None = None
+    recovered: list[str] = []
+    run.interrupt = follow.stop  # a walk in progress when following stops ends at its next page
+    while not follow.stop.is_set():
+        started = time.monotonic()
+        try:
+            ingest_stream(run, options, time.time_ns(), window)
+        except (StreamStopped, StreamSkipped):
+            raise  # another run moved the stream: stop following it
+        except StreamInterrupted as stop:  # what it walked is landed; the next run goes on from there
+            if outage is not None:
+                break  # still failing: the stream ends failed, below
+            text = (
+                f"following stopped at {iso(time.time_ns())} in the middle of a walk, before the newest "
+                "trade; what landed is contiguous and the next run resumes at the watermark"
+            )
+            raise StreamInterrupted("; ".join([text, *recovered])) from stop
+        except Exception as exc:  # what would fail the stream without Follow
+            if follow.on_error is None:
+                raise
+            follow.on_error(run, exc)
+            now_ns = time.time_ns()
+            if outage is None:
+                outage = Outage(error_text(exc), now_ns, exc, now_ns)
+                log_event("ingest.follow_failed", exchange=run.exchange, product=run.product.symbol,
+                          error=outage.first)  # fmt: skip
+                record(
+                    run,
+                    "failed",
+                    f"{outage.first}; following goes on, walking again every {follow.poll_s:g} s",
+                )
+            else:
+                outage.last, outage.last_ns, outage.walks = exc, now_ns, outage.walks + 1
+            resume_at_watermark(run)
+        else:
+            if outage is not None:  # this walk landed everything from the watermark on
+                note = outage.ended(time.time_ns())
+                log_event(
+                    "ingest.follow_recovered", exchange=run.exchange, product=run.product.symbol, note=note
+                )
+                recovered.append(note)
+                run.stats.detail = "; ".join(recovered)
+                record(run, "ok", note)
+                outage = None
+        if time.monotonic() - run.held_since() >= options.flush_seconds:
+            run.release()  # quiet streams too commit once per interval
+        follow.stop.wait(max(0.0, follow.poll_s - (time.monotonic() - started)))
+    if outage is not None:
+        raise outage.unrecovered()
+
+
+def resume_at_watermark(run: StreamRun) -> None:
+    """After a failed walk: commit what the stream holds (complete ranges), then take its state
+    from the table, so the next walk starts at the watermark whatever the failure left in
+    memory (a commit that failed leaves `state` ahead of the table: walking on from there
+    would leave a gap)."""
+    try:
+        run.release()
+        run.drain()
+    except StreamStopped:
+        raise
+    except Exception as exc:  # what was held is not landed; the next walk fetches it again
+        log_event("ingest.follow_commit_failed", exchange=run.exchange, product=run.product.symbol,
+                  error=error_text(exc))  # fmt: skip
+    run.state = run.committer.load_state().get(run.product.symbol)
 
 
 def ingest_stream(run: StreamRun, options: IngestOptions, now_ns: int, window_min: float) -> None:
@@ -172,23 +297,23 @@ def run_ingest(settings: Settings, options: IngestOptions, follow: Follow | None
     log_event("ingest.start", run_id=ctx.run_id, streams=[f"{p.exchange}:{p.symbol}" for p in products],
               as_of=iso(now_ns), cold_start_minutes=window)  # fmt: skip
 
+    def record(run: StreamRun, status: str, error: str) -> None:
+        """A followed stream's outage starts or ends: say so in `schemahub_runs` now."""
+        stats, now_us = run.stats, time.time_ns() // 1000
+        row = RunRow(ctx.run_id, ctx.kind, run.exchange, run.product.symbol, status, started_us,
+                     pages=stats.pages, trades=stats.trades, rejects=stats.rejects, commits=stats.commits,
+                     error=error, finished_at_us=now_us, pid=pid)  # fmt: skip
+        try:
+            runs.append([row])
+        except Exception as exc:  # the run's last rows say it again when following ends
+            log_event("ingest.follow_record_failed", exchange=run.exchange, product=run.product.symbol,
+                      status=status, error=error_text(exc))  # fmt: skip
+
     def body(run: StreamRun) -> None:
         if follow is None:
             ingest_stream(run, options, now_ns, window)
-            return
-        while not follow.stop.is_set():
-            started = time.monotonic()
-            try:
-                ingest_stream(run, options, time.time_ns(), window)
-            except (StreamStopped, StreamSkipped):
-                raise  # another run moved the stream: stop following it
-            except Exception as exc:  # an exchange outage: retried at the next poll
-                if follow.on_error is None:
-                    raise
-                follow.on_error(run, exc)
-            if time.monotonic() - run.held_since() >= options.flush_seconds:
-                run.release()  # quiet streams too commit once per interval
-            follow.stop.wait(max(0.0, follow.poll_s - (time.monotonic() - started)))
+        else:
+            follow_stream(run, follow, options, window, record)
 
     if follow is not None and options.workers < len(products):
         raise ConfigError(f"following {len(products)} streams needs as many workers, got {options.workers}")

@@ -1,9 +1,11 @@
 """The record of landing runs: `schemahub_runs`, one row per run and stream.
 
 A run appends its summary row with status `running` before it lands anything and its stream
-rows plus a final summary row when it ends. A killed run leaves only `running`; the next run
-(`repair_interrupted`) appends `interrupted` rows for it, with the trades and commits its raw
-snapshots carry (each raw snapshot names its run and stream in its summary).
+rows plus a final summary row when it ends (a followed stream, see ingest's `Follow`, also
+appends a row when an outage starts and when it ends). A killed run leaves only those; the
+next run (`repair_interrupted`) appends `interrupted` rows for it, with the trades and commits
+its raw snapshots carry (each raw snapshot names its run and stream in its summary); a stream
+whose latest row said `failed` gets a `failed` row instead, its error kept.
 """
 
 from __future__ import annotations
@@ -108,6 +110,25 @@ class RunLog:
                 out.append(r)
         return out
 
+    def failed_streams(self, run_ids: Iterable[str], *, now_s: float) -> dict[tuple[str, str, str], str]:
+        """(run, exchange, product) -> error of each stream of those runs whose latest row says
+        `failed` (a followed stream records its outage when it starts, before its run ends)."""
+        ids = set(run_ids)
+        table = self.catalog.load_table(self.identifier)
+        rows = (
+            table.scan(
+                row_filter=ge("started_at", int((now_s - LOOKBACK_S) * 1e6)),
+                selected_fields=("run_id", "exchange", "product", "status", "error", "finished_at"),
+            )
+            .to_arrow()
+            .to_pylist()
+        )
+        latest: dict[tuple[str, str, str], dict[str, Any]] = {}
+        for r in sorted((r for r in rows if r["run_id"] in ids and r["product"] != ALL and r["finished_at"]),
+                        key=lambda r: r["finished_at"]):  # fmt: skip
+            latest[(r["run_id"], r["exchange"], r["product"])] = r
+        return {k: r["error"] or "failed" for k, r in latest.items() if r["status"] == "failed"}
+
 
 def repair_interrupted(
     log: RunLog, catalog: Catalog, settings: Settings, raw_tables: Iterable[str], alive: Any
@@ -133,13 +154,22 @@ def repair_interrupted(
             entry[1] += 1
     rows = []
     now_us = int(now_s * 1e6)
+    # A stream already recorded as failing stays failed: the kill does not make it any better.
+    failed = log.failed_streams((r["run_id"] for r in stale), now_s=now_s)
     for run in stale:
         started_us = int(run["started_at"].timestamp() * 1e6)
         streams = [(k, v) for k, v in counts.items() if k[0] == run["run_id"]]
-        for (_, exchange, product), (trades, commits) in sorted(streams):
+        for key, (trades, commits) in sorted(streams):
+            _, exchange, product = key
+            status, error = "interrupted", None
+            if key in failed:
+                status, error = (
+                    "failed",
+                    f"{failed[key]}; then the run ended without recording its end (killed?)",
+                )
             rows.append(
-                RunRow(run["run_id"], run["kind"], exchange, product, "interrupted", started_us,
-                       trades=trades, commits=commits, finished_at_us=now_us, host=run["host"],
+                RunRow(run["run_id"], run["kind"], exchange, product, status, started_us,
+                       trades=trades, commits=commits, error=error, finished_at_us=now_us, host=run["host"],
                        pid=run["pid"])
             )  # fmt: skip
         rows.append(

@@ -22,6 +22,7 @@ walk after committing what it already holds (a complete range), never past the f
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -60,6 +61,12 @@ class StreamSkipped(Exception):
     """Nothing to do for this stream in this run, for the reason given."""
 
 
+class StreamInterrupted(Exception):
+    """`interrupt` was set (following stopped) before the walk's next page. Raised by `fetch`,
+    so the walk ends as it does on a fetch error: what it holds is landed, a complete range,
+    and the next run resumes from the watermark."""
+
+
 @dataclass
 class StreamStats:
     pages: int = 0
@@ -69,7 +76,7 @@ class StreamStats:
     merged: int = 0
     contradictions: int = 0  # answers asked again because they contradicted their cursor
     status: str = "ok"
-    detail: str = ""
+    detail: str = ""  # a note the report gives an ok stream (a followed stream's recovered outages)
 
 
 @dataclass
@@ -129,6 +136,7 @@ class StreamRun:
         # walking every second (ingest's `Follow`) then commits once per flush interval, not
         # once per walk. `state` moves on at once, so the next walk starts above what is held.
         self.hold = hold
+        self.interrupt: threading.Event | None = None  # set: the next fetch raises StreamInterrupted
         self._held: Change | None = None
         self._held_since = 0.0
         self.stats = StreamStats()
@@ -143,6 +151,10 @@ class StreamRun:
         while it does not; raises ContradictionError when every answer contradicted.
         `batch=None`: a probe, whose rejects are not kept."""
         for attempt in range(1, MAX_CONTRADICTIONS + 1):
+            if self.interrupt is not None and self.interrupt.is_set():
+                raise StreamInterrupted(
+                    f"{self.exchange} {self.product.symbol}: interrupted before the next page"
+                )
             page = self.connector.fetch_page(self.product.exchange_symbol, cursor)
             self.stats.pages += 1
             problem = page_problem(self.connector, cursor, page) or (check(page) if check else None)

@@ -282,3 +282,131 @@ def test_sigterm_stops_the_cli_and_writes_the_open_episodes(tmp_path: Path) -> N
             episodes.column("start_ts").to_pylist(), episodes.column("end_ts").to_pylist(), strict=True
         )
     )
+
+
+def test_sigint_with_a_venue_down_names_the_failed_stream_and_exits_1(tmp_path: Path) -> None:
+    """A stream still failing when `explore --live` stops ends `failed`: the summary names it
+    with its error, the exit code is 1 and `schemahub status` says so."""
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+    import urllib.request
+
+    from schemahub_lib.ops.status import run_status
+    from schemahub_lib.sim.testing import SimProcess
+
+    (tmp_path / "seed.yaml").write_text(SEED)
+    warehouse = tmp_path / "wh"
+    with SimProcess("--clock", "real", "--rate-limits", "off", "--history", "10m") as sim:
+        sim.admin("POST", "faults", {"kind": "server_error", "exchange": "kraken", "count": None})
+        cmd = [sys.executable, "-m", "schemahub_lib.cli", "explore", "--live", "--port", "0"]
+        cmd += ["--warehouse", str(warehouse), "--stale-s", "600", "--flush-s", "1"]
+        env = {**os.environ, **sim.env(), "SCHEMAHUB_SEED_PATH": str(tmp_path / "seed.yaml")}
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        try:
+            assert proc.stdout is not None
+            first = proc.stdout.readline()
+            url = re.search(r"(http://127\.0\.0\.1:\d+)/", first)
+            assert url, first
+            deadline = time.monotonic() + 60
+            while True:  # the board shows the outage while following goes on
+                with urllib.request.urlopen(url.group(1) + "/api/live", timeout=10) as resp:
+                    rows = rows_by_market(json.loads(resp.read())["rows"])
+                kraken = rows.get("kraken:BTC-USD", {})
+                if kraken.get("error") and rows.get("binance:BTC-USDT", {}).get("price") is not None:
+                    break
+                assert time.monotonic() < deadline, rows
+                time.sleep(0.5)
+            assert "service unavailable" in kraken["error"]
+            proc.send_signal(signal.SIGINT)
+            code = proc.wait(timeout=90)
+            stderr = proc.stderr.read() if proc.stderr else ""
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            for stream in (proc.stdout, proc.stderr):
+                if stream is not None:
+                    stream.close()
+    assert code == 1, stderr
+    summary = [line for line in stderr.splitlines() if "kraken" in line]
+    assert any(re.match(r"\s+kraken\s+BTC-USD\s+failed\s", line) for line in summary), stderr
+    assert any("service unavailable" in line and "walk(s) failed while following" in line for line in summary)
+    assert re.search(r"binance\s+BTC-USDT\s+ok\s", stderr), stderr
+    status = {
+        (s.exchange, s.product): s
+        for s in run_status(load_settings(env={}, warehouse=str(warehouse)), counts=False).streams
+    }
+    assert status["kraken", "BTC-USD"].last_run_status == "failed"
+    assert status["binance", "BTC-USDT"].last_run_status == "ok"
+
+
+def test_a_run_killed_while_a_stream_fails_keeps_the_failure_in_the_runs_table(tmp_path: Path) -> None:
+    """SIGKILL during an outage: the next run's repair records the stream `failed`, not merely
+    interrupted (the outage's `failed` row was written when it started)."""
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+    import urllib.request
+
+    from schemahub_lib.ops.status import run_status
+    from schemahub_lib.sim.testing import SimProcess
+
+    (tmp_path / "seed.yaml").write_text(SEED)
+    warehouse = tmp_path / "wh"
+    settings = load_settings(env={}, warehouse=str(warehouse))
+
+    def kraken_status() -> str | None:
+        streams = run_status(settings, counts=False).streams
+        return next(s.last_run_status for s in streams if (s.exchange, s.product) == ("kraken", "BTC-USD"))
+
+    with SimProcess("--clock", "real", "--rate-limits", "off", "--history", "10m") as sim:
+        env = {**os.environ, **sim.env(), "SCHEMAHUB_SEED_PATH": str(tmp_path / "seed.yaml")}
+        cmd = [sys.executable, "-m", "schemahub_lib.cli", "explore", "--live", "--port", "0"]
+        cmd += ["--warehouse", str(warehouse), "--stale-s", "600", "--flush-s", "1"]
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+        try:
+            assert proc.stdout is not None
+            url = re.search(r"(http://127\.0\.0\.1:\d+)/", proc.stdout.readline())
+            assert url
+            kraken_raw = warehouse / "schemahub" / "raw_kraken_trades" / "data"
+            deadline = time.monotonic() + 60
+            while not (kraken_raw.exists() and any(kraken_raw.rglob("*.parquet"))):  # kraken landed
+                assert time.monotonic() < deadline
+                time.sleep(0.5)
+            sim.admin("POST", "faults", {"kind": "server_error", "exchange": "kraken", "count": None})
+            while kraken_status() != "failed":
+                with urllib.request.urlopen(url.group(1) + "/api/live", timeout=10) as resp:
+                    json.loads(resp.read())  # the server still answers
+                assert time.monotonic() < deadline + 60
+                time.sleep(0.5)
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            if proc.stdout is not None:
+                proc.stdout.close()
+        sim.admin("DELETE", "faults")
+        ingest = [sys.executable, "-m", "schemahub_lib.cli", "ingest", "kraken", "binance"]
+        ingest += ["--cold-start-minutes", "1", "--warehouse", str(warehouse)]
+        done = subprocess.run(ingest, env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr[-2000:]
+    table = load_catalog(settings).load_table(settings.table_id("schemahub_runs"))
+    rows = table.scan().to_arrow().to_pylist()
+    (killed,) = {r["run_id"] for r in rows if "following goes on" in (r["error"] or "")}
+    repaired = {  # the rows the next run's repair appended for the killed one's streams
+        r["exchange"]: r
+        for r in rows
+        if r["run_id"] == killed
+        and r["product"] != "*"
+        and (r["status"] == "interrupted" or "killed?" in (r["error"] or ""))
+    }
+    assert repaired["kraken"]["status"] == "failed", repaired
+    assert "service unavailable" in repaired["kraken"]["error"] and "killed?" in repaired["kraken"]["error"]
+    assert repaired["binance"]["status"] == "interrupted", repaired
