@@ -1,6 +1,8 @@
 """The deterministic part of the fault matrix that `make test` runs (the whole matrix over
 many seeds is `make soak`, see soak.py): every fault once on a rotating exchange and
-scenario, and the cursor faults (repeat, overlap) on every exchange in every scenario."""
+landing scenario, the cursor faults (repeat, overlap) on every exchange in every landing
+scenario, and one repair case per exchange with a rotating fault (these share the test run's
+Spark session)."""
 
 from __future__ import annotations
 
@@ -9,18 +11,31 @@ import pytest
 from schemahub_lib.connectors import CONNECTORS
 from tests.matrix.cases import FAULTS, SCENARIOS, STREAMS, Case, applies, missing_streams, run_case
 
+LANDING = tuple(s for s in SCENARIOS if s != "repair")
+# Repair's fault per exchange, in registry order: a drop and a corrupt record inside refetched
+# pages, ids never issued, answers that fail, a page served again.
+REPAIR_FAULTS = ("418", "drop", "never_issued", "invalid", "repeat", "5xx", "overlap")
+
 
 def _subset() -> list[Case]:
     exchanges = sorted(x for x in CONNECTORS if x in STREAMS)
     cases: list[Case] = []
     for i, fault in enumerate(FAULTS):
         fitting = [x for x in exchanges if applies(x, fault)]
-        cases.append(Case(fitting[i % len(fitting)], fault, SCENARIOS[i % len(SCENARIOS)]))
+        cases.append(Case(fitting[i % len(fitting)], fault, LANDING[i % len(LANDING)]))
     for fault in ("repeat", "overlap"):
-        cases += [Case(x, fault, s) for x in exchanges for s in SCENARIOS if s != "resume"]
+        cases += [Case(x, fault, s) for x in exchanges for s in LANDING if s != "resume"]
     cases.append(Case("binance", "repeat", "resume"))
     cases.append(Case("kraken", "repeat", "resume", seed=1))  # found by the soak: a later page served first
+    faults = [f for f in REPAIR_FAULTS if f != "418"]
+    for i, x in enumerate(exchanges):
+        cases.append(Case(x, "418" if x == "binance" else faults[(i - 1) % len(faults)], "repair"))
     return sorted(set(cases), key=lambda c: c.id)
+
+
+def _param(case: Case) -> object:
+    marks = [pytest.mark.spark] if case.scenario == "repair" else []
+    return pytest.param(case, id=case.id, marks=marks)
 
 
 def test_every_registered_exchange_is_in_the_matrix() -> None:
@@ -29,9 +44,10 @@ def test_every_registered_exchange_is_in_the_matrix() -> None:
     )
 
 
-@pytest.mark.parametrize("case", _subset(), ids=lambda c: c.id)
-def test_fault_case_is_exact_or_fails_loudly(case: Case) -> None:
-    outcome = run_case(case)
+@pytest.mark.parametrize("case", [_param(c) for c in _subset()])
+def test_fault_case_is_exact_or_fails_loudly(case: Case, request: pytest.FixtureRequest) -> None:
+    spark = request.getfixturevalue("spark_session") if case.scenario == "repair" else None
+    outcome = run_case(case, spark)
     assert outcome.passed, (outcome.problems, outcome)
     if case.fault != "never_issued":
         assert outcome.fired >= 1, f"the fault never fired: {outcome}"
