@@ -6,10 +6,22 @@ Spark session)."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from schemahub_lib.connectors import CONNECTORS
-from tests.matrix.cases import FAULTS, SCENARIOS, STREAMS, Case, applies, missing_streams, run_case
+from tests.matrix.cases import (
+    FAULTS,
+    SCENARIOS,
+    STREAMS,
+    Case,
+    CaseTimeout,
+    applies,
+    missing_streams,
+    run_case,
+    time_limit,
+)
 
 LANDING = tuple(s for s in SCENARIOS if s != "repair")
 # Repair's fault per exchange, in registry order: a drop and a corrupt record inside refetched
@@ -53,3 +65,22 @@ def test_fault_case_is_exact_or_fails_loudly(case: Case, request: pytest.Fixture
         assert outcome.fired >= 1, f"the fault never fired: {outcome}"
     if outcome.status == "ok":
         assert outcome.landed >= outcome.expected > 0
+
+
+# pytest-timeout's own alarm is SIGALRM too: these two tests let it watch from a thread.
+@pytest.mark.timeout(60, method="thread")
+def test_time_limit_raises_in_the_running_case() -> None:
+    started = time.monotonic()
+    with pytest.raises(CaseTimeout, match=r"limit of 0\.2 s"), time_limit(0.2):
+        time.sleep(10)
+    assert time.monotonic() - started < 2
+
+
+@pytest.mark.timeout(120, method="thread")
+def test_a_case_past_its_limit_is_cut_off_and_named() -> None:
+    """What bounds `make soak`: a case still running at its limit ends as `timeout`, a finding."""
+    started = time.monotonic()
+    outcome = run_case(Case("coinbase", "timeout", "backfill"), limit_s=0.5)
+    assert outcome.status == "timeout" and not outcome.passed, outcome
+    assert outcome.problems == ["timed out: still running after its limit of 0.5 s"]
+    assert time.monotonic() - started < 20
