@@ -9,7 +9,6 @@ run is reproducible. Rules are set in-process (`FaultBook.add`) or over HTTP
 
 from __future__ import annotations
 
-import bisect
 import dataclasses
 import random
 import threading
@@ -150,13 +149,14 @@ class FaultRule:
 
 @dataclass
 class Casualties:
-    """Trades a fault hid from a page or served corrupted, per (exchange, venue symbol), and
-    the id spans ever delivered intact (merged, sorted), so a trade hidden from one page and
-    served by another is not counted as hidden."""
+    """Trades a fault hid from a page or served corrupted, per (exchange, venue symbol).
+
+    `hidden`: every trade a fault swallowed; `unseen`: those of them no answer has delivered
+    intact since the serve that first swallowed them (a client could not have them since)."""
 
     hidden: dict[tuple[str, str], set[int]] = field(default_factory=dict)
+    unseen: dict[tuple[str, str], set[int]] = field(default_factory=dict)
     corrupted: dict[tuple[str, str], dict[int, str]] = field(default_factory=dict)
-    delivered: dict[tuple[str, str], list[tuple[int, int]]] = field(default_factory=dict)
 
 
 class FaultBook:
@@ -218,11 +218,13 @@ class FaultBook:
         delivered intact."""
         with self._lock:
             key = (exchange, symbol)
-            if delivered and edits.served:
-                spans = self.casualties.delivered.setdefault(key, [])
-                spans[:] = _merged(spans + edits.served)
+            unseen = self.casualties.unseen.setdefault(key, set())
+            if delivered and unseen and edits.served:
+                unseen -= {i for i in unseen if any(a <= i <= b for a, b in edits.served)}
             if edits.hidden_ids:
-                self.casualties.hidden.setdefault(key, set()).update(edits.hidden_ids)
+                hidden = self.casualties.hidden.setdefault(key, set())
+                unseen.update(i for i in edits.hidden_ids if i not in hidden)  # first swallowed now
+                hidden.update(edits.hidden_ids)
             for trade_id in edits.corrupted_ids:
                 self.casualties.corrupted.setdefault(key, {})[trade_id] = edits.invalid or ""
 
@@ -233,17 +235,9 @@ class FaultBook:
         return self._last.get(key)
 
     def hidden(self, exchange: str, symbol: str) -> set[int]:
-        """Trades a fault swallowed from a page and no answer ever delivered."""
+        """Trades a fault swallowed from a page that no answer delivered intact since."""
         with self._lock:
-            key = (exchange, symbol)
-            spans = self.casualties.delivered.get(key, [])
-            starts = [a for a, _ in spans]
-            out = set()
-            for i in self.casualties.hidden.get(key, ()):
-                at = bisect.bisect_right(starts, i) - 1
-                if at < 0 or spans[at][1] < i:
-                    out.add(i)
-            return out
+            return set(self.casualties.unseen.get((exchange, symbol), ()))
 
     def dropped(self, exchange: str, symbol: str) -> set[int]:
         """Trades a fault swallowed from some page, delivered by another or not."""
@@ -253,17 +247,6 @@ class FaultBook:
     def corrupted(self, exchange: str, symbol: str) -> dict[int, str]:
         with self._lock:
             return dict(self.casualties.corrupted.get((exchange, symbol), {}))
-
-
-def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Inclusive id spans, sorted, overlapping and adjacent ones joined."""
-    out: list[tuple[int, int]] = []
-    for a, b in sorted(spans):
-        if out and a <= out[-1][1] + 1:
-            out[-1] = (out[-1][0], max(out[-1][1], b))
-        else:
-            out.append((a, b))
-    return out
 
 
 def answer(rule: FaultRule, voice: ErrorVoice) -> Response:

@@ -63,7 +63,7 @@ class PageEdits:
     hidden_ids: list[int] = field(default_factory=list)
     corrupted_ids: list[int] = field(default_factory=list)
     # Filled for every page: the id spans served intact (ids inside a span the page lacks were
-    # never issued, or belong to another product), so truth knows what was ever delivered.
+    # never issued, or belong to another product), so truth knows what was delivered again.
     served: list[tuple[int, int]] = field(default_factory=list)
 
     @property

@@ -1,8 +1,10 @@
 """Ground truth: exactly which trades exist, which ids were never issued, what faults hid.
 
-`hidden` is what a client could never have had: trades a fault swallowed from a page that no
-answer delivered intact (before or after), not cut short or late. `dropped` lists every trade
-a fault swallowed at some serve.
+`hidden` is what a client could not have had: trades a fault swallowed from a page that no
+answer has delivered intact (not cut short, not late) since the serve that first swallowed
+them. A trade served only before that serve stays hidden: the client that got it may not have
+kept it (a backfill killed before its flush), and its successor got the page without it.
+`dropped` lists every trade a fault swallowed at some serve.
 
 Tests compare what landed with this. Bounds are inclusive; only trades that exist at the
 clock's now are reported, the same set the venue's API can serve.
@@ -41,7 +43,7 @@ class Truth:
     size: list[str]
     taker_side: list[str]
     never_issued: list[int] = field(default_factory=list)
-    hidden: list[int] = field(default_factory=list)  # trades a fault swallowed, never delivered since
+    hidden: list[int] = field(default_factory=list)  # trades a fault swallowed, not delivered since
     dropped: list[int] = field(default_factory=list)  # every trade a fault swallowed from some page
     corrupted: dict[int, str] = field(default_factory=dict)  # trade id -> invalid variant served
     spike: tuple[int, int] | None = None

@@ -148,7 +148,7 @@ def rule_for(case: Case, rng: random.Random) -> dict[str, Any] | None:
     rule: dict[str, Any] = {**base, "exchange": case.exchange, "product": STREAMS[case.exchange][1]}
     # Repair sends a few requests only (one walk and one confirmation per gap): fire early.
     first = 0 if case.scenario == "repair" else 1
-    rule["skip"] = rng.randint(0, 2 if case.scenario == "repair" else 4) if case.seed else first
+    rule["skip"] = rng.randint(0, 1 if case.scenario == "repair" else 4) if case.seed else first
     rule["count"] = rng.randint(1, 2) if case.seed else 1
     if case.fault == "invalid":
         rule["variant"] = rng.choice(INVALID_VARIANTS) if case.seed else "price_text"
