@@ -26,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import random
+import shutil
 import signal
 import tempfile
 import time
@@ -243,26 +244,30 @@ def remove_from_raw(settings: Settings, exchange: str, rng: random.Random) -> li
 
 
 _spark: SparkSession | None = None
+_spark_boot: Path | None = None
 
 
 def shared_spark() -> SparkSession:
     """One Spark session for every repair case of this process (each case registers its own
     catalog name in it, as tests/conftest.py does per test)."""
-    global _spark
+    global _spark, _spark_boot
     if _spark is None:
         from schemahub_lib.spark import load_spark
 
-        boot = Path(tempfile.mkdtemp(prefix="schemahub-matrix-spark-"))
-        boot_settings = load_settings(env={}, warehouse=str(boot / "warehouse"))
+        _spark_boot = Path(tempfile.mkdtemp(prefix="schemahub-matrix-spark-"))
+        boot_settings = load_settings(env={}, warehouse=str(_spark_boot / "warehouse"))
         _spark = load_spark(boot_settings, app_name="schemahub-matrix")
     return _spark
 
 
 def stop_shared_spark() -> None:
-    global _spark
+    global _spark, _spark_boot
     if _spark is not None:
         _spark.stop()
         _spark = None
+    if _spark_boot is not None:
+        shutil.rmtree(_spark_boot, ignore_errors=True)
+        _spark_boot = None
 
 
 def repair(settings: Settings, spark: SparkSession, exchange: str) -> RepairReport:
