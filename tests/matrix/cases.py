@@ -368,9 +368,8 @@ def _run(
     fired = sum(r.fired for r in sim.faults.rules())
     stream = report.streams[0]
     status = "ok" if report.exit_code == 0 and stream.status in ("ok", "skipped") else "failed"
-    if status == "failed" and (report.exit_code == 0 or not stream.error):
-        return judge(case, sim, settings, status, None, start, fired, time.monotonic() - started)
-    return judge(case, sim, settings, status, stream.error, start, fired, time.monotonic() - started)
+    error = stream.error if report.exit_code != 0 else None  # a failure must say why and exit 1
+    return judge(case, sim, settings, status, error, start, fired, time.monotonic() - started)
 
 
 def _repair_findings(report: RepairReport) -> tuple[str | None, list[tuple[int, int]]]:
