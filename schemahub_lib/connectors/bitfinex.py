@@ -202,12 +202,15 @@ def parse_page(
             r for r in rejects if not (r.trade_id and r.trade_id.isdigit() and int(r.trade_id) <= seen)
         ]
     newer: Cursor | None = None
-    if cursor is not None and (trades or rejects):
-        start = int(cursor.value)
-        # The last row's millisecond: rows sharing it beyond this page come next; the
-        # seen-id filter drops the ones already delivered.
-        last_ms = max([t.time_ns // MS for t in trades], default=start)
-        next_seen = max(ids_of(trades, rejects) + ([seen] if seen is not None else []))
+    start = int(cursor.value) if cursor is not None else 0
+    # The last row's millisecond: rows sharing it beyond this page come next; the seen-id
+    # filter drops the ones already delivered.
+    last_ms = max([t.time_ns // MS for t in trades], default=start)
+    next_seen = max(ids_of(trades, rejects) + ([seen] if seen is not None else []), default=None)
+    # Rows without a usable id (rejects) at the cursor's own millisecond do not move it: asking
+    # again would repeat this answer forever. Fewer rows than a page: nothing comes after them.
+    moves = last_ms > start or (next_seen is not None and (seen is None or next_seen > seen))
+    if cursor is not None and (trades or rejects) and moves:
         newer = Cursor("start", str(max(last_ms, start)), seen_through_id=next_seen)
     elif cursor is not None and row_count >= page_limit:
         # Usually the previous page served again (a cache): retried. If it persists, more trades

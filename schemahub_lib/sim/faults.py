@@ -149,9 +149,13 @@ class FaultRule:
 
 @dataclass
 class Casualties:
-    """Trades a fault hid from a page or served corrupted, per (exchange, venue symbol)."""
+    """Trades a fault hid from a page or served corrupted, per (exchange, venue symbol).
+
+    `hidden`: every trade a fault swallowed; `unseen`: those of them no answer has delivered
+    intact since the serve that first swallowed them (a client could not have them since)."""
 
     hidden: dict[tuple[str, str], set[int]] = field(default_factory=dict)
+    unseen: dict[tuple[str, str], set[int]] = field(default_factory=dict)
     corrupted: dict[tuple[str, str], dict[int, str]] = field(default_factory=dict)
 
 
@@ -209,11 +213,18 @@ class FaultBook:
                 chosen = rule
         return chosen
 
-    def record(self, exchange: str, symbol: str, edits: PageEdits) -> None:
+    def record(self, exchange: str, symbol: str, edits: PageEdits, *, delivered: bool = True) -> None:
+        """What one served page hid, corrupted and (`delivered`: it went out whole and on time)
+        delivered intact."""
         with self._lock:
             key = (exchange, symbol)
+            unseen = self.casualties.unseen.setdefault(key, set())
+            if delivered and unseen and edits.served:
+                unseen -= {i for i in unseen if any(a <= i <= b for a, b in edits.served)}
             if edits.hidden_ids:
-                self.casualties.hidden.setdefault(key, set()).update(edits.hidden_ids)
+                hidden = self.casualties.hidden.setdefault(key, set())
+                unseen.update(i for i in edits.hidden_ids if i not in hidden)  # first swallowed now
+                hidden.update(edits.hidden_ids)
             for trade_id in edits.corrupted_ids:
                 self.casualties.corrupted.setdefault(key, {})[trade_id] = edits.invalid or ""
 
@@ -224,6 +235,12 @@ class FaultBook:
         return self._last.get(key)
 
     def hidden(self, exchange: str, symbol: str) -> set[int]:
+        """Trades a fault swallowed from a page that no answer delivered intact since."""
+        with self._lock:
+            return set(self.casualties.unseen.get((exchange, symbol), ()))
+
+    def dropped(self, exchange: str, symbol: str) -> set[int]:
+        """Trades a fault swallowed from some page, delivered by another or not."""
         with self._lock:
             return set(self.casualties.hidden.get((exchange, symbol), ()))
 

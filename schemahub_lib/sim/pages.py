@@ -62,6 +62,9 @@ class PageEdits:
     invalid: str | None = None  # corrupt the middle trade (see faults.INVALID_VARIANTS)
     hidden_ids: list[int] = field(default_factory=list)
     corrupted_ids: list[int] = field(default_factory=list)
+    # Filled for every page: the id spans served intact (ids inside a span the page lacks were
+    # never issued, or belong to another product), so truth knows what was delivered again.
+    served: list[tuple[int, int]] = field(default_factory=list)
 
     @property
     def bends_records(self) -> bool:
@@ -101,6 +104,8 @@ def page_body(
         return _bent_page(pieces, renderer, edits)
     if not pieces:
         return Page(b"", 0, None, None)
+    if edits is not None:
+        edits.served.extend((int(b.ids[lo]), int(b.ids[hi - 1])) for b, lo, hi in pieces if hi > lo)
     parts = [rendered(b, renderer).span(lo, hi) for b, lo, hi in pieces]
     oldest = (pieces[0][0], pieces[0][1])
     newest = (pieces[-1][0], pieces[-1][2] - 1)
@@ -127,6 +132,7 @@ def _bent_page(pieces: list[tuple[Block, int, int]], renderer: Renderer, edits: 
             edits.corrupted_ids.append(int(b.ids[i]))
         else:
             texts.append(rendered(b, renderer).span(i, i + 1).decode("ascii"))
+            edits.served.append((int(b.ids[i]), int(b.ids[i])))
     if renderer.descending:
         texts.reverse()
         kept.reverse()

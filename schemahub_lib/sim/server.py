@@ -260,10 +260,11 @@ class SimServer:
             previous = self.faults.previous(key)
             if previous is not None:
                 return dataclasses.replace(previous, headers=list(previous.headers))
-        edits = page_edits(rule)
+        edits = page_edits(rule) or PageEdits()
         response = venue.handle(request, endpoint, edits)
-        if edits is not None and spec is not None:
-            self.faults.record(venue.name, spec.symbol, edits)
+        if spec is not None and endpoint != "aggTrades":  # an aggregate is no trade delivered
+            whole = response.status == 200 and (rule is None or rule.kind not in DELIVERY_KINDS)
+            self.faults.record(venue.name, spec.symbol, edits, delivered=whole)
         if rule is None and response.status == 200:
             self.faults.remember(key, dataclasses.replace(response, headers=list(response.headers)))
         if rule is not None and rule.kind in DELIVERY_KINDS:

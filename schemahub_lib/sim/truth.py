@@ -1,5 +1,11 @@
 """Ground truth: exactly which trades exist, which ids were never issued, what faults hid.
 
+`hidden` is what a client could not have had: trades a fault swallowed from a page that no
+answer has delivered intact (not cut short, not late) since the serve that first swallowed
+them. A trade served only before that serve stays hidden: the client that got it may not have
+kept it (a backfill killed before its flush), and its successor got the page without it.
+`dropped` lists every trade a fault swallowed at some serve.
+
 Tests compare what landed with this. Bounds are inclusive; only trades that exist at the
 clock's now are reported, the same set the venue's API can serve.
 """
@@ -37,7 +43,8 @@ class Truth:
     size: list[str]
     taker_side: list[str]
     never_issued: list[int] = field(default_factory=list)
-    hidden: list[int] = field(default_factory=list)  # existing trades a fault swallowed from a page
+    hidden: list[int] = field(default_factory=list)  # trades a fault swallowed, not delivered since
+    dropped: list[int] = field(default_factory=list)  # every trade a fault swallowed from some page
     corrupted: dict[int, str] = field(default_factory=dict)  # trade id -> invalid variant served
     spike: tuple[int, int] | None = None
 
@@ -70,6 +77,7 @@ class Truth:
             "last_time_ns": int(self.time_ns[-1]) if len(self) else None,
             "never_issued": self.never_issued,
             "hidden": self.hidden,
+            "dropped": self.dropped,
             "corrupted": {str(k): v for k, v in self.corrupted.items()},
             "spike": None if self.spike is None else {"start_ns": self.spike[0], "end_ns": self.spike[1]},
         }
@@ -125,6 +133,7 @@ def load_truth(
         taker_side=["buy" if b else "sell" for b in cols["taker_buy"].tolist()],
         never_issued=never,
         hidden=sorted(i for i in faults.hidden(exchange, spec.symbol) if i in in_range),
+        dropped=sorted(i for i in faults.dropped(exchange, spec.symbol) if i in in_range),
         corrupted={i: v for i, v in faults.corrupted(exchange, spec.symbol).items() if i in in_range},
         spike=None if scenario.spike is None else (scenario.spike.start_ns, scenario.spike.end_ns),
     )

@@ -119,6 +119,30 @@ def test_bad_rows_become_rejects_and_still_move_the_cursor() -> None:
     assert page.newer == Cursor("start", str(SAME_MS), seen_through_id=12)
 
 
+@pytest.mark.parametrize(
+    "row",
+    [[2**63, SAME_MS, 1.5, 2.0], [SAME_MS, 1.5, 2.0]],
+    ids=["id-past-bigint", "no-id"],
+)
+def test_a_last_row_without_a_usable_id_ends_the_walk_instead_of_repeating_the_cursor(row: list) -> None:
+    """Found by the fault matrix (bitfinex-invalid-watermark-s1): the newest row, corrupted on
+    every answer, left the cursor where it was, and the catch-up asked the same page forever."""
+    cursor = Cursor("start", str(SAME_MS), seen_through_id=9)
+    page = parse_page(response(json.dumps([row]).encode()), product="tBTCUSD", cursor=cursor, now=NOW)
+    assert page.trades == () and len(page.rejects) == 1
+    assert page.newer is None
+    # A first page (no seen id yet) of such rows only: no crash, the same end.
+    first = parse_page(
+        response(json.dumps([row]).encode()), product="tBTCUSD", cursor=Cursor("start", str(SAME_MS)), now=NOW
+    )
+    assert first.newer is None and len(first.rejects) == 1
+    # A full page of them cannot be paged past without skipping: retried, then the stream fails.
+    with pytest.raises(TransientExchangeError, match="holds no trade after id"):
+        parse_page(
+            response(json.dumps([row]).encode()), product="tBTCUSD", cursor=cursor, page_limit=1, now=NOW
+        )
+
+
 def test_error_bodies_map_to_typed_errors(loopback: Loopback) -> None:
     entries = json.loads(fixture_bytes(ERRORS))["entries"]
     with pytest.raises(TerminalExchangeError, match="limit: invalid"):

@@ -9,13 +9,24 @@ scenario run. It ends in one of two ways, and nothing else passes:
 * the stream `failed` with an error and exit 1, and what did land is still a subset of the
   truth without duplicates (a complete range the next run continues from).
 
-`run_case` is shared by the pytest subset (test_matrix.py) and the soak (soak.py).
+The `repair` scenario lands a clean window, deletes trades from raw (three from the middle
+where the exchange's ids are consecutive, and two at the head or the tail, which landing's
+state promises), arms the fault and runs `schemahub repair` (raw only, no unify). Exit 0 must
+mean raw is exact again; a non-zero exit must leave every trade still missing inside a gap the
+final audit reports open (an error, exit 2, is loud too). Bitfinex ids count across products,
+so the audit cannot see a trade missing from the middle (audit.py says so): there only an edge
+is removed.
+
+`run_case` is shared by the pytest subset (test_matrix.py) and the soak (soak.py); `limit_s`
+ends a case that runs longer (status `timeout`: in the soak a hang is a finding).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import random
+import shutil
 import signal
 import tempfile
 import time
@@ -23,13 +34,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from schemahub_lib.catalog import load_catalog
 from schemahub_lib.connectors import CONNECTORS
+from schemahub_lib.errors import SchemaHubError
 from schemahub_lib.landing.backfill import BackfillOptions, run_backfill
 from schemahub_lib.landing.execute import LandingReport
 from schemahub_lib.landing.ingest import IngestOptions, run_ingest
+from schemahub_lib.ops.repair import RepairOptions, RepairReport, run_repair
 from schemahub_lib.settings import Settings, load_settings
 from schemahub_lib.sim.faults import INVALID_VARIANTS
 from schemahub_lib.sim.server import SimServer
@@ -37,6 +50,9 @@ from schemahub_lib.sim.testing import running_sim
 from tests.landing.procs import start_cli, write_config
 from tests.registry import RAW_ID_COLUMN, RAW_PRODUCT_COLUMN, seed_text
 from tests.registry import STREAMS as REGISTRY_STREAMS
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 NS_PER_MIN = 60 * 10**9
 # Per exchange: the test stream (canonical, venue symbol, raw symbol) and the seed it lands
@@ -64,8 +80,14 @@ FAULTS: dict[str, dict[str, Any]] = {
     "invalid": {"kind": "invalid"},
     "never_issued": {},
 }
-SCENARIOS = ("cold", "watermark", "backfill", "resume")
+SCENARIOS = ("cold", "watermark", "backfill", "resume", "repair")
 PERSISTENT_SHARE = 0.15  # soak cases whose fault never stops firing
+_catalogs = itertools.count(1)  # a catalog name per case: one Spark session holds them side by side
+
+
+class CaseTimeout(BaseException):
+    """A case ran past its limit. A BaseException, so no `except Exception` in the product
+    turns it into a stream failure."""
 
 
 def applies(exchange: str, fault: str) -> bool:
@@ -88,7 +110,7 @@ class Case:
 @dataclass
 class Outcome:
     case: Case
-    status: str  # ok | failed
+    status: str  # ok | failed | timeout | crashed
     fired: int
     expected: int  # trades in the promised window
     landed: int
@@ -125,7 +147,9 @@ def rule_for(case: Case, rng: random.Random) -> dict[str, Any] | None:
     if not base:
         return None
     rule: dict[str, Any] = {**base, "exchange": case.exchange, "product": STREAMS[case.exchange][1]}
-    rule["skip"] = rng.randint(0, 4) if case.seed else 1
+    # Repair sends a few requests only (one walk and one confirmation per gap): fire early.
+    first = 0 if case.scenario == "repair" else 1
+    rule["skip"] = rng.randint(0, 1 if case.scenario == "repair" else 4) if case.seed else first
     rule["count"] = rng.randint(1, 2) if case.seed else 1
     if case.fault == "invalid":
         rule["variant"] = rng.choice(INVALID_VARIANTS) if case.seed else "price_text"
@@ -146,7 +170,8 @@ def case_world(case: Case) -> Iterator[tuple[SimServer, Settings, Path]]:
         root = Path(tmp)
         seed_path = root / "seed.yaml"
         seed_path.write_text(SEED[case.exchange])
-        settings = load_settings(env={}, warehouse=str(root / "warehouse"), catalog_name="schemahub_matrix")
+        catalog = f"schemahub_matrix_{next(_catalogs)}"
+        settings = load_settings(env={}, warehouse=str(root / "warehouse"), catalog_name=catalog)
         settings = dataclasses.replace(
             settings,
             exchange_urls=dict(sim.urls),
@@ -190,59 +215,194 @@ def kill_a_backfill(settings: Settings, root: Path, exchange: str, since_ns: int
         config, "backfill", exchange, "--products", STREAMS[exchange][0], "--since", str(since_ns / 1e9),
         "--limit", "100", "--flush-trades", "300", log=root / "killed.log",
     )  # fmt: skip
-    deadline = time.monotonic() + 60
-    while proc.poll() is None and time.monotonic() < deadline:
-        if len(load_catalog(settings).load_table(table_id).snapshots()) > before:
-            break
-        time.sleep(0.02)
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=30)
+    try:
+        deadline = time.monotonic() + 60
+        while proc.poll() is None and time.monotonic() < deadline:
+            if len(load_catalog(settings).load_table(table_id).snapshots()) > before:
+                break
+            time.sleep(0.02)
+    finally:  # also when the case's time is up: no backfill outlives its case
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
 
 
-def run_case(case: Case) -> Outcome:
-    """Run one case end to end and judge it (see the module docstring)."""
+def remove_from_raw(settings: Settings, exchange: str, rng: random.Random) -> list[int]:
+    """Delete landed trades from raw (PyIceberg, as tests/ops/test_repair.py does): three
+    neighbours from the middle where ids are consecutive, and two at the head or the tail."""
+    from pyiceberg.expressions import In
+
+    ids = sorted(set(raw_ids(settings, exchange)))
+    assert len(ids) >= 20, f"{exchange}: the clean window landed only {len(ids)} trades"
+    gone = ids[:2] if rng.random() < 0.5 else ids[-2:]
+    if CONNECTORS[exchange].dense_ids:
+        middle = len(ids) // 2
+        gone += ids[middle : middle + 3]
+    table = load_catalog(settings).load_table(settings.table_id(f"raw_{exchange}_trades"))
+    table.delete(delete_filter=In(ID_COLUMN[exchange], gone))
+    return sorted(gone)
+
+
+_spark: SparkSession | None = None
+_spark_boot: Path | None = None
+
+
+def shared_spark() -> SparkSession:
+    """One Spark session for every repair case of this process (each case registers its own
+    catalog name in it, as tests/conftest.py does per test)."""
+    global _spark, _spark_boot
+    if _spark is None:
+        from schemahub_lib.spark import load_spark
+
+        _spark_boot = Path(tempfile.mkdtemp(prefix="schemahub-matrix-spark-"))
+        boot_settings = load_settings(env={}, warehouse=str(_spark_boot / "warehouse"))
+        _spark = load_spark(boot_settings, app_name="schemahub-matrix")
+    return _spark
+
+
+def stop_shared_spark() -> None:
+    global _spark, _spark_boot
+    if _spark is not None:
+        _spark.stop()
+        _spark = None
+    if _spark_boot is not None:
+        shutil.rmtree(_spark_boot, ignore_errors=True)
+        _spark_boot = None
+
+
+def repair(settings: Settings, spark: SparkSession, exchange: str) -> RepairReport:
+    from schemahub_lib.spark import register_catalog
+
+    register_catalog(spark, settings)
+    return run_repair(settings, spark, RepairOptions(exchanges=(exchange,), unify=False))
+
+
+@contextmanager
+def time_limit(seconds: float | None) -> Iterator[None]:
+    """Raise CaseTimeout in this (the main) thread after `seconds`; None: no limit. SIGALRM:
+    not under pytest-timeout, which uses it itself."""
+    if not seconds:
+        yield
+        return
+
+    def expire(signum: int, frame: object) -> None:
+        raise CaseTimeout(f"still running after its limit of {seconds:g} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def run_case(case: Case, spark: SparkSession | None = None, limit_s: float | None = None) -> Outcome:
+    """Run one case end to end and judge it (see the module docstring). Repair cases use
+    `spark` (else one shared session); `limit_s` bounds the case (status `timeout`)."""
     started = time.monotonic()
     rng = random.Random(f"{case.id}")
-    x = case.exchange
     with case_world(case) as (sim, settings, root):
-        rule = rule_for(case, rng)
-        now = sim.clock.now_ns()
-        window = 4
-        if case.scenario == "cold":
-            start = now - window * NS_PER_MIN
+        try:
+            with time_limit(limit_s):
+                return _run(case, sim, settings, root, rng, spark, started)
+        except CaseTimeout as exc:
+            fired = sum(r.fired for r in sim.faults.rules())
+            seconds = round(time.monotonic() - started, 2)
+            outcome = Outcome(case, "timeout", fired, 0, 0, 0, 0, 0, str(exc), seconds)
+            outcome.problems.append(f"timed out: {exc}")
+            return outcome
+
+
+def _run(
+    case: Case,
+    sim: SimServer,
+    settings: Settings,
+    root: Path,
+    rng: random.Random,
+    spark: SparkSession | None,
+    started: float,
+) -> Outcome:
+    x = case.exchange
+    rule = rule_for(case, rng)
+    now = sim.clock.now_ns()
+    window = 4
+    if case.scenario == "repair":
+        start = now - window * NS_PER_MIN
+        first = ingest(settings, sim, x, cold_start_minutes=window)
+        assert first.exit_code == 0, first.streams[0].error
+        remove_from_raw(settings, x, rng)
+        if rule:
+            sim.faults.add(rule)
+        try:
+            repaired = repair(settings, spark or shared_spark(), x)
+        except SchemaHubError as exc:  # `schemahub repair` prints it and exits 2: loud
+            status, error, reported = "failed", f"{type(exc).__name__}: {exc}", None
+        else:
+            status = "ok" if repaired.exit_code == 0 else "failed"
+            error, reported = _repair_findings(repaired)
+        fired = sum(r.fired for r in sim.faults.rules())
+        seconds = time.monotonic() - started
+        return judge(case, sim, settings, status, error, start, fired, seconds, reported)
+    if case.scenario == "cold":
+        start = now - window * NS_PER_MIN
+        if rule:
+            sim.faults.add(rule)
+        report = ingest(settings, sim, x, cold_start_minutes=window)
+    else:
+        start = now - 2 * NS_PER_MIN
+        first = ingest(settings, sim, x, cold_start_minutes=2)
+        assert first.exit_code == 0, first.streams[0].error
+        if case.scenario == "watermark":
+            sim.clock.advance(150)
             if rule:
                 sim.faults.add(rule)
-            report = ingest(settings, sim, x, cold_start_minutes=window)
+            report = ingest(settings, sim, x, cold_start_minutes=2)
         else:
-            start = now - 2 * NS_PER_MIN
-            first = ingest(settings, sim, x, cold_start_minutes=2)
-            assert first.exit_code == 0, first.streams[0].error
-            if case.scenario == "watermark":
-                sim.clock.advance(150)
-                if rule:
-                    sim.faults.add(rule)
-                report = ingest(settings, sim, x, cold_start_minutes=2)
-            else:
-                start = now - 7 * NS_PER_MIN
-                if case.scenario == "resume":
-                    kill_a_backfill(settings, root, x, start)
-                if rule:
-                    sim.faults.add(rule)
-                report = backfill(settings, x, since_ns=start, resume=case.scenario == "resume")
-        fired = sum(r.fired for r in sim.faults.rules())
-        return judge(case, sim, settings, report, start, fired, time.monotonic() - started)
+            start = now - 7 * NS_PER_MIN
+            if case.scenario == "resume":
+                kill_a_backfill(settings, root, x, start)
+            if rule:
+                sim.faults.add(rule)
+            report = backfill(settings, x, since_ns=start, resume=case.scenario == "resume")
+    fired = sum(r.fired for r in sim.faults.rules())
+    stream = report.streams[0]
+    status = "ok" if report.exit_code == 0 and stream.status in ("ok", "skipped") else "failed"
+    error = stream.error if report.exit_code != 0 else None  # a failure must say why and exit 1
+    return judge(case, sim, settings, status, error, start, fired, time.monotonic() - started)
+
+
+def _repair_findings(report: RepairReport) -> tuple[str | None, list[tuple[int, int]]]:
+    """What a repair that did not end clean says (its unresolved pieces and their notes), and
+    the id ranges its final raw audit still reports as alarming gaps."""
+    reported: list[tuple[int, int]] = []
+    if report.audit is not None:
+        for s in report.audit.streams:
+            if s.layer == "raw":
+                reported += [(g.first_id, g.last_id) for g in s.gaps if g.status in ("open", "skipped")]
+    if report.exit_code == 0:
+        return None, reported
+    notes = sorted({g.note for g in report.gaps if g.unresolved and g.note})
+    totals = report.totals()
+    error = f"repair exit {report.exit_code}: {totals['unresolved_ids']} ids unresolved"
+    error += f", {len(reported)} gaps open"
+    return "; ".join([error, *notes])[:300], reported
 
 
 def judge(
     case: Case,
     sim: SimServer,
     settings: Settings,
-    report: LandingReport,
+    status: str,
+    error: str | None,
     start: int,
     fired: int,
     seconds: float,
+    reported: list[tuple[int, int]] | None = None,
 ) -> Outcome:
+    """`status` ok: raw must hold every expected trade. `status` failed: there must be an
+    `error`; for repair (`reported`: the gaps its final audit alarms on) every trade still
+    missing must lie inside a reported gap."""
     x = case.exchange
     truth = sim.truth(x, STREAMS[x][1], start_ns=start)
     left_out = set(truth.hidden) | set(truth.corrupted)
@@ -250,17 +410,24 @@ def judge(
     everything = {int(i) for i in sim.truth(x, STREAMS[x][1]).trade_id.tolist()}
     ids = raw_ids(settings, x)
     landed = set(ids)
-    stream = report.streams[0]
-    status = "ok" if report.exit_code == 0 and stream.status in ("ok", "skipped") else "failed"
-    lost = len(expected - landed) if status == "ok" else 0
+    missing = expected - landed
+    lost = len(missing) if status == "ok" else 0
     outcome = Outcome(
         case, status, fired, len(expected), len(landed), lost, len(ids) - len(landed),
-        len(landed - everything), stream.error, round(seconds, 2),
+        len(landed - everything), error, round(seconds, 2),
     )  # fmt: skip
     if status == "ok" and lost:
-        outcome.problems.append(f"ok with {lost} of {len(expected)} trades missing")
-    if status == "failed" and (report.exit_code == 0 or not stream.error):
-        outcome.problems.append(f"failed without an error and exit 1: {stream}")
+        example = sorted(missing)[:5]
+        outcome.problems.append(f"ok with {lost} of {len(expected)} trades missing, e.g. {example}")
+    if status == "failed" and not error:
+        outcome.problems.append("failed without an error and a non-zero exit")
+    if status == "failed" and reported is not None:
+        unreported = sorted(i for i in missing if not any(a <= i <= b for a, b in reported))
+        if unreported:
+            outcome.problems.append(
+                f"repair failed, but {len(unreported)} missing trades lie in no gap its audit reports, "
+                f"e.g. {unreported[:5]}"
+            )
     if outcome.duplicated:
         outcome.problems.append(f"{outcome.duplicated} trades landed twice")
     if outcome.unexpected:

@@ -55,7 +55,7 @@ def _truth_gaps(sim, settings, exchange, removed=()):
     lo, hi = min(ids), max(ids)
     truth = sim.truth(exchange, VENUE[exchange][1], from_id=lo, to_id=hi)
     never = [i for i in truth.never_issued if lo <= i <= hi]
-    swallowed = [i for i in truth.hidden if lo <= i <= hi]
+    swallowed = [i for i in truth.dropped if lo <= i <= hi]  # hidden by the fault, maybe refetched since
     assert len(swallowed) == 3, exchange  # the fault hid something real
     landed = set(ids)
     hidden = sorted({i for i in swallowed if i not in landed} | set(removed))

@@ -270,3 +270,41 @@ def test_ids_never_issued_are_known_to_truth(http: requests.Session) -> None:
         assert len(gaps) > 20 and gaps == truth.never_issued
         params = {"exchange": "binance", "product": "SOLUSDT", "summary": "1"}
         assert http.get(f"{sim.admin_url}/truth", params=params).json()["never_issued"] == gaps
+
+
+def test_a_trade_hidden_once_and_served_later_is_not_hidden(sim: SimServer, http: requests.Session) -> None:
+    """`hidden` means not delivered since: a client asking again and getting the trade must
+    land it, so truth must not excuse it. `dropped` still lists every trade a fault swallowed."""
+    url = f"{sim.urls['binance']}/api/v3/historicalTrades"
+    start = int(sim.truth("binance", "ETHUSDT").trade_id[500])
+    params = {"symbol": "ETHUSDT", "fromId": str(start), "limit": "20"}
+    sim.faults.add({"kind": "drop", "exchange": "binance", "drop": 3})
+    bent = [t["id"] for t in http.get(url, params=params).json()]
+    swallowed = sorted(set(range(start, start + 20)) - set(bent))
+    assert len(swallowed) == 3 and sim.truth("binance", "ETHUSDT").hidden == swallowed
+
+    # A timed-out or cut-short answer delivers nothing: the trades stay hidden.
+    sim.faults.add({"kind": "truncated", "exchange": "binance"})
+    assert http.get(url, params=params).status_code == 200
+    assert sim.truth("binance", "ETHUSDT").hidden == swallowed
+
+    again = [t["id"] for t in http.get(url, params=params).json()]
+    assert set(swallowed) <= set(again)
+    truth = sim.truth("binance", "ETHUSDT")
+    assert truth.hidden == [] and truth.dropped == swallowed
+
+
+def test_a_trade_served_only_before_the_fault_hid_it_stays_hidden(
+    sim: SimServer, http: requests.Session
+) -> None:
+    """The client that got the earlier answer may not have kept it (a backfill killed before
+    its flush); the one asking after it got the page without the trades."""
+    url = f"{sim.urls['coinbase']}/products/SOL-USD/trades"
+    whole = [t["trade_id"] for t in http.get(url, params={"limit": "100"}).json()]
+    sim.faults.add({"kind": "drop", "exchange": "coinbase", "drop": 3})
+    bent = [t["trade_id"] for t in http.get(url, params={"limit": "100"}).json()]
+    assert len(bent) == 97 and set(bent) < set(whole)
+    truth = sim.truth("coinbase", "SOL-USD")
+    assert truth.hidden == truth.dropped == sorted(set(whole) - set(bent))
+    http.get(url, params={"limit": "100"})
+    assert sim.truth("coinbase", "SOL-USD").hidden == []
