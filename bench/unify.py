@@ -325,7 +325,7 @@ def _write_split(spark: Any, settings: Any) -> dict[str, float]:
     from schemahub_lib.catalog import load_catalog
     from schemahub_lib.ddl import load_table_defs
     from schemahub_lib.mapping import load_mappings
-    from schemahub_lib.unify.batch import batch_stats, dedup_earliest, new_rows, time_ranges, write_partitions
+    from schemahub_lib.unify.batch import batch_stats, new_rows, time_ranges, write_partitions
     from schemahub_lib.unify.compile import map_source
     from schemahub_lib.unify.reads import load_table, plan_read, read_raw, refresh, target_state
     from schemahub_lib.unify.run import _symbols
@@ -349,15 +349,13 @@ def _write_split(spark: Any, settings: Any) -> dict[str, float]:
             for (spec, raw), st in zip(active, stats, strict=True)
         ],
     )
-    batch = dedup_earliest(
-        mapped, write_partitions(sum(s.rows for s in stats), spark.sparkContext.defaultParallelism)
-    )
+    partitions = write_partitions(sum(s.rows for s in stats), spark.sparkContext.defaultParallelism)
     existing = spark.read.format("iceberg").option("snapshot-id", str(state.snapshot_id)).load(target)
     steps = {
         "read": [raw for _, raw in active],
         "+map": [mapped],
-        "+dedup": [batch],
-        "+anti-join": [new_rows(batch, existing, time_ranges(stats))],
+        "+dedup": [new_rows(mapped, None, [], partitions)],
+        "+anti-join": [new_rows(mapped, existing, time_ranges(stats), partitions)],
     }
     split = {}
     for name, frames in steps.items():

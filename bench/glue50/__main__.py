@@ -170,8 +170,9 @@ def main(argv: list[str]) -> int:
                     before = _load()
                     result = sides[name].run(files)
                     result.update(batch=k, rate=result["rows_read"] / result["seconds"], load=before)
+                    result["steps"]["rest"] = round(result["seconds"] - sum(result["steps"].values()), 3)
                     runs[name].append(result)
-                    phases = ", ".join(f"{p} {v:.2f}s" for p, v in result["phases"].items())
+                    phases = ", ".join(f"{p} {v:.2f}s" for p, v in result["steps"].items())
                     print(
                         f"batch {k} {'cold' if k == 0 else 'warm'} {name:8} {result['rows_read']:>9,} rows "
                         f"{result['seconds']:6.1f}s {result['rate']:>9,.0f} rows/s  load {before}"
@@ -187,6 +188,9 @@ def main(argv: list[str]) -> int:
     pairs = [c["rate"] / g["rate"] for g, c in zip(runs["glue50"][1:], runs["current"][1:], strict=True)]
     print(f"\nwarm median (of {args.warm}): glue50 {warm['glue50']:,.0f} rows/s, current {warm['current']:,.0f} rows/s")
     print(f"ratio of medians: {warm['current'] / warm['glue50']:.2f}x; per batch: {', '.join(f'{p:.2f}' for p in pairs)}")
+    for name, rs in runs.items():
+        steps = {step: _median([r["steps"].get(step, 0.0) for r in rs[1:]]) for step in rs[-1]["steps"]}
+        print(f"{name} warm median split: " + ", ".join(f"{p} {v:.2f}s" for p, v in steps.items()))
     print(f"load after: {_load()}  (uptime: {subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()})")
     out = HOME / "results.json"
     out.write_text(json.dumps({"runs": runs, "warm_median": warm, "pairs": pairs}, indent=2))
