@@ -32,7 +32,7 @@ REPO = Path(__file__).resolve().parents[2]
 BASELINE = "768dce779cf25cae163e6a36da259b266c3ddf84"
 HOME = REPO / ".bench" / "glue50"
 WORKER = Path(__file__).resolve().parent / "worker.py"
-EXCHANGES = ("coinbase", "binance", "kraken")
+EXCHANGES = ("coinbase", "binance", "kraken")  # bench.unify.LANDED
 MARK = "@@worker "
 
 
@@ -64,14 +64,14 @@ def prepare_data(batch: int, batches: int) -> tuple[Path, Path]:
     seed_file = folder / "seed.json"
     if (folder / ".done").exists():
         return folder, seed_file
-    from bench.unify import _raw_arrow, _settings, seed_products, sim_trades
+    from bench.unify import LANDED, _raw_arrow, _settings, seed_products, sim_trades
     from schemahub_lib.catalog import load_catalog
 
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     print(f"generating {batches} batches of ~{batch:,} trades into {folder}", flush=True)
     truths = sim_trades(batches * batch)
-    total = sum(len(t) for t in truths)
+    total = sum(len(t) for t in truths if t.exchange in LANDED)
     with tempfile.TemporaryDirectory(prefix="bench-glue50-") as tmp:
         catalog = load_catalog(settings := _settings(Path(tmp), "schemas"))
         import pyarrow.parquet as pq
