@@ -48,13 +48,17 @@ def build_baseline() -> Path:
     if not (src / ".exported").exists():
         shutil.rmtree(src, ignore_errors=True)
         src.mkdir(parents=True)
-        archive = subprocess.run(["git", "-C", str(REPO), "archive", BASELINE], check=True, capture_output=True)
+        archive = subprocess.run(
+            ["git", "-C", str(REPO), "archive", BASELINE], check=True, capture_output=True
+        )
         subprocess.run(["tar", "-x", "-C", str(src)], input=archive.stdout, check=True)
         (src / ".exported").write_text(BASELINE + "\n")
     print(f"baseline {BASELINE[:10]} in {src}: make setup", flush=True)
     done = subprocess.run(["make", "-C", str(src), "setup"], env=_clean_env(), capture_output=True, text=True)
     if done.returncode != 0:
-        raise SystemExit(f"baseline `make setup` in {src} failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
+        raise SystemExit(
+            f"baseline `make setup` in {src} failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}"
+        )
     return src
 
 
@@ -86,9 +90,13 @@ def prepare_data(batch: int, batches: int) -> tuple[Path, Path]:
                         parts.append((t, max(0, start - relanded * len(t) // total), stop))
                 table = catalog.load_table(settings.table_id(f"raw_{exchange}_trades"))
                 ingest_us = time.time_ns() // 1000
-                pq.write_table(_raw_arrow(table, exchange, parts, ingest_us), folder / f"{k}_{exchange}.parquet")
-    seed = {ex: [[p.exchange, p.symbol, p.exchange_symbol, p.base, p.quote, list(p.aliases)] for p in ps]
-            for ex, ps in seed_products().items()}
+                pq.write_table(
+                    _raw_arrow(table, exchange, parts, ingest_us), folder / f"{k}_{exchange}.parquet"
+                )
+    seed = {
+        ex: [[p.exchange, p.symbol, p.exchange_symbol, p.base, p.quote, list(p.aliases)] for p in ps]
+        for ex, ps in seed_products().items()
+    }
     seed_file.write_text(json.dumps(seed))
     (folder / ".done").write_text("")
     return folder, seed_file
@@ -150,7 +158,9 @@ def _load() -> str:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.glue50", description=__doc__.split("\n\n")[0])
     parser.add_argument("--warm", type=int, default=5, help="warm batches per side (after one cold)")
-    parser.add_argument("--batch", type=int, default=int(os.environ.get("SCHEMAHUB_BENCH_UNIFY_BATCH", 1_000_000)))
+    parser.add_argument(
+        "--batch", type=int, default=int(os.environ.get("SCHEMAHUB_BENCH_UNIFY_BATCH", 1_000_000))
+    )
     args = parser.parse_args(argv)
     baseline = build_baseline()
     batches = args.warm + 1
@@ -186,12 +196,14 @@ def main(argv: list[str]) -> int:
         print("WARNING: the two sides inserted different row counts per batch", flush=True)
     warm = {name: _median([r["rate"] for r in rs[1:]]) for name, rs in runs.items()}
     pairs = [c["rate"] / g["rate"] for g, c in zip(runs["glue50"][1:], runs["current"][1:], strict=True)]
-    print(f"\nwarm median (of {args.warm}): glue50 {warm['glue50']:,.0f} rows/s, current {warm['current']:,.0f} rows/s")
-    print(f"ratio of medians: {warm['current'] / warm['glue50']:.2f}x; per batch: {', '.join(f'{p:.2f}' for p in pairs)}")
+    ratio = warm["current"] / warm["glue50"]
+    print(f"\nwarm median (of {args.warm}): " + ", ".join(f"{n} {r:,.0f} rows/s" for n, r in warm.items()))
+    print(f"ratio of medians: {ratio:.2f}x; per batch: " + ", ".join(f"{p:.2f}" for p in pairs))
     for name, rs in runs.items():
         steps = {step: _median([r["steps"].get(step, 0.0) for r in rs[1:]]) for step in rs[-1]["steps"]}
         print(f"{name} warm median split: " + ", ".join(f"{p} {v:.2f}s" for p, v in steps.items()))
-    print(f"load after: {_load()}  (uptime: {subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()})")
+    uptime = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+    print(f"load after: {_load()}  (uptime: {uptime})")
     out = HOME / "results.json"
     out.write_text(json.dumps({"runs": runs, "warm_median": warm, "pairs": pairs}, indent=2))
     print(f"details in {out}")

@@ -58,7 +58,7 @@ def _time_steps(times: dict[str, float]) -> None:
 def _seed(raw: dict[str, list[list[Any]]]) -> dict[str, list[Any]]:
     from schemahub_lib.connectors.base import Product
 
-    return {ex: [Product(*p[:5], tuple(p[5])) for p in products] for ex, products in raw.items()}
+    return {ex: [Product(p[0], p[1], p[2], p[3], p[4], tuple(p[5])) for p in ps] for ex, ps in raw.items()}
 
 
 def main(warehouse: str, seed_file: str) -> None:
@@ -86,7 +86,9 @@ def main(warehouse: str, seed_file: str) -> None:
             "pyspark": pyspark.__version__,
             "iceberg": ICEBERG_VERSION,
             "table_vectorization": raw.properties.get("read.parquet.vectorization.enabled", "default (true)"),
-            "session_vectorization": spark.conf.get("spark.sql.iceberg.vectorization.enabled", "default (true)"),
+            "session_vectorization": spark.conf.get(
+                "spark.sql.iceberg.vectorization.enabled", "default (true)"
+            ),
         }
     )
     for line in sys.stdin:
