@@ -11,8 +11,10 @@ goes first alternates too (old, new, new, old, ...), so the machine's load falls
 
     python -m bench.glue50 [--warm N] [--batch ROWS]
 
-Prints rows/s per batch and side, the medians of the warm batches, their ratio, and the
-load average around each run (the machine is shared).
+Prints rows/s per batch and side, the medians of the warm batches, their ratio, the load
+average around each run (the machine is shared), and where each side's time goes (worker.py
+TIMED: stats job, building the mapping, branch, write job, fast-forward, branch drop, rest).
+The data is generated once per size; delete .bench/glue50/data to generate it again.
 """
 
 from __future__ import annotations
