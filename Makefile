@@ -18,7 +18,7 @@ JARS := org.apache.iceberg:iceberg-spark-runtime-3.5_2.12:1.10.0 \
 export SCHEMAHUB_JARS_DIR := $(abspath $(JARS_DIR))
 
 .DEFAULT_GOAL := help
-.PHONY: help setup venv jars chromium test test-fast soak demo lint fmt bench package deploy clean
+.PHONY: help setup venv jars chromium test test-fast soak demo lint fmt bench bench-compare package deploy clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
@@ -78,6 +78,9 @@ fmt: setup ## Apply ruff formatting
 
 bench: setup ## Performance benchmarks against the SPEC budgets (ratios, not timed tests)
 	$(PY) -m bench
+
+bench-compare: setup ## Unify rows/s: Glue 5.0 baseline (built in .bench/glue50) vs this tree, interleaved in one run
+	$(PY) -m bench.glue50 $(ARGS)
 
 package: setup ## Build the schemahub wheel into dist/
 	$(PY) -m pip wheel --no-deps --quiet -w dist .

@@ -35,10 +35,14 @@ END = datetime(2026, 6, 3, 18, 0, tzinfo=UTC)  # where both growth histories end
 # ---- data -------------------------------------------------------------------------------
 
 
+LANDED = ("coinbase", "binance", "kraken")  # the exchanges whose raw tables the batches fill
+
+
 def _products() -> list[Any]:
+    """The simulated markets of the LANDED exchanges (the raw columns below are theirs)."""
     from schemahub_lib.sim.catalog import PRODUCTS
 
-    return [p for p in PRODUCTS if p.tradable]
+    return [p for p in PRODUCTS if p.tradable and p.exchange in LANDED]
 
 
 def seed_products() -> dict[str, list[Any]]:
@@ -55,7 +59,7 @@ def seed_products() -> dict[str, list[Any]]:
 
 
 def sim_trades(n: int) -> list[Any]:
-    """About `n` trades of every simulated product (the simulator's own generator), per product."""
+    """About `n` trades of the simulated products (the simulator's own generator), per product."""
     from schemahub_lib.sim.config import SimConfig
     from schemahub_lib.sim.server import SimServer
 
@@ -119,7 +123,7 @@ def land_sim_trades(settings: Any, truths: list[Any], lo: float, hi: float, rela
     catalog = load_catalog(settings)
     total = sum(len(t) for t in truths)
     ingest_us = time.time_ns() // 1000
-    for exchange in ("coinbase", "binance", "kraken"):
+    for exchange in LANDED:
         parts = []
         for t in truths:
             if t.exchange == exchange:
@@ -325,7 +329,7 @@ def _write_split(spark: Any, settings: Any) -> dict[str, float]:
     from schemahub_lib.catalog import load_catalog
     from schemahub_lib.ddl import load_table_defs
     from schemahub_lib.mapping import load_mappings
-    from schemahub_lib.unify.batch import batch_stats, dedup_earliest, new_rows, time_ranges, write_partitions
+    from schemahub_lib.unify.batch import batch_stats, new_rows, time_ranges, write_partitions
     from schemahub_lib.unify.compile import map_source
     from schemahub_lib.unify.reads import load_table, plan_read, read_raw, refresh, target_state
     from schemahub_lib.unify.run import _symbols
@@ -349,15 +353,13 @@ def _write_split(spark: Any, settings: Any) -> dict[str, float]:
             for (spec, raw), st in zip(active, stats, strict=True)
         ],
     )
-    batch = dedup_earliest(
-        mapped, write_partitions(sum(s.rows for s in stats), spark.sparkContext.defaultParallelism)
-    )
+    partitions = write_partitions(sum(s.rows for s in stats), spark.sparkContext.defaultParallelism)
     existing = spark.read.format("iceberg").option("snapshot-id", str(state.snapshot_id)).load(target)
     steps = {
         "read": [raw for _, raw in active],
         "+map": [mapped],
-        "+dedup": [batch],
-        "+anti-join": [new_rows(batch, existing, time_ranges(stats))],
+        "+dedup": [new_rows(mapped, None, [], partitions)],
+        "+anti-join": [new_rows(mapped, existing, time_ranges(stats), partitions)],
     }
     split = {}
     for name, frames in steps.items():

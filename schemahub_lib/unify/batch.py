@@ -1,9 +1,10 @@
 """The batch: what the raw reads hold (symbols, days, counts), dedup, and the anti-join.
 
-`new_rows` is the plan Spark itself builds for `MERGE INTO t USING batch ON <key and the
-batch's days> WHEN NOT MATCHED THEN INSERT *` (RewriteMergeIntoTable turns an insert-only
-MERGE into a left-anti join + append); run.py appends its result so the snapshot can carry
-properties (see commit.py and the README).
+`new_rows` gives what `MERGE INTO t USING <batch deduplicated> ON <key and the batch's days>
+WHEN NOT MATCHED THEN INSERT *` inserts (Spark runs an insert-only MERGE as a left-anti join +
+append), but dedup and the anti-join share ONE shuffle and sort: the target's keys join the
+batch in the window that picks each key's first row. run.py appends the result so the
+snapshot can carry properties (see commit.py and the README).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Ties on the ingest time are the same trade landed twice in one flush; the rest of the row
 # only makes the choice deterministic.
 TIE_BREAK = ("trade_ts", "price", "quantity", "side")
+EXISTING = "_in_target"  # marks the target's keys among the batch's rows in `new_rows`
 ROWS_PER_TASK = 100_000  # below this a second task (and file) costs more than it saves
 
 
@@ -65,22 +67,6 @@ def batch_stats(raws: Sequence[tuple[MappingSpec, DataFrame]]) -> list[SourceSta
     return stats
 
 
-def dedup_earliest(batch: DataFrame, partitions: int) -> DataFrame:
-    """One row per (exchange, symbol, trade_id): the one that landed first. Drops ORDER_COLUMN.
-
-    `partitions` sets the shuffle by key explicitly (the write keeps it: one file per partition
-    and day): as many as there are cores, so no core idles, while AQE's coalescing could leave
-    e.g. 3 tasks for 2 cores. The first row of each key is the one without a predecessor
-    (`lag` is null); `row_number() == 1` would trigger Spark 3.5's window group limit, which
-    sorts the whole batch once more before the shuffle.
-    """
-    order = [F.col(ORDER_COLUMN).asc(), *(F.col(c).asc() for c in TIE_BREAK)]
-    w = Window.partitionBy(*KEY_COLUMNS).orderBy(*order)
-    first = F.lag(F.lit(1)).over(w).isNull()
-    shuffled = batch.repartition(partitions, *KEY_COLUMNS)
-    return shuffled.withColumn("_first", first).where(F.col("_first")).drop("_first", ORDER_COLUMN)
-
-
 def write_partitions(rows: int, cores: int, rows_per_task: int = ROWS_PER_TASK) -> int:
     """Tasks for a batch of `rows`: every core busy, but no task with a sliver of the batch."""
     return max(1, min(cores, rows // rows_per_task))
@@ -117,10 +103,31 @@ def _instant(micros: int) -> datetime:
     return EPOCH + timedelta(microseconds=micros)
 
 
-def new_rows(batch: DataFrame, target: DataFrame | None, ranges: Sequence[tuple[int, int]]) -> DataFrame:
-    """Batch rows whose key is not in `target` (None: an empty table), which is read only within
-    the batch's time ranges (`time_ranges`): a key's trade time is the same in every copy."""
-    if target is None:
-        return batch
-    existing = target.where(in_ranges(ranges)).select(*KEY_COLUMNS)
-    return batch.join(existing, list(KEY_COLUMNS), "left_anti")
+def new_rows(
+    batch: DataFrame, target: DataFrame | None, ranges: Sequence[tuple[int, int]], partitions: int
+) -> DataFrame:
+    """One row per (exchange, symbol, trade_id) of `batch`, the one that landed first, for the
+    keys not in `target` (None: an empty table). Drops ORDER_COLUMN.
+
+    `target` is read only within the batch's time ranges (`time_ranges`: a key's trade time is
+    the same in every copy), and only its key columns. Its keys are unioned into the batch and
+    sort first within their key, so one window does both jobs: a row is kept when nothing
+    precedes it in its key (`lag` is null) and it comes from the batch. Keys are NOT NULL, so
+    this equals dedup followed by a left-anti join, with one shuffle and one sort instead of
+    two of each (or a broadcast of the target's keys).
+
+    `partitions` sets the shuffle by key explicitly (the write keeps it: one file per partition
+    and day): as many as there are cores, so no core idles, while AQE's coalescing could leave
+    e.g. 3 tasks for 2 cores. `row_number() == 1` instead of `lag` would trigger Spark 3.5's
+    window group limit, which sorts the whole batch once more before the shuffle.
+    """
+    rows = batch.withColumn(EXISTING, F.lit(False))
+    if target is not None:
+        existing = target.where(in_ranges(ranges)).select(*KEY_COLUMNS, F.lit(True).alias(EXISTING))
+        rows = rows.unionByName(existing, allowMissingColumns=True)
+    order = [F.col(EXISTING).desc(), F.col(ORDER_COLUMN).asc(), *(F.col(c).asc() for c in TIE_BREAK)]
+    w = Window.partitionBy(*KEY_COLUMNS).orderBy(*order)
+    first = F.lag(F.lit(1)).over(w).isNull()
+    shuffled = rows.repartition(partitions, *KEY_COLUMNS)
+    kept = shuffled.withColumn("_first", first).where(F.col("_first") & ~F.col(EXISTING))
+    return kept.drop("_first", EXISTING, ORDER_COLUMN)

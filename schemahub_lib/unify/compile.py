@@ -100,12 +100,15 @@ def _epoch(spec: MappingSpec, rule: ColumnRule, x: Column, row: Column) -> Colum
     assert rule.source is not None and rule.transform is not None
     unit = EPOCH_UNITS[rule.transform]
     integral = rule.source.type in ("long", "int")
-    # Integer multiplication for s/ms/us, exact decimals otherwise: 1762795433.9717445 s is
-    # 971744.5 µs (floored), and ns / 1000 in double arithmetic is off by one µs now and then.
+    # Integer arithmetic for whole numbers (s/ms/us multiply, ns floor-divides), exact decimals
+    # otherwise: 1762795433.9717445 s is 971744.5 µs (floored). ns / 1000 in double arithmetic
+    # alone is off by one µs now and then; decimal(38,9) is exact but slow (BigDecimal per row).
     v = x if integral else x.cast("decimal(38,9)")
     lo, hi = MIN_TRADE_EPOCH_S * unit, MAX_TRADE_EPOCH_S * unit
     if integral and unit <= 1_000_000:
         micros = x * (1_000_000 // unit)
+    elif integral:
+        micros = floor_div(x, unit // 1_000_000)
     else:
         micros = F.floor(x.cast("decimal(38,9)") * F.lit(Decimal(1_000_000) / unit))
     problem = (
@@ -118,6 +121,14 @@ def _epoch(spec: MappingSpec, rule: ColumnRule, x: Column, row: Column) -> Colum
     )
 
 
+def floor_div(x: Column, d: int) -> Column:
+    """floor(x / d) for a long `x` within MAX_TRADE_EPOCH_S in ns, exactly, without decimals:
+    the double quotient is within one of it, and the long remainder says which way to step."""
+    q = F.floor(x / F.lit(d))
+    r = x - q * F.lit(d)
+    return F.when(r < 0, q - 1).when(r >= d, q + 1).otherwise(q)
+
+
 def _check_window(spec: MappingSpec, rule: ColumnRule, ts: Column, row: Column) -> Column:
     ok = ts.isNull() | (
         (ts >= F.lit(MIN_TRADE_TS).cast("timestamp")) & (ts < F.lit(MAX_TRADE_TS).cast("timestamp"))
@@ -127,18 +138,23 @@ def _check_window(spec: MappingSpec, rule: ColumnRule, ts: Column, row: Column) 
 
 
 def compile_rule(
-    spec: MappingSpec, rule: ColumnRule, symbols: Mapping[str, Resolved], raw: DataFrame | None = None
+    spec: MappingSpec,
+    rule: ColumnRule,
+    symbols: Mapping[str, Resolved],
+    raw: DataFrame | None = None,
+    row: Column | None = None,
 ) -> Column:
     """The Spark expression for one unified column, with its checks.
 
     Pass the `raw` DataFrame so raw columns are bound to it: by bare name, Spark 3.5 resolves
-    a raw `symbol` to an output alias `symbol` defined earlier in the same select.
+    a raw `symbol` to an output alias `symbol` defined earlier in the same select. `row` is
+    `row_of(spec, raw)`, built once per source by `map_source` (each piece is a py4j call).
     """
     target_type = SPARK_TYPES[rule.target.type]
     if rule.source is None:
         return F.lit(rule.constant).cast(target_type)
     x = F.col(rule.source.name) if raw is None else raw[rule.source.name]
-    row = row_of(spec, raw)
+    row = row_of(spec, raw) if row is None else row
     name = rule.transform
     problem = f"{rule.source.name} is null but {spec.target_table}.{rule.target.name} is required"
     if name is None:
@@ -186,11 +202,12 @@ def map_source(
     order, with its exact type. `symbols` must resolve every exchange symbol in `raw`.
     """
     columns = []
+    row = row_of(spec, raw)
     for column in spec.target_columns:
         if column.name in ENGINE_COLUMNS:
             expr = F.timestamp_micros(F.lit(ingest_ts_us))
         else:
-            expr = compile_rule(spec, spec.rule(column.name), symbols, raw)
+            expr = compile_rule(spec, spec.rule(column.name), symbols, raw, row)
         columns.append(expr.cast(SPARK_TYPES[column.type]).alias(column.name))
     return raw.select(*columns, raw[ORDER_COLUMN])
 

@@ -33,7 +33,7 @@ from schemahub_lib.mapping import (
 from schemahub_lib.metrics import Metric, load_metrics_sink, metric, run_metrics
 from schemahub_lib.settings import Settings
 from schemahub_lib.unify import commit
-from schemahub_lib.unify.batch import batch_stats, dedup_earliest, new_rows, time_ranges, write_partitions
+from schemahub_lib.unify.batch import batch_stats, new_rows, time_ranges, write_partitions
 from schemahub_lib.unify.compile import data_error, map_source
 from schemahub_lib.unify.reads import (
     CONSUMED_PREFIX,
@@ -215,11 +215,11 @@ def _attempt(
     if dry_run or not report.rows_read:
         return report  # no rows: the raw tables only gained compactions; nothing to commit
     partitions = write_partitions(report.rows_read, spark.sparkContext.defaultParallelism)
-    batch = dedup_earliest(reduce(DataFrame.unionByName, mapped), partitions)
+    batch = reduce(DataFrame.unionByName, mapped)
     existing = None
     if state.snapshot_id is not None:
         existing = spark.read.format("iceberg").option("snapshot-id", str(state.snapshot_id)).load(target)
-    rows = new_rows(batch, existing, time_ranges(stats))
+    rows = new_rows(batch, existing, time_ranges(stats), partitions)
     properties = _record(report, state.consumed, run_id)
     return _publish(spark, catalog, settings, report, rows, state, properties, before_publish)
 

@@ -1,8 +1,13 @@
-"""The batch's pure helpers: time ranges that bound the anti-join, and task counts."""
+"""The batch: time ranges that bound the anti-join, task counts, and dedup + anti-join."""
 
 from __future__ import annotations
 
-from schemahub_lib.unify.batch import SourceStats, time_ranges, write_partitions
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from schemahub_lib.unify.batch import SourceStats, new_rows, time_ranges, write_partitions
 
 DAY = 86_400_000_000
 
@@ -27,3 +32,61 @@ def test_write_partitions_keep_every_core_busy_without_slivers() -> None:
     assert write_partitions(200_000, cores=2) == 2
     assert write_partitions(1_000_000, cores=2) == 2
     assert write_partitions(1_000_000, cores=16) == 10
+
+
+T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+
+
+def _at(seconds: int) -> datetime:
+    return datetime.fromtimestamp(T0.timestamp() + seconds, tz=UTC)
+
+
+@pytest.mark.spark
+def test_new_rows_keep_the_first_landed_copy_of_each_key_the_target_lacks(spark: Any) -> None:
+    columns = "exchange string, symbol string, trade_id string, side string, price double, "
+    columns += "quantity double, trade_ts timestamp, ingest_ts timestamp, _source_ingest_ts timestamp"
+
+    def row(trade_id: str, price: float, landed: int, ts: int = 0, exchange: str = "KRAKEN") -> tuple:
+        return (exchange, "BTC-USD", trade_id, "BUY", price, 1.0, _at(ts), T0, _at(landed))
+
+    batch = spark.createDataFrame(
+        [
+            row("1", 2.0, landed=20),
+            row("1", 1.0, landed=10),  # landed first: kept
+            row("2", 5.0, landed=10),
+            row("2", 4.0, landed=10),  # same landing: the tie-break (trade_ts, price, ...) picks
+            row("3", 1.0, landed=10),  # in the target: dropped
+            row("4", 1.0, landed=10),
+            row("4", 2.0, landed=20),  # in the target: both copies dropped
+            row("5", 1.0, landed=10),  # in the target, but outside the ranges: not read, kept
+            row("3", 9.0, landed=10, exchange="COINBASE"),  # another exchange's id 3: kept
+        ],
+        columns,
+    )
+    target_columns = "exchange string, symbol string, trade_id string, trade_ts timestamp"
+    target = spark.createDataFrame(
+        [
+            ("KRAKEN", "BTC-USD", "3", _at(0)),
+            ("KRAKEN", "BTC-USD", "4", _at(0)),
+            ("KRAKEN", "BTC-USD", "5", _at(7200)),
+            ("KRAKEN", "BTC-USD", "9", _at(0)),
+        ],
+        target_columns,
+    )
+    lo = int(_at(-60).timestamp()) * 1_000_000
+    ranges = [(lo, lo + 120_000_000)]
+
+    kept = new_rows(batch, target, ranges, partitions=2)
+
+    assert kept.columns == batch.columns[:-1]  # _source_ingest_ts consumed
+    got = sorted((r.exchange, r.trade_id, r.price) for r in kept.collect())
+    assert got == [("COINBASE", "3", 9.0), ("KRAKEN", "1", 1.0), ("KRAKEN", "2", 4.0), ("KRAKEN", "5", 1.0)]
+    deduped = sorted((r.exchange, r.trade_id, r.price) for r in new_rows(batch, None, [], 2).collect())
+    assert deduped == [
+        ("COINBASE", "3", 9.0),
+        ("KRAKEN", "1", 1.0),
+        ("KRAKEN", "2", 4.0),
+        ("KRAKEN", "3", 1.0),
+        ("KRAKEN", "4", 1.0),
+        ("KRAKEN", "5", 1.0),
+    ]

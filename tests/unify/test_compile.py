@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from chispa import assert_df_equality
 from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
 from pyspark.sql.types import StructField, StructType
 
 from schemahub_lib.connectors import bitfinex, okx
@@ -17,7 +18,7 @@ from schemahub_lib.ddl import load_table_defs
 from schemahub_lib.mapping import MappingDataError, MappingSpec, load_mappings, parse_mapping
 from schemahub_lib.mapping.symbols import Resolved, resolve_symbols, seed_index
 from schemahub_lib.seed import load_seed
-from schemahub_lib.unify.compile import SPARK_TYPES, data_error, map_source
+from schemahub_lib.unify.compile import SPARK_TYPES, data_error, floor_div, map_source
 from tests.conftest import REPO
 from tests.unify.conftest import FIXTURES, LANDED, binance_rows, coinbase_rows, kraken_rows, write_ddl
 
@@ -494,3 +495,12 @@ def test_a_symbol_missing_from_the_lookup_stops_the_run(spark: Any, tmp_path: Pa
     assert err.problem.endswith(
         f"market symbol not in the product seed nor matched by symbols.patterns: BTC_USD ({UNITS_ROW_7})"
     )
+
+
+def test_floor_div_is_exact_for_nanosecond_epochs(spark: Any) -> None:
+    # Where floor(double(x) / 1000) is one µs off (x // 1000 is the answer), and around zero.
+    values = [1490488829693342998, 3019596445936348998, 4068097771358196999, 1045788584469236998]
+    values += [946684800_000_000_000, 946684800_000_000_999, 4102444799_999_999_999, 1, 0, -1, -1000, -1001]
+    frame = spark.createDataFrame([(v,) for v in values], "x long")
+    got = [r.q for r in frame.select(floor_div(F.col("x"), 1000).alias("q")).collect()]
+    assert got == [v // 1000 for v in values]
