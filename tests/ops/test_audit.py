@@ -52,6 +52,8 @@ def test_audit_reports_every_gap_as_a_range_in_both_layers(spark, settings, lake
         "unfillable_ids": 0,
         "unified_duplicates": 0,
         "unreconciled": 0,
+        "count_short": 0,
+        "count_over": 0,
     }
     assert report.exit_code == 1
 
