@@ -173,9 +173,9 @@ class Committer:
                 kept = keep_ids_above(arrow, self.exchange, plan.keep_above)
                 to_commit, landed = write_data_files(fresh, kept), kept.num_rows
                 written.extend(to_commit)
-            current = exchange_state.get(change.product)
-            counted = landed - self._restored(fresh, change, current, landed)
-            plan.state = plan.state.replace(landed=_add(current, counted))
+            stream = exchange_state.get(change.product)
+            counted = landed - self._restored(fresh, change, stream, landed)
+            plan.state = plan.state.replace(landed=_add(stream, counted))
             properties = {
                 STATE_PROPERTY: exchange_state.with_stream(change.product, plan.state).to_property(),
                 RUN_PROPERTY: self.run_id,
@@ -231,7 +231,9 @@ class Committer:
             return 0
         connector = connector_class(self.exchange)
         held = (
-            table.scan(row_filter=eq(connector.symbol_column, change.refill), selected_fields=(connector.id_column,))
+            table.scan(
+                row_filter=eq(connector.symbol_column, change.refill), selected_fields=(connector.id_column,)
+            )
             .to_arrow()
             .num_rows
         )

@@ -240,7 +240,12 @@ def coverage_rows(report: AuditReport) -> list[dict[str, Any]]:
                     "seen": 0,
                     "status": coverage.OPEN if short else "over",
                     "detail": json.dumps(
-                        {"count": "short" if short else "over", "landed": s.landed, "raw_rows": s.rows, "ids": "unknown"}
+                        {
+                            "count": "short" if short else "over",
+                            "landed": s.landed,
+                            "raw_rows": s.rows,
+                            "ids": "unknown",
+                        }
                     ),
                 }
             )
@@ -255,7 +260,11 @@ def count_lines(report: AuditReport) -> list[str]:
             continue
         where = f"{s.exchange} {s.symbol}"
         if s.count_short:
-            explained = "the id gaps above show which" if s.dense else f"ids unknown ({s.exchange} ids are not consecutive)"
+            explained = (
+                "the id gaps above show which"
+                if s.dense
+                else f"ids unknown ({s.exchange} ids are not consecutive)"
+            )
             out.append(
                 f"{where}: raw holds {s.rows:,} of the {s.landed:,} trades landing committed: "
                 f"{s.count_short:,} missing, {explained}"

@@ -269,7 +269,9 @@ class _Flush:
         trades = [self.trades[i] for i in sorted(self.trades)]
         arrow = self.committer.builder().page(trades) if trades else None
         target = state.replace(skipped=skipped)
-        change = Change(p.symbol, state, target, touches, arrow=arrow, rejects=rejects, refill=p.exchange_symbol)
+        change = Change(
+            p.symbol, state, target, touches, arrow=arrow, rejects=rejects, refill=p.exchange_symbol
+        )
         outcome = self.committer.commit(change)
         if outcome.status not in ("committed", "noop"):
             for gap in self.pending:

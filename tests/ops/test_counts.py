@@ -74,7 +74,9 @@ def test_bitfinex_trades_deleted_from_the_middle_fail_audit_and_repair(spark, si
     assert report.totals()["missing_trades"] == 3
     assert report.as_dict()["streams"][0]["count_short"] == 3
     text = render(report)
-    assert f"raw holds {landed - 3:,} of the {landed:,} trades landing committed: 3 missing, ids unknown" in text
+    assert (
+        f"raw holds {landed - 3:,} of the {landed:,} trades landing committed: 3 missing, ids unknown" in text
+    )
     rows = _coverage(sim_settings, report.audit_id)
     (count_row,) = [r for r in rows if r["kind"] == "gap"]
     assert (count_row["first_id"], count_row["status"], count_row["expected"]) == (None, "open", 3)
