@@ -131,3 +131,26 @@ def test_rows_beyond_the_count_are_a_finding(spark, sim_settings, sim, lake):
     assert report.exit_code == 1 and (stream.count_short, stream.count_over) == (0, 2)
     assert "count_over" in stream.status
     assert "2 more than the" in render(report)
+
+
+def test_a_state_from_before_counts_is_unproven_not_failed_and_stays_uncounted(spark, sim_settings, sim):
+    from schemahub_lib.landing.watermarks import STATE_PROPERTY
+    from schemahub_lib.landing.writer import commit_files
+
+    assert ingest(sim_settings, sim, exchanges=("bitfinex",)).exit_code == 0
+    table = _raw(sim_settings, "bitfinex")
+    body = json.loads(read_exchange_state(table).to_property())
+    for stream in body["streams"].values():
+        del stream["landed"]  # as landing wrote it before counts were kept
+    commit_files(table, [], {STATE_PROPERTY: json.dumps(body)})
+    assert _landed_count(sim_settings, "bitfinex") is None
+
+    report, stream = _audit(sim_settings, spark, "bitfinex")
+    assert report.exit_code == 0 and stream.status == "unproven_count"
+    assert "before counts were kept" in (stream.count_note or "")
+    assert "unproven count" in render(report)
+
+    # Landing goes on without making a count up: what raw held before is not known to it.
+    sim.clock.advance(60)
+    assert ingest(sim_settings, sim, exchanges=("bitfinex",)).exit_code == 0
+    assert _landed_count(sim_settings, "bitfinex") is None
