@@ -122,6 +122,8 @@ def run_repair_command(args: argparse.Namespace, settings: Settings) -> int:
     )
     print(head)
     print(table(headers, rows) if rows else "no open gaps")
+    for note in report.notes:
+        print(f"unresolved: {note}")
     if report.audit is not None:
         print("\n" + render(report.audit))
     return report.exit_code
@@ -147,6 +149,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def render(report: AuditReport) -> str:
+    from schemahub_lib.ops.auditreport import count_lines
+
     since = report.since.isoformat() if report.since else "start"
     until = report.until.isoformat() if report.until else "now"
     lines = [f"audit {report.audit_id}  window [{since}, {until})", ""]
@@ -205,6 +209,9 @@ def render(report: AuditReport) -> str:
                 gap_rows,
             )
         )
+    counts = count_lines(report)
+    if counts:
+        lines += ["", "count (trades landing committed against raw's rows, whole stream):", *counts]
     for s in report.streams:
         if s.unreconciled:
             lines.append(

@@ -17,6 +17,12 @@ The protocol, per commit:
      was busy: back off and go to 3 with the same files.
 4. Record the stream's new position for `schemahub_watermarks` (appended in batches).
 
+Every commit adds the rows it actually commits (after a merge: only those kept) to the
+stream's `landed` count, in the same snapshot, so the count is exact at every snapshot.
+A repair commit (`Change.refill`) brings back trades landing once counted: it counts raw's
+rows of the stream in the snapshot it commits on, and adds only the rows beyond raw's
+shortfall against the count (trades a fault hid from landing were never counted).
+
 If a retry follows an error that hid a successful commit, step 3 finds this commit's id in a
 snapshot summary and counts it as done.
 """
@@ -33,7 +39,9 @@ from pyiceberg.catalog import Catalog
 from pyiceberg.manifest import DataFile
 from pyiceberg.table import Table
 
+from schemahub_lib.connectors import connector_class
 from schemahub_lib.errors import CommitConflictError
+from schemahub_lib.landing.filters import eq
 from schemahub_lib.landing.rejects import RejectLog
 from schemahub_lib.landing.retry import is_transient_commit_error, retry_commit
 from schemahub_lib.landing.state import FIELDS, ExchangeState, StreamState
@@ -80,6 +88,7 @@ class Change:
     arrow: pa.Table | None = None  # the trades, ascending by id (ArrowBuilder.page columns)
     rejects: Sequence[RejectRow] = ()
     merge_from: int | None = None
+    refill: str | None = None  # repair: the stream's symbol as raw holds it (see the module doc)
 
     @property
     def count(self) -> int:
@@ -164,6 +173,9 @@ class Committer:
                 kept = keep_ids_above(arrow, self.exchange, plan.keep_above)
                 to_commit, landed = write_data_files(fresh, kept), kept.num_rows
                 written.extend(to_commit)
+            stream = exchange_state.get(change.product)
+            counted = landed - self._restored(fresh, change, stream, landed)
+            plan.state = plan.state.replace(landed=_add(stream, counted))
             properties = {
                 STATE_PROPERTY: exchange_state.with_stream(change.product, plan.state).to_property(),
                 RUN_PROPERTY: self.run_id,
@@ -212,6 +224,21 @@ class Committer:
             outcome.detail,
         )
 
+    def _restored(self, table: Table, change: Change, current: StreamState, rows: int) -> int:
+        """How many of a repair's `rows` bring back trades the stream's count already holds:
+        at most raw's shortfall against it in `table` (the snapshot this commit goes on)."""
+        if change.refill is None or not rows or current.landed is None:
+            return 0
+        connector = connector_class(self.exchange)
+        held = (
+            table.scan(
+                row_filter=eq(connector.symbol_column, change.refill), selected_fields=(connector.id_column,)
+            )
+            .to_arrow()
+            .num_rows
+        )
+        return min(rows, max(0, current.landed - held))
+
     def _plan(self, change: Change, current: StreamState) -> _Plan:
         moved = current.differs(change.expected, change.touches)
         if not moved:
@@ -243,6 +270,14 @@ class Committer:
             status="merged",
             detail=f"another run landed up to {current.last.trade_id}; kept only the ids above it",
         )
+
+
+def _add(current: StreamState, rows: int) -> int | None:
+    """The stream's count after committing `rows`; None stays None (a state from before counts
+    were kept: what raw held then is unknown), except for a stream that has landed nothing."""
+    if current.landed is None:
+        return rows if current.is_empty else None
+    return current.landed + rows
 
 
 def _now_us() -> int:

@@ -17,6 +17,10 @@ exchange served with an id inside it is in raw exactly once):
 * `below`: a forward block under `first` (Kraken backfills page forward from `--since`):
   `[below.first, below.last]` is landed. It merges into the block when it reaches `first`.
 * `skipped`: id ranges left out on purpose (a capped catch-up); audit reports them.
+* `landed`: how many rows landing has committed to raw for the stream, every commit path
+  alike (commit.py adds each commit's rows in the same snapshot, so it is exact at every
+  snapshot). Audit compares it with raw's row count: the one middle-of-range proof where ids
+  are not consecutive (Bitfinex). None: the state predates counts (no count proof).
 
 Positions are `[trade_id, time_ns]`; cursors are exact strings.
 """
@@ -118,6 +122,12 @@ class StreamState:
     below: BelowBlock | None = None
     skipped: tuple[tuple[int, int], ...] = ()
     history: History | None = None
+    landed: int | None = 0  # rows committed to raw; None: state written before counts were kept
+
+    @property
+    def is_empty(self) -> bool:
+        """Nothing landed and nothing recorded (the count aside)."""
+        return dataclasses.replace(self, landed=0) == EMPTY
 
     @property
     def has_block(self) -> bool:
@@ -185,6 +195,8 @@ class StreamState:
                 out["history"]["proof"] = self.history.proof
             if self.history.before is not None:
                 out["history"]["before"] = self.history.before.to_json()
+        if self.landed is not None:
+            out["landed"] = self.landed
         return out
 
     @classmethod
@@ -220,6 +232,8 @@ class StreamState:
                 history.get("proof"),
                 _pos(history.get("before")),
             ),
+            # A state written before counts were kept has none: unknown, not zero.
+            landed=int(data["landed"]) if "landed" in data else None,
         )
 
 

@@ -43,6 +43,26 @@ class StreamReport:
     unreconciled: int = 0
     unreconciled_samples: list[int] = field(default_factory=list)
     start: dict[str, Any] | None = None  # raw: the promised start and its evidence (edges.py)
+    # Raw, the count proof: the trades landing committed to the stream (its state's count), the
+    # rows raw holds for the whole stream, or why the two were not compared (`count_note`).
+    landed: int | None = None
+    rows: int | None = None
+    count_note: str | None = None
+    dense: bool = True  # ids consecutive per product: an id gap is a missing trade
+
+    @property
+    def count_short(self) -> int:
+        """Trades landing committed that raw no longer holds (which ones is unknown)."""
+        return max(0, self.landed - self.rows) if self.landed is not None and self.rows is not None else 0
+
+    @property
+    def count_over(self) -> int:
+        """Rows raw holds beyond what landing committed (duplicates or rows from elsewhere)."""
+        return max(0, self.rows - self.landed) if self.landed is not None and self.rows is not None else 0
+
+    @property
+    def count_proven(self) -> bool:
+        return self.landed is not None and self.rows is not None
 
     @property
     def expected(self) -> int:
@@ -61,11 +81,14 @@ class StreamReport:
 
     @property
     def missing(self) -> int:
-        return sum(g.size for g in self.open_gaps)
+        """Trades missing: the open gaps' ids, or the count's shortfall where that is more."""
+        return max(sum(g.size for g in self.open_gaps), self.count_short)
 
     @property
     def problems(self) -> list[str]:
         found = ["gaps"] if self.open_gaps else []
+        found += ["count_short"] if self.count_short else []
+        found += ["count_over"] if self.count_over else []
         if self.layer == "unified":
             found += ["duplicates"] if self.duplicates else []
             found += ["unparseable_ids"] if self.null_ids else []
@@ -82,12 +105,22 @@ class StreamReport:
             return "pending"
         # Landing's state holds no evidence that raw's lowest trade is the first at or after the
         # promised start (a walk still reaching back, or a record from before proofs were kept).
-        return "unproven_start" if self.start is not None and not self.start["proven"] else "complete"
+        if self.start is not None and not self.start["proven"]:
+            return "unproven_start"
+        # Where ids are not consecutive (Bitfinex) the count is the only proof of the middle.
+        if self.layer == "raw" and not self.dense and not self.count_proven:
+            return "unproven_count"
+        return "complete"
 
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out.update(
-            expected=self.expected, missing=self.missing, pending_ids=self.pending_ids, status=self.status
+            expected=self.expected,
+            missing=self.missing,
+            pending_ids=self.pending_ids,
+            count_short=self.count_short,
+            count_over=self.count_over,
+            status=self.status,
         )
         out["gaps"] = [{**asdict(g), "size": g.size} for g in self.gaps]
         return out
@@ -121,6 +154,8 @@ class AuditReport:
             "unfillable_ids": sum(s.unfillable_ids for s in self.streams),
             "unified_duplicates": sum(s.duplicates for s in unified),
             "unreconciled": sum(s.unreconciled for s in unified),
+            "count_short": sum(s.count_short for s in self.streams),
+            "count_over": sum(s.count_over for s in self.streams),
         }
 
     def as_dict(self) -> dict[str, Any]:
@@ -157,6 +192,8 @@ def coverage_rows(report: AuditReport) -> list[dict[str, Any]]:
         }
         if s.start is not None:
             detail["start"] = s.start
+        if s.layer == "raw":
+            detail["count"] = {"landed": s.landed, "raw_rows": s.rows, "note": s.count_note}
         rows.append(
             {
                 **key,
@@ -188,7 +225,58 @@ def coverage_rows(report: AuditReport) -> list[dict[str, Any]]:
                     "detail": json.dumps({"edge": g.edge}) if g.edge else None,
                 }
             )
+        if s.count_short or s.count_over:
+            # A count finding, gap-like: how many trades, ids unknown (no id range).
+            short = bool(s.count_short)
+            rows.append(
+                {
+                    **key,
+                    "kind": "gap",
+                    "first_id": None,
+                    "last_id": None,
+                    "first_ts": None,
+                    "last_ts": None,
+                    "expected": s.count_short or s.count_over,
+                    "seen": 0,
+                    "status": coverage.OPEN if short else "over",
+                    "detail": json.dumps(
+                        {
+                            "count": "short" if short else "over",
+                            "landed": s.landed,
+                            "raw_rows": s.rows,
+                            "ids": "unknown",
+                        }
+                    ),
+                }
+            )
     return rows
+
+
+def count_lines(report: AuditReport) -> list[str]:
+    """The count proof per raw stream, in words: findings, and where it was not compared."""
+    out = []
+    for s in report.streams:
+        if s.layer != "raw":
+            continue
+        where = f"{s.exchange} {s.symbol}"
+        if s.count_short:
+            explained = (
+                "the id gaps above show which"
+                if s.dense
+                else f"ids unknown ({s.exchange} ids are not consecutive)"
+            )
+            out.append(
+                f"{where}: raw holds {s.rows:,} of the {s.landed:,} trades landing committed: "
+                f"{s.count_short:,} missing, {explained}"
+            )
+        elif s.count_over:
+            out.append(
+                f"{where}: raw holds {s.rows:,} rows, {s.count_over:,} more than the {s.landed:,} trades "
+                "landing committed (duplicates or rows landing did not write)"
+            )
+        elif s.count_note is not None:
+            out.append(f"{where}: unproven count: {s.count_note}")
+    return out
 
 
 def utc(value: datetime | None) -> datetime | None:

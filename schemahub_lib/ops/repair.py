@@ -11,7 +11,11 @@
 3. Ids the exchange answered around twice (once walking the range, once aimed at them) were
    never issued: they become `unfillable` rows in schemahub_coverage, so audits stop alarming.
    Everything else stays open: a failed request, a time-paged gap without a time before it,
-   a gap on an exchange whose ids are not consecutive (`dense_ids` false: no evidence).
+   a gap on an exchange whose ids are not consecutive (`dense_ids` false: no evidence), and
+   a count shortfall there (audit's count proof: trades missing, ids unknown), which repair
+   cannot locate: it says so in `notes`, and the final audit fails on it.
+   Trades repair commits count into the stream's `landed` only beyond raw's shortfall against
+   it (commit.py): those restore trades landing counted; the rest were never counted.
    A head or tail gap (audit's edges.py: ids landing's state promises at a stream's end) is
    refetched like any gap; where ids are not consecutive it is refetched by time without
    marks, and resolved when the promised end trade (the first, or the watermark) is back.
@@ -83,6 +87,8 @@ class RepairReport:
     gaps: list[GapRepair]
     dry_run: bool = False
     unify: str = "skipped"
+    # Count shortfalls repair cannot locate by id (Bitfinex): left unresolved, with what to do.
+    notes: list[str] = field(default_factory=list)
     audit: AuditReport | None = None
     duration_s: float = 0.0
 
@@ -105,6 +111,7 @@ class RepairReport:
             "dry_run": self.dry_run,
             "totals": self.totals(),
             "gaps": [asdict(g) for g in self.gaps],
+            "notes": self.notes,
             "unify": self.unify,
             "audit": self.audit.as_dict() if self.audit is not None else None,
             "duration_s": round(self.duration_s, 3),
@@ -129,6 +136,8 @@ def run_repair(
     try:
         by_stream: dict[tuple[str, str], list[GapRepair]] = {}
         for s in before.streams:
+            if s.count_short and not s.dense:
+                report.notes.append(_count_note(s))
             for g in s.open_gaps:
                 after_ns = _ns(g.after_ts)
                 repair = GapRepair(s.exchange, s.symbol, g.first_id, g.last_id, g.status, after_ns, g.edge)
@@ -260,7 +269,9 @@ class _Flush:
         trades = [self.trades[i] for i in sorted(self.trades)]
         arrow = self.committer.builder().page(trades) if trades else None
         target = state.replace(skipped=skipped)
-        change = Change(p.symbol, state, target, touches, arrow=arrow, rejects=rejects)
+        change = Change(
+            p.symbol, state, target, touches, arrow=arrow, rejects=rejects, refill=p.exchange_symbol
+        )
         outcome = self.committer.commit(change)
         if outcome.status not in ("committed", "noop"):
             for gap in self.pending:
@@ -291,6 +302,15 @@ def _refetch(
         confirmed += again.absent(candidate)
     got.proven = confirmed
     return got
+
+
+def _count_note(s: Any) -> str:
+    return (
+        f"{s.exchange} {s.symbol}: raw holds {s.rows:,} of the {s.landed:,} trades landing committed; "
+        f"their ids are not consecutive on {s.exchange}, so which {s.count_short:,} are missing is "
+        "unknown and repair cannot refetch them by id. Left unresolved: restore them from an earlier "
+        "raw snapshot (Iceberg time travel) or re-land the stream's time range."
+    )
 
 
 def _promised(gap: GapRepair) -> int:

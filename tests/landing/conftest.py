@@ -117,8 +117,9 @@ def assert_exact(
 ) -> int:
     """Raw holds each trade the simulator served in the bounds exactly once, with its values.
 
-    Trades a fault hid from a page were never served; corrupted ones are rejects. Returns how
-    many trades were compared."""
+    Trades a fault hid from a page were never served; corrupted ones are rejects. Reading raw
+    itself (no `rows`), also: the stream state's count of the trades landing committed is
+    exactly the rows raw holds for the stream. Returns how many trades were compared."""
     venue = STREAMS[exchange][1]
     truth = sim.truth(exchange, venue, start_ns=start_ns, end_ns=end_ns, from_id=from_id, to_id=to_id)
     left_out = set(truth.hidden) | set(truth.corrupted)
@@ -132,6 +133,9 @@ def assert_exact(
     assert not missing and not extra, (
         f"{exchange}: {len(missing)} missing (e.g. {missing[:5]}), {len(extra)} unexpected (e.g. {extra[:5]})"
     )
+    if rows is None:
+        landed = stream_state(settings, exchange).landed
+        assert landed == len(got), f"{exchange}: state counts {landed} trades landed, raw holds {len(got)}"
     time_column, price_column = RAW_TIME_COLUMN[exchange], RAW_PRICE_COLUMN[exchange]
     slack = 1 if VENUE_STYLES[exchange].time_unit_ns == 1 else 0  # Kraken's time text: 100 ns
     for row in got:
