@@ -12,8 +12,11 @@ goes first alternates too (old, new, new, old, ...), so the machine's load falls
     python -m bench.glue50 [--warm N] [--batch ROWS]
 
 Prints rows/s per batch and side, the medians of the warm batches, their ratio, the load
-average around each run (the machine is shared), and where each side's time goes (worker.py
-TIMED: stats job, building the mapping, branch, write job, fast-forward, branch drop, rest).
+average around each run (the machine is shared), where each side's time goes (worker.py
+TIMED: stats job, building the mapping, branch, write job, fast-forward, branch drop, rest),
+and rows per CPU second of each worker (its JVM and Python, from /proc): on a loaded machine
+wall-time ratios swing by +-30% from batch to batch; CPU time is a steadier view of the work,
+though not the wall-time figure issue 15 asks for.
 The data is generated once per size; delete .bench/glue50/data to generate it again.
 """
 
@@ -182,12 +185,14 @@ def main(argv: list[str]) -> int:
                     before = _load()
                     result = sides[name].run(files)
                     result.update(batch=k, rate=result["rows_read"] / result["seconds"], load=before)
+                    result["cpu_rate"] = result["rows_read"] / result["cpu_seconds"]
                     result["steps"]["rest"] = round(result["seconds"] - sum(result["steps"].values()), 3)
                     runs[name].append(result)
                     phases = ", ".join(f"{p} {v:.2f}s" for p, v in result["steps"].items())
                     print(
                         f"batch {k} {'cold' if k == 0 else 'warm'} {name:8} {result['rows_read']:>9,} rows "
-                        f"{result['seconds']:6.1f}s {result['rate']:>9,.0f} rows/s  load {before}"
+                        f"{result['seconds']:6.1f}s {result['rate']:>9,.0f} rows/s  "
+                        f"cpu {result['cpu_seconds']:5.1f}s  load {before}"
                         + (f"  [{phases}]" if phases else ""),
                         flush=True,
                     )
@@ -201,6 +206,12 @@ def main(argv: list[str]) -> int:
     ratio = warm["current"] / warm["glue50"]
     print(f"\nwarm median (of {args.warm}): " + ", ".join(f"{n} {r:,.0f} rows/s" for n, r in warm.items()))
     print(f"ratio of medians: {ratio:.2f}x; per batch: " + ", ".join(f"{p:.2f}" for p in pairs))
+    cpu = {name: _median([r["cpu_rate"] for r in rs[1:]]) for name, rs in runs.items()}
+    print(
+        "per CPU second (JVM + Python; less load-sensitive, but both cores' work adds up): "
+        + ", ".join(f"{n} {r:,.0f} rows/cpu-s" for n, r in cpu.items())
+        + f"; ratio {cpu['current'] / cpu['glue50']:.2f}x"
+    )
     for name, rs in runs.items():
         steps = {step: _median([r["steps"].get(step, 0.0) for r in rs[1:]]) for step in rs[-1]["steps"]}
         print(f"{name} warm median split: " + ", ".join(f"{p} {v:.2f}s" for p, v in steps.items()))

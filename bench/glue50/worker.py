@@ -13,8 +13,10 @@ JSON lines: a request on stdin, an answer on stdout prefixed with MARK (Spark ma
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 MARK = "@@worker "
@@ -53,6 +55,30 @@ def _time_steps(times: dict[str, float]) -> None:
                 times[_label] = times.get(_label, 0.0) + time.perf_counter() - started
 
         setattr(module, name, timed)
+
+
+def _cpu_seconds() -> float:
+    """CPU seconds used so far by this worker and its child processes (the Spark JVM, local
+    mode: driver and executor threads), from /proc. Less sensitive than wall time to other load
+    on the machine."""
+    tick = os.sysconf("SC_CLK_TCK")
+    parents: dict[int, int] = {}
+    times: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended meanwhile
+            continue
+        pid = int(stat.parent.name)
+        parents[pid] = int(fields[1])
+        times[pid] = int(fields[11]) + int(fields[12])  # utime + stime
+    ours = {os.getpid()}
+    grew = True
+    while grew:
+        more = {pid for pid, parent in parents.items() if parent in ours} - ours
+        ours |= more
+        grew = bool(more)
+    return sum(times.get(pid, 0) for pid in ours) / tick
 
 
 def _seed(raw: dict[str, list[list[Any]]]) -> dict[str, list[Any]]:
@@ -100,12 +126,15 @@ def main(warehouse: str, seed_file: str) -> None:
             data = pq.read_table(path)
             table.append(data.cast(table.schema().as_arrow()))
         times.clear()
+        cpu = _cpu_seconds()
         started = time.perf_counter()
         report = run_unify(settings, spark, products=seed)
         seconds = time.perf_counter() - started
+        cpu = _cpu_seconds() - cpu
         _answer(
             {
                 "seconds": seconds,
+                "cpu_seconds": cpu,
                 "rows_read": report.rows_read,
                 "rows_inserted": report.rows_inserted,
                 "steps": {k: round(v, 3) for k, v in times.items()},

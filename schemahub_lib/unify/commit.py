@@ -38,6 +38,10 @@ MAIN_MOVED = ("is not an ancestor", "Ref does not exist")
 # required" when a concurrent run commits in between.
 RACED = ("CommitFailedException", "Table metadata refresh is required")
 RETRIES = 6
+# zstd level of the files a run writes. Level 1 writes the batch ~10% faster than Parquet's
+# default 3 for ~2% more bytes (13.4 -> 13.7 bytes/trade on bench unify's data); compaction
+# (rewrite_data_files) still uses the table's setting.
+ZSTD_LEVEL = "1"
 
 
 def _raced(exc: BaseException) -> bool:
@@ -94,7 +98,11 @@ def append_to_branch(rows: DataFrame, table: str, branch: str, properties: dict[
     sorts its share by (day, exchange, symbol, trade_ts) and writes one file per day. The
     table's hash mode would shuffle once more and write each day from a single task (one core).
     """
-    writer = rows.writeTo(f"{table}.branch_{branch}").option("distribution-mode", "none")
+    writer = (
+        rows.writeTo(f"{table}.branch_{branch}")
+        .option("distribution-mode", "none")
+        .option("compression-level", ZSTD_LEVEL)
+    )
     for key, value in properties.items():
         writer = writer.option(f"snapshot-property.{key}", value)
     try:
