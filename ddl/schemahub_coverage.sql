@@ -1,13 +1,18 @@
 -- Trade-id coverage: what each audit found, and the id ranges repair proved the exchange never
 -- issued. Written by `schemahub audit` and `schemahub repair`, queryable, append-only.
--- One table, three kinds of row, all describing an inclusive id range [first_id, last_id]:
+-- One table, three kinds of row, describing an inclusive id range [first_id, last_id]
+-- (a count gap has none):
 --   stream      one per (layer, exchange, symbol) per audit: ids seen, expected, open gaps.
 --   gap         one per missing id range an audit found: open (lost inside a range landing
 --               claims complete), skipped (left out by a capped catch-up), pending (not yet
 --               reached by a landing walk) or unfillable (a repair mark covers it),
 --               first_ts/last_ts are the times of the trades either side of it. A head or
 --               tail gap (detail {"edge": "head"|"tail"}) is ids landing's state promises at
---               either end of a stream that raw does not hold.
+--               either end of a stream that raw does not hold. A count gap (detail
+--               {"count": "short"|"over"}, no id range, status open or over) is raw holding
+--               fewer (more) rows for the stream than landing's state says it committed.
+--               Stream statuses also include unproven_count (state from before counts were
+--               kept) and the findings count_short and count_over.
 --   unfillable  a range the exchange answered around without those ids (never issued).
 --               Later audits subtract these ranges, so they stop alarming.
 CREATE TABLE IF NOT EXISTS schemahub.schemahub.schemahub_coverage (
