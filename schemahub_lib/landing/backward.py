@@ -72,6 +72,8 @@ class _Walker:
             page = self._confirm_end(cursor, page, check)
         elif cursor is None and floor_id is not None and max(page_ids(page)) <= floor_id:
             page = self._confirm_newest(page, floor_id, check)
+        elif self._jumps(page):
+            page = self._confirm_jump(cursor, page, check)
         run.keep_rejects(batch, page)
         self.url = page.url
         below = self.low.trade_id if self.low else None
@@ -93,6 +95,33 @@ class _Walker:
     def _moved(self, page: Page) -> bool:
         ids = page_ids(page)
         return bool(ids) and (self.seen is None or min(ids) < self.seen)
+
+    def _jumps(self, page: Page) -> bool:
+        """The page does not start just below the walk's lowest id, where ids are consecutive:
+        ids never issued, or another request's answer (a cache serving an older page) that
+        would skip the trades between."""
+        ids = page_ids(page)
+        return (
+            self.run.connector.dense_ids and self.seen is not None and bool(ids) and max(ids) < self.seen - 1
+        )
+
+    def _confirm_jump(self, cursor: Cursor | None, page: Page, check: PageCheck | None) -> Page:
+        """Ask for something else (the trades after the walk's lowest id), then the same again:
+        an answer that holds twice around a different one is the exchange's own, and the ids
+        it skips were never issued."""
+        assert self.seen is not None
+        run = self.run
+        for _ in range(MAX_CONTRADICTIONS):
+            run.fetch(run.connector.cursor_after(self.seen, 0, None), None)
+            again = run.fetch(cursor, None, check)
+            if not self._jumps(again) or page_ids(again) == page_ids(page):
+                return again
+            page = again
+        raise ContradictionError(
+            run.exchange, page.url,
+            f"expected the trades just below id {self.seen}, got a different older page each time "
+            f"({span(page)} last)",
+        )  # fmt: skip
 
     def _confirm_newest(self, page: Page, floor_id: int, check: PageCheck | None) -> Page:
         """The newest page shows nothing after the watermark: nothing new, or an older answer
