@@ -8,6 +8,7 @@ crash, a failed page, a flush) resumes from the state alone.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from schemahub_lib.connectors.base import Cursor, Page, RawTrade
@@ -106,53 +107,57 @@ class _Walker:
         )
 
     def _confirm_jump(self, cursor: Cursor | None, page: Page, check: PageCheck | None) -> Page:
-        """Ask for something else (the trades after the walk's lowest id), then the same again:
-        an answer that holds twice around a different one is the exchange's own, and the ids
-        it skips were never issued."""
+        """`page` skips ids just below the walk's lowest: never issued, or an older page served
+        first. Ask for the trades after the lowest id, then the same again."""
         assert self.seen is not None
-        run = self.run
-        for _ in range(MAX_CONTRADICTIONS):
-            run.fetch(run.connector.cursor_after(self.seen, 0, None), None)
-            again = run.fetch(cursor, None, check)
-            if not self._jumps(again) or page_ids(again) == page_ids(page):
-                return again
-            page = again
-        raise ContradictionError(
-            run.exchange, page.url,
-            f"expected the trades just below id {self.seen}, got a different older page each time "
-            f"({span(page)} last)",
+        return self._ask_again(
+            cursor, page, check, self.run.connector.cursor_after(self.seen, 0, None),
+            settled=lambda again: not self._jumps(again),
+            what=f"the trades just below id {self.seen}",
         )  # fmt: skip
 
     def _confirm_newest(self, page: Page, floor_id: int, check: PageCheck | None) -> Page:
         """The newest page shows nothing after the watermark: nothing new, or an older answer
         served again (a cache). Ask for something else, then the newest again."""
-        run = self.run
-        for _ in range(MAX_CONTRADICTIONS):
-            run.fetch(run.connector.cursor_after(floor_id - 1, 0, None), None)
-            again = run.fetch(None, None, check)
-            if max(page_ids(again)) > floor_id or page_ids(again) == page_ids(page):
-                return again
-            page = again
-        raise ContradictionError(
-            run.exchange, page.url,
-            f"expected the same newest trades twice, got a different answer each time ({span(page)} last)",
+        return self._ask_again(
+            None, page, check, self.run.connector.cursor_after(floor_id - 1, 0, None),
+            settled=lambda again: max(page_ids(again)) > floor_id,
+            what="the newest trades",
         )  # fmt: skip
 
     def _confirm_end(self, cursor: Cursor | None, page: Page, check: PageCheck | None) -> Page:
         """`page` shows nothing below the walk's lowest id: the start of history, or an answer
         to an earlier request served again. Ask for something else, then the same again."""
         assert self.seen is not None
+        return self._ask_again(
+            cursor, page, check, self.run.connector.cursor_after(self.seen, 0, None),
+            settled=self._moved,
+            what=f"the page below id {self.seen}",
+        )  # fmt: skip
+
+    def _ask_again(
+        self,
+        cursor: Cursor | None,
+        page: Page,
+        check: PageCheck | None,
+        other: Cursor | None,
+        *,
+        settled: Callable[[Page], bool],
+        what: str,
+    ) -> Page:
+        """Ask for `other`, then `cursor` again, until the answer is `settled` or the same as
+        the one before it: an answer that holds twice around a different request is the
+        exchange's own. ContradictionError when every answer differs."""
         run = self.run
         for _ in range(MAX_CONTRADICTIONS):
-            run.fetch(run.connector.cursor_after(self.seen, 0, None), None)
+            run.fetch(other, None)
             again = run.fetch(cursor, None, check)
-            if self._moved(again) or page_ids(again) == page_ids(page):
+            if settled(again) or page_ids(again) == page_ids(page):
                 return again
             page = again
         raise ContradictionError(
             run.exchange, page.url,
-            f"expected the same answer twice for the page below id {self.seen}, got a different "
-            f"one each time ({span(page)} last)",
+            f"expected the same answer twice for {what}, got a different one each time ({span(page)} last)",
         )  # fmt: skip
 
 
