@@ -117,20 +117,19 @@ def _raw_arrow(table: Any, exchange: str, parts: list[tuple[Any, int, int]], ing
 
 def land_sim_trades(settings: Any, truths: list[Any], lo: float, hi: float, relanded: int) -> None:
     """Append each product's [lo, hi) share of its trades, plus `relanded` earlier trades in
-    all, to the raw tables through PyIceberg (one snapshot per exchange, as a landing flush)."""
+    all, to the raw tables through PyIceberg: one snapshot per product, as landing commits."""
     from schemahub_lib.catalog import load_catalog
 
     catalog = load_catalog(settings)
     total = sum(len(t) for t in truths)
     ingest_us = time.time_ns() // 1000
     for exchange in LANDED:
-        parts = []
+        table = catalog.load_table(settings.table_id(f"raw_{exchange}_trades"))
         for t in truths:
             if t.exchange == exchange:
                 start, stop = int(lo * len(t)), int(hi * len(t))
-                parts.append((t, max(0, start - relanded * len(t) // total), stop))
-        table = catalog.load_table(settings.table_id(f"raw_{exchange}_trades"))
-        table.append(_raw_arrow(table, exchange, parts, ingest_us))
+                part = (t, max(0, start - relanded * len(t) // total), stop)
+                table.append(_raw_arrow(table, exchange, [part], ingest_us))
 
 
 # Growth: Spark-generated trades with the simulator's rates, ids, ticks and lots; each

@@ -1,8 +1,9 @@
 """`run_unify`: every raw table's new rows -> trades_unified, in one Iceberg commit or none.
 
-One attempt: read the target's head and consumed record -> plan each raw read -> one stats
-job (counts, symbols, days, time checks) -> resolve symbols -> map, union, dedup, anti-join
--> append to a run branch -> fast-forward main (commit.py). A lost race restarts the attempt.
+One attempt: read the target's head and consumed record -> plan each raw read -> what each
+read holds (rows, symbols, days: from the raw files' metadata, metadata.py, or else one stats
+job over those sources) -> resolve symbols -> map, union, dedup, anti-join -> append to a run
+branch -> fast-forward main (commit.py). A lost race restarts the attempt.
 """
 
 from __future__ import annotations
@@ -33,8 +34,9 @@ from schemahub_lib.mapping import (
 from schemahub_lib.metrics import Metric, load_metrics_sink, metric, run_metrics
 from schemahub_lib.settings import Settings
 from schemahub_lib.unify import commit
-from schemahub_lib.unify.batch import batch_stats, new_rows, time_ranges, write_partitions
+from schemahub_lib.unify.batch import SourceStats, batch_stats, new_rows, time_ranges, write_partitions
 from schemahub_lib.unify.compile import data_error, map_source
+from schemahub_lib.unify.metadata import stats_from_metadata
 from schemahub_lib.unify.reads import (
     CONSUMED_PREFIX,
     PROPERTY_PREFIX,
@@ -58,6 +60,7 @@ class SourceReport:
     end_snapshot: int | None
     rows_read: int = 0
     reason: str = ""
+    counted_by: str = ""  # "metadata" (Iceberg manifests) or "spark" (the stats job)
 
 
 @dataclass
@@ -73,9 +76,10 @@ class UnifyReport:
     seconds: float = 0.0
     attempts: int = 1
     dry_run: bool = False
-    # Seconds per step of the last attempt: plan (catalog reads), stats (the one Spark job over
-    # symbols and times), write (read, map, dedup, anti-join and Parquet write: one Spark job),
-    # publish (read the branch back, fast-forward main).
+    # Seconds per step of the last attempt: plan (catalog reads), stats (raw files' metadata,
+    # and the Spark job over symbols and times for sources metadata cannot answer), write
+    # (read, map, dedup, anti-join and Parquet write: one Spark job), publish (read the
+    # branch back, fast-forward main).
     phases: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -185,8 +189,10 @@ def _attempt(
     refresh(spark, target)  # after PyIceberg's look: Spark then knows every snapshot it names
     report = UnifyReport(run_id, dry_run=dry_run)
     active: list[tuple[MappingSpec, DataFrame]] = []
+    known: list[SourceStats | None] = []
     for spec in specs:
-        read = plan_read(load_table(catalog, settings, spec.source), spec.source, state)
+        raw_table = load_table(catalog, settings, spec.source)
+        read = plan_read(raw_table, spec.source, state)
         name = settings.spark_table(spec.source)
         refresh(spark, name)
         report.sources.append(
@@ -196,14 +202,15 @@ def _attempt(
             log_event("unify.fallback", level="warning", run_id=run_id, table=spec.source, reason=read.reason)
         if read.mode != "none":
             active.append((spec, read_raw(spark, name, read)))
+            # A dry run promises the checks of every value; the stats job makes them.
+            known.append(None if dry_run else stats_from_metadata(raw_table, read, spec))
     if not active:
         return report  # nothing new: no commit, no snapshot
     clock = _phase(report, "plan", clock)
-    try:
-        stats = batch_stats(active)
-    except Exception as exc:
-        _reraise_data_error(exc)
-        raise
+    stats = _stats(active, known)
+    for (spec, _), found in zip(active, known, strict=True):
+        source = next(s for s in report.sources if s.table == spec.source)
+        source.counted_by = "spark" if found is None else "metadata"
     clock = _phase(report, "stats", clock)
     ingest_us = time.time_ns() // 1000
     mapped = []
@@ -222,6 +229,19 @@ def _attempt(
     rows = new_rows(batch, existing, time_ranges(stats), partitions)
     properties = _record(report, state.consumed, run_id)
     return _publish(spark, catalog, settings, report, rows, state, properties, before_publish)
+
+
+def _stats(
+    active: Sequence[tuple[MappingSpec, DataFrame]], known: Sequence[SourceStats | None]
+) -> list[SourceStats]:
+    """`known` (from metadata), with the gaps filled by one Spark job over those sources."""
+    unknown = [i for i, found in enumerate(known) if found is None]
+    try:
+        counted = iter(batch_stats([active[i] for i in unknown]) if unknown else [])
+    except Exception as exc:
+        _reraise_data_error(exc)
+        raise
+    return [next(counted) if found is None else found for found in known]
 
 
 def _phase(report: UnifyReport, name: str, since: float) -> float:
