@@ -6,7 +6,7 @@ only what both trees share (load_settings, init_tables, load_spark, run_unify) a
 JSON lines: a request on stdin, an answer on stdout prefixed with MARK (Spark may print too).
 
     {"cmd": "batch", "files": {"coinbase": "<parquet>", ...}}  append each file to its raw
-        table (PyIceberg, one snapshot per exchange, as landing does), then time `run_unify`.
+        table (PyIceberg, one snapshot per product, as landing commits), then time `run_unify`.
     {"cmd": "quit"}
 """
 
@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 MARK = "@@worker "
+SYMBOL_COLUMNS = {"coinbase": "product_id", "binance": "symbol", "kraken": "pair"}  # raw symbol columns
 
 
 def _answer(payload: dict[str, Any]) -> None:
@@ -88,6 +89,7 @@ def _seed(raw: dict[str, list[list[Any]]]) -> dict[str, list[Any]]:
 
 
 def main(warehouse: str, seed_file: str) -> None:
+    import pyarrow.compute as pc
     import pyarrow.parquet as pq
     import pyspark
 
@@ -123,8 +125,10 @@ def main(warehouse: str, seed_file: str) -> None:
             break
         for exchange, path in request["files"].items():
             table = catalog.load_table(settings.table_id(f"raw_{exchange}_trades"))
-            data = pq.read_table(path)
-            table.append(data.cast(table.schema().as_arrow()))
+            data = pq.read_table(path).cast(table.schema().as_arrow())
+            symbol = SYMBOL_COLUMNS[exchange]
+            for product in sorted(pc.unique(data[symbol]).to_pylist()):  # one snapshot per product
+                table.append(data.filter(pc.equal(data[symbol], product)))
         times.clear()
         cpu = _cpu_seconds()
         started = time.perf_counter()
