@@ -1,15 +1,27 @@
-"""A validated `MappingSpec` -> Spark Column expressions; raw rows -> unified rows.
+"""A validated `MappingSpec` -> Spark SQL expression text; raw rows -> unified rows.
+
+Each unified column's rule compiles to Spark SQL text in plain Python, and `map_source` applies
+them all in ONE `selectExpr`: a Column built piece by piece costs a py4j call per piece (about
+a thousand per source with the checks and lookups), the text costs one call per source.
 
 No Python UDFs: every transform is a built-in Spark expression, and lookups (value tables,
-symbols) are literal `create_map` expressions. A value the mapping cannot turn into a valid
+symbols) are literal `map(...)` expressions. A value the mapping cannot turn into a valid
 unified value raises inside Spark (`raise_error`) with a marked message naming the mapping
 file, key path, problem and value, and the exchange, raw table and trade id of the row;
 `data_error` turns that back into a `MappingDataError`.
 Because the check runs inside the job that writes, a bad value stops the write before commit.
+
+The text follows three rules. Every literal goes through `_lit`, which gives it the Spark type
+`F.lit` would and escapes strings for Spark's default parser (a backslash escapes the next
+character: `spark.sql.parser.escapedStringLiterals=false`). Every column name goes through
+`_ident` (backticks). `map_source` qualifies raw columns with an alias of the raw DataFrame:
+by bare name, Spark 3.5 resolves a raw `symbol` to an output alias `symbol` defined earlier in
+the same select (lateral column alias), so `base_asset` would look up the unified symbol.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Mapping
 from decimal import Decimal
@@ -51,6 +63,11 @@ SPARK_TYPES: Mapping[str, DataType] = {
     "boolean": BooleanType(),
     "timestamp": TimestampType(),
 }
+# The same types in SQL. TimestampType is always TIMESTAMP_LTZ; SQL `TIMESTAMP` would follow
+# spark.sql.timestampType.
+SQL_TYPES: Mapping[str, str] = {
+    name: "timestamp_ltz" if name == "timestamp" else t.simpleString() for name, t in SPARK_TYPES.items()
+}
 MARK = "SCHEMAHUB-UNMAPPABLE"
 _MARKED = re.compile(
     re.escape(MARK) + r"\[(?P<file>[^|]*)\|(?P<path>[^|]*)\|(?P<problem>.*?)\]" + re.escape(MARK)
@@ -59,29 +76,86 @@ MICROS_PER_DAY = 86_400_000_000
 VALUE_CHARS = 120  # an offending value is shown up to this long
 ID_CHARS = 60
 WINDOW = f"{MIN_TRADE_TS[:10]}..{MAX_TRADE_TS[:10]}"
+RAW = "_schemahub_raw"  # the raw DataFrame's alias in `map_source`
+MICROS_DIGITS = r"(\.\d{6})\d+"  # iso8601: timestamps hold µs, later digits are dropped
+ZONE = r"(Z|z|[+-]\d\d(:?\d\d)?)$"  # iso8601: the text must end with a zone
 
 
-def row_of(spec: MappingSpec, raw: DataFrame | None = None) -> Column:
-    """`exchange <name>, table <raw table>, trade <id column>=<id>`: which raw row a check stopped at."""
+def _ident(name: str, qualifier: str | None = None) -> str:
+    """A column reference: backticks around each part, backticks inside doubled."""
+    quoted = "`" + name.replace("`", "``") + "`"
+    return quoted if qualifier is None else f"{_ident(qualifier)}.{quoted}"
+
+
+def _lit(value: Any) -> str:
+    """`value` as a SQL literal of the type `F.lit(value)` gives it: bool -> BOOLEAN, int ->
+    INT or BIGINT by size, float -> DOUBLE, Decimal -> DECIMAL of its digits, str -> STRING."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, str):
+        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    if isinstance(value, int):
+        text = str(value) if -(2**31) <= value < 2**31 else f"{value}L"
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            return f"CAST('{value}' AS DOUBLE)"  # 'inf', '-inf', 'nan'
+        text = f"{value!r}D"
+    elif isinstance(value, Decimal):
+        text = f"{value}BD"
+    else:
+        raise TypeError(f"no SQL literal for {value!r} ({type(value).__name__})")
+    # Parenthesized, so `x - -1` never reads as `x --1` (a comment).
+    return f"({text})" if text.startswith("-") else text
+
+
+def _cast(expr: str, sql_type: str) -> str:
+    return f"CAST({expr} AS {sql_type})"
+
+
+def _map(table: Mapping[Any, str]) -> str:
+    return "map(" + ", ".join(_lit(x) for kv in table.items() for x in kv) + ")"
+
+
+def _row_sql(spec: MappingSpec, qualifier: str | None) -> str:
     text = f"exchange {spec.exchange}, table {spec.source}"
     source = spec.rule("trade_id").source
     if source is None:  # a constant trade id: nothing identifies the row
-        return F.lit(text)
-    trade_id = F.col(source.name) if raw is None else raw[source.name]
-    shown = F.coalesce(trade_id.cast("string"), F.lit("null"))
-    return F.concat(F.lit(f"{text}, trade {source.name}="), F.substring(shown, 1, ID_CHARS))
+        return _lit(text)
+    shown = f"coalesce({_cast(_ident(source.name, qualifier), 'string')}, 'null')"
+    return f"concat({_lit(f'{text}, trade {source.name}=')}, substring({shown}, 1, {ID_CHARS}))"
+
+
+def row_of(spec: MappingSpec, raw: DataFrame | None = None) -> Column:
+    """`exchange <name>, table <raw table>, trade <id column>=<id>`: which raw row a check stopped at.
+
+    The id column is named bare: select it before an alias of the same name (`raw` is unused)."""
+    return F.expr(_row_sql(spec, None))
+
+
+def _message_head(spec: MappingSpec, rule: ColumnRule, problem: str) -> str:
+    return f"{MARK}[{spec.file}|{rule.key_path}|{problem}"
+
+
+def _fail_sql(spec: MappingSpec, rule: ColumnRule, problem: str, value: str, row: str) -> str:
+    shown = f"concat(': ', coalesce({_cast(value, 'string')}, 'null'))"
+    message = [_lit(_message_head(spec, rule, problem)), f"substring({shown}, 1, {VALUE_CHARS})"]
+    message += [f"concat(' (', {row}, ')')", _lit(f"]{MARK}")]
+    return f"raise_error(concat({', '.join(message)}))"
 
 
 def fail(
     spec: MappingSpec, rule: ColumnRule, problem: str, value: Column | None = None, row: Column | None = None
 ) -> Column:
     """An expression that stops the job with a marked message naming file, key path, value and,
-    given `row` (`row_of`), the exchange, raw table and trade id of the offending row."""
+    given `row` (`row_of`), the exchange, raw table and trade id of the offending row.
+    The Column form of the checks `compile_rule` writes as text."""
     shown = (
         F.lit("") if value is None else F.concat(F.lit(": "), F.coalesce(value.cast("string"), F.lit("null")))
     )
     where = F.lit("") if row is None else F.concat(F.lit(" ("), row, F.lit(")"))
-    head = f"{MARK}[{spec.file}|{rule.key_path}|{problem}"
+    head = _message_head(spec, rule, problem)
     return F.raise_error(F.concat(F.lit(head), F.substring(shown, 1, VALUE_CHARS), where, F.lit(f"]{MARK}")))
 
 
@@ -91,11 +165,7 @@ def data_error(exc: BaseException) -> MappingDataError | None:
     return None if m is None else MappingDataError(m["file"], m["path"], m["problem"])
 
 
-def _lit_map(table: Mapping[Any, str]) -> Column:
-    return F.create_map(*[F.lit(x) for kv in table.items() for x in kv])
-
-
-def _epoch(spec: MappingSpec, rule: ColumnRule, x: Column, row: Column) -> Column:
+def _epoch(spec: MappingSpec, rule: ColumnRule, x: str, row: str) -> str:
     """Epoch in the rule's unit -> timestamp; a value outside the plausible window stops the run."""
     assert rule.source is not None and rule.transform is not None
     unit = EPOCH_UNITS[rule.transform]
@@ -103,21 +173,22 @@ def _epoch(spec: MappingSpec, rule: ColumnRule, x: Column, row: Column) -> Colum
     # Integer arithmetic for whole numbers (s/ms/us multiply, ns floor-divides), exact decimals
     # otherwise: 1762795433.9717445 s is 971744.5 µs (floored). ns / 1000 in double arithmetic
     # alone is off by one µs now and then; decimal(38,9) is exact but slow (BigDecimal per row).
-    v = x if integral else x.cast("decimal(38,9)")
+    v = x if integral else _cast(x, "decimal(38,9)")
     lo, hi = MIN_TRADE_EPOCH_S * unit, MAX_TRADE_EPOCH_S * unit
     if integral and unit <= 1_000_000:
-        micros = x * (1_000_000 // unit)
+        micros = f"({x} * {_lit(1_000_000 // unit)})"
     elif integral:
-        micros = floor_div(x, unit // 1_000_000)
+        micros = floor_div_sql(x, unit // 1_000_000)
     else:
-        micros = F.floor(x.cast("decimal(38,9)") * F.lit(Decimal(1_000_000) / unit))
+        micros = f"FLOOR(({v} * {_lit(Decimal(1_000_000) / unit)}))"
     problem = (
         f"{rule.transform} value in {rule.source.name} is outside {WINDOW} in that unit "
         "(a value in another unit?)"
     )
-    in_range = (v >= F.lit(lo)) & (v < F.lit(hi))
-    return F.when(in_range, F.timestamp_micros(micros.cast("long"))).when(
-        v.isNotNull(), fail(spec, rule, problem, x, row)
+    in_range = f"(({v} >= {_lit(lo)}) AND ({v} < {_lit(hi)}))"
+    return (
+        f"CASE WHEN {in_range} THEN timestamp_micros({_cast(micros, 'bigint')}) "
+        f"WHEN ({v} IS NOT NULL) THEN {_fail_sql(spec, rule, problem, x, row)} END"
     )
 
 
@@ -129,12 +200,68 @@ def floor_div(x: Column, d: int) -> Column:
     return F.when(r < 0, q - 1).when(r >= d, q + 1).otherwise(q)
 
 
-def _check_window(spec: MappingSpec, rule: ColumnRule, ts: Column, row: Column) -> Column:
-    ok = ts.isNull() | (
-        (ts >= F.lit(MIN_TRADE_TS).cast("timestamp")) & (ts < F.lit(MAX_TRADE_TS).cast("timestamp"))
-    )
+def floor_div_sql(x: str, d: int) -> str:
+    """`floor_div` as SQL text, for the SQL expression `x`."""
+    q = f"FLOOR(({x} / {_lit(d)}))"
+    r = f"({x} - ({q} * {_lit(d)}))"
+    return f"CASE WHEN ({r} < 0) THEN ({q} - 1) WHEN ({r} >= {_lit(d)}) THEN ({q} + 1) ELSE {q} END"
+
+
+def _check_window(spec: MappingSpec, rule: ColumnRule, ts: str, row: str) -> str:
+    lo, hi = _cast(_lit(MIN_TRADE_TS), "TIMESTAMP"), _cast(_lit(MAX_TRADE_TS), "TIMESTAMP")
+    ok = f"(({ts} IS NULL) OR (({ts} >= {lo}) AND ({ts} < {hi})))"
     problem = f"{rule.target.name} is outside {WINDOW} (a value in another unit?)"
-    return F.when(ok, ts).otherwise(fail(spec, rule, problem, ts, row))
+    return f"CASE WHEN {ok} THEN {ts} ELSE {_fail_sql(spec, rule, problem, ts, row)} END"
+
+
+def rule_sql(
+    spec: MappingSpec, rule: ColumnRule, symbols: Mapping[str, Resolved], qualifier: str | None = None
+) -> str:
+    """The Spark SQL text for one unified column, with its checks; raw columns are qualified
+    by `qualifier` (an alias of the raw DataFrame), or bare."""
+    target_type = SQL_TYPES[rule.target.type]
+    if rule.source is None:
+        return _cast(_lit(rule.constant), target_type)
+    x = _ident(rule.source.name, qualifier)
+    row = _row_sql(spec, qualifier)
+    name = rule.transform
+    problem = f"{rule.source.name} is null but {spec.target_table}.{rule.target.name} is required"
+    if name is None:
+        value = _cast(x, target_type)
+    elif name in EPOCH_UNITS:
+        value, problem = _epoch(spec, rule, x, row), f"{name}: {rule.source.name} is not a number (or null)"
+    elif name == "iso8601":
+        # Timestamps hold µs: digits past the sixth are dropped (floored), as for from_ns.
+        micros_text = f"regexp_replace({x}, {_lit(MICROS_DIGITS)}, '$1')"
+        value = f"CASE WHEN {x} RLIKE {_lit(ZONE)} THEN to_timestamp({micros_text}) END"
+        problem = f"{rule.source.name} is not ISO 8601 text with a zone (or null)"
+    elif name == "to_double":
+        value, problem = _cast(x, target_type), f"{name}: {rule.source.name} is not a number (or null)"
+    elif name == "to_string":
+        value = _cast(x, "string")
+    elif name == "map":
+        value, problem = f"{_map(rule.arg)}[{x}]", f"{rule.source.name} value not in the map table (or null)"
+    elif name == "sign":
+        negative, positive = _lit(rule.arg["negative"]), _lit(rule.arg["positive"])
+        value = f"CASE WHEN ({x} < 0) THEN {negative} WHEN ({x} > 0) THEN {positive} END"
+        problem = f"sign: {rule.source.name} is zero or not a number (or null)"
+    elif name == "abs":
+        value, problem = _cast(f"abs({x})", target_type), f"abs: {rule.source.name} is not a number (or null)"
+    else:
+        pick: Callable[[Resolved], str] = {
+            "canonical_symbol": lambda r: r.symbol,
+            "base_asset": lambda r: r.base,
+            "quote_asset": lambda r: r.quote,
+        }[name]
+        table = {k: pick(r) for k, r in symbols.items()}
+        value = f"{_map(table)}[{x}]" if table else _cast("NULL", "string")
+        problem = f"{rule.source.name} symbol not in the product seed nor matched by symbols.patterns"
+    if rule.target.type == "timestamp" and name not in EPOCH_UNITS:
+        value = _check_window(spec, rule, value, row)
+    stop = _fail_sql(spec, rule, problem, x, row)
+    if rule.target.required:
+        return f"coalesce({value}, {stop})"
+    return f"CASE WHEN (({x} IS NOT NULL) AND ({value} IS NULL)) THEN {stop} ELSE {value} END"
 
 
 def compile_rule(
@@ -144,53 +271,13 @@ def compile_rule(
     raw: DataFrame | None = None,
     row: Column | None = None,
 ) -> Column:
-    """The Spark expression for one unified column, with its checks.
+    """The Spark expression for one unified column, with its checks (`rule_sql` as a Column).
 
-    Pass the `raw` DataFrame so raw columns are bound to it: by bare name, Spark 3.5 resolves
-    a raw `symbol` to an output alias `symbol` defined earlier in the same select. `row` is
-    `row_of(spec, raw)`, built once per source by `map_source` (each piece is a py4j call).
+    Raw columns are named bare, so select it from the raw DataFrame before any alias that
+    shares a raw column's name (see the module docstring). `raw` and `row` are accepted for
+    callers of the earlier Column-built form and unused: the text names the trade id itself.
     """
-    target_type = SPARK_TYPES[rule.target.type]
-    if rule.source is None:
-        return F.lit(rule.constant).cast(target_type)
-    x = F.col(rule.source.name) if raw is None else raw[rule.source.name]
-    row = row_of(spec, raw) if row is None else row
-    name = rule.transform
-    problem = f"{rule.source.name} is null but {spec.target_table}.{rule.target.name} is required"
-    if name is None:
-        value = x.cast(target_type)
-    elif name in EPOCH_UNITS:
-        value, problem = _epoch(spec, rule, x, row), f"{name}: {rule.source.name} is not a number (or null)"
-    elif name == "iso8601":
-        # Timestamps hold µs: digits past the sixth are dropped (floored), as for from_ns.
-        micros_text = F.regexp_replace(x, r"(\.\d{6})\d+", "$1")
-        value = F.when(x.rlike(r"(Z|z|[+-]\d\d(:?\d\d)?)$"), F.to_timestamp(micros_text))
-        problem = f"{rule.source.name} is not ISO 8601 text with a zone (or null)"
-    elif name == "to_double":
-        value, problem = x.cast(target_type), f"{name}: {rule.source.name} is not a number (or null)"
-    elif name == "to_string":
-        value = x.cast("string")
-    elif name == "map":
-        value, problem = _lit_map(rule.arg)[x], f"{rule.source.name} value not in the map table (or null)"
-    elif name == "sign":
-        value = F.when(x < 0, F.lit(rule.arg["negative"])).when(x > 0, F.lit(rule.arg["positive"]))
-        problem = f"sign: {rule.source.name} is zero or not a number (or null)"
-    elif name == "abs":
-        value, problem = F.abs(x).cast(target_type), f"abs: {rule.source.name} is not a number (or null)"
-    else:
-        pick: Callable[[Resolved], str] = {
-            "canonical_symbol": lambda r: r.symbol,
-            "base_asset": lambda r: r.base,
-            "quote_asset": lambda r: r.quote,
-        }[name]
-        table = {k: pick(r) for k, r in symbols.items()}
-        value = _lit_map(table)[x] if table else F.lit(None).cast("string")
-        problem = f"{rule.source.name} symbol not in the product seed nor matched by symbols.patterns"
-    if rule.target.type == "timestamp" and name not in EPOCH_UNITS:
-        value = _check_window(spec, rule, value, row)
-    if rule.target.required:
-        return F.coalesce(value, fail(spec, rule, problem, x, row))
-    return F.when(x.isNotNull() & value.isNull(), fail(spec, rule, problem, x, row)).otherwise(value)
+    return F.expr(rule_sql(spec, rule, symbols))
 
 
 def map_source(
@@ -200,16 +287,16 @@ def map_source(
 
     The select below is the unified schema contract: every column of trades_unified, in table
     order, with its exact type. `symbols` must resolve every exchange symbol in `raw`.
+    One `selectExpr` of SQL text: the driver builds no Column objects (see the module docstring).
     """
     columns = []
-    row = row_of(spec, raw)
     for column in spec.target_columns:
         if column.name in ENGINE_COLUMNS:
-            expr = F.timestamp_micros(F.lit(ingest_ts_us))
+            expr = f"timestamp_micros({_lit(ingest_ts_us)})"
         else:
-            expr = compile_rule(spec, spec.rule(column.name), symbols, raw, row)
-        columns.append(expr.cast(SPARK_TYPES[column.type]).alias(column.name))
-    return raw.select(*columns, raw[ORDER_COLUMN])
+            expr = rule_sql(spec, spec.rule(column.name), symbols, RAW)
+        columns.append(f"{_cast(expr, SQL_TYPES[column.type])} AS {_ident(column.name)}")
+    return raw.alias(RAW).selectExpr(*columns, _ident(ORDER_COLUMN, RAW))
 
 
 def day_of(ts: Column) -> Column:

@@ -18,7 +18,7 @@ from schemahub_lib.ddl import load_table_defs
 from schemahub_lib.mapping import MappingDataError, MappingSpec, load_mappings, parse_mapping
 from schemahub_lib.mapping.symbols import Resolved, resolve_symbols, seed_index
 from schemahub_lib.seed import load_seed
-from schemahub_lib.unify.compile import SPARK_TYPES, data_error, floor_div, map_source
+from schemahub_lib.unify.compile import SPARK_TYPES, data_error, floor_div, floor_div_sql, map_source
 from tests.conftest import REPO
 from tests.unify.conftest import FIXTURES, LANDED, binance_rows, coinbase_rows, kraken_rows, write_ddl
 
@@ -147,6 +147,8 @@ def test_coinbase_recorded_trades_become_taker_side_rows(spark: Any) -> None:
 
 
 def test_binance_recorded_trades_use_is_buyer_maker_and_the_seed(spark: Any) -> None:
+    # Raw `symbol` feeds the unified symbol, base_asset and quote_asset: read by bare name,
+    # Spark would take base_asset's `symbol` to be the output column (lateral column alias).
     page = binance_rows("binance/historicalTrades_BTCUSDT_2021-10-22_nautilus.json", "BTCUSDT")
     got = unify_rows(spark, SPECS["binance"], page[:2])
     want = expected(
@@ -503,4 +505,6 @@ def test_floor_div_is_exact_for_nanosecond_epochs(spark: Any) -> None:
     values += [946684800_000_000_000, 946684800_000_000_999, 4102444799_999_999_999, 1, 0, -1, -1000, -1001]
     frame = spark.createDataFrame([(v,) for v in values], "x long")
     got = [r.q for r in frame.select(floor_div(F.col("x"), 1000).alias("q")).collect()]
+    assert got == [v // 1000 for v in values]
+    got = [r.q for r in frame.selectExpr(f"{floor_div_sql('x', 1000)} AS q").collect()]
     assert got == [v // 1000 for v in values]
