@@ -50,7 +50,9 @@ def batch_stats(raws: Sequence[tuple[MappingSpec, DataFrame]]) -> list[SourceSta
     for i, (spec, raw) in enumerate(raws):
         symbol = raw[spec.symbol_source] if spec.symbol_source else F.lit(None)
         ts = compile_rule(spec, spec.rule("trade_ts"), {}, raw)
-        parts.append(raw.select(F.lit(i).alias("src"), symbol.cast("string").alias("sym"), ts.alias("ts")))
+        # `ts` names raw columns bare (compile_rule): first in the list, so no alias before it
+        # (a lateral column alias) can shadow a raw column called `src` or `sym`.
+        parts.append(raw.select(ts.alias("ts"), symbol.cast("string").alias("sym"), F.lit(i).alias("src")))
     union = reduce(DataFrame.unionByName, parts)
     grouped = union.groupBy("src", "sym", day_of(F.col("ts")).alias("day")).agg(
         F.count(F.lit(1)).alias("n"),
