@@ -22,6 +22,9 @@ TBLPROPERTIES (
   'write.format.default' = 'parquet',
   'write.parquet.compression-codec' = 'zstd',
   'write.target-file-size-bytes' = '134217728',
+  -- PyIceberg (landing) writes row groups of at most this many rows (its default 1,048,576 made a
+  -- landing batch one row group, one unread-in-parallel Spark task); Java Iceberg ignores it.
+  'write.parquet.row-group-limit' = '131072',
   'write.metadata.delete-after-commit.enabled' = 'true',
   'write.metadata.previous-versions-max' = '100',
   'commit.manifest.min-count-to-merge' = '50',
