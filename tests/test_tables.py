@@ -137,8 +137,8 @@ def test_init_refuses_a_mapping_without_a_connector(settings, tmp_path):
 
 
 def test_init_sets_the_properties_ddl_added_since_a_table_was_created(settings, tmp_path):
-    """Tables created by the ddl/ of before (no row-group limit on raw tables, no dictionary size
-    on trades_unified) get them from the next init: one metadata commit each, no snapshot."""
+    """Tables created by the ddl/ of before (no row-group limit on raw tables, no dictionary size)
+    get them from the next init: one metadata commit each, no snapshot."""
     added = ("write.parquet.row-group-limit", "write.parquet.dict-size-bytes")
     old_ddl = tmp_path / "old_ddl"
     old_ddl.mkdir()
@@ -157,7 +157,9 @@ def test_init_sets_the_properties_ddl_added_since_a_table_was_created(settings, 
     results = {r.table: r.status for r in init_tables(catalog, settings)}
     raw = {n for n in EXPECTED_TABLES if n.startswith("raw_")}
     for name in raw:
-        assert results[name] == "exists, set write.parquet.row-group-limit=131072", name
+        assert results[name] == (
+            "exists, set write.parquet.row-group-limit=131072, write.parquet.dict-size-bytes=65536"
+        ), name
     assert results["trades_unified"] == "exists, set write.parquet.dict-size-bytes=65536"
     assert {n for n, status in results.items() if status == "exists"} == EXPECTED_TABLES - raw - {"trades_unified"}
     after = _metadata_state(catalog, settings)
