@@ -137,7 +137,9 @@ def _catalog_changes(
         details = (f"differs from DDL, not migrated by deploy: {drift}",) if drift else ()
         retired, upgraded = property_changes(table, table_def)
         if retired or upgraded:  # apply's init_tables removes and sets them
-            edits = [f"remove {k}={v}" for k, v in retired.items()] + [f"set {k}={v}" for k, v in upgraded.items()]
+            edits = [f"remove {k}={v}" for k, v in retired.items()] + [
+                f"set {k}={v}" for k, v in upgraded.items()
+            ]
             changes.append(Change("update", "iceberg table", identifier, (*edits, *details)))
             continue
         changes.append(Change("unchanged", "iceberg table", identifier, details))

@@ -364,7 +364,10 @@ def test_deploy_turns_vectorized_reads_back_on(endpoint, deploy_settings, deploy
         "read.parquet.vectorization.enabled"
         not in catalog.load_table("schemahub.raw_kraken_trades").properties
     )
-    assert catalog.load_table("schemahub.raw_kraken_trades").properties["write.parquet.row-group-limit"] == "131072"
+    assert (
+        catalog.load_table("schemahub.raw_kraken_trades").properties["write.parquet.row-group-limit"]
+        == "131072"
+    )
     assert not run_deploy(deploy_settings, deployment, artifacts=built).plan.writes
 
 

@@ -285,12 +285,15 @@ def test_a_landed_batch_file_is_read_in_several_tasks(spark: Any, lake: Lake) ->
         "is_best_match": np.ones(n, dtype=bool),
         "_source": ["binance"] * n,
         "_source_ingest_ts": np.full(n, micros(LANDED)),
-        "_raw_payload": [f'{{"id":{i},"price":"{p}","qty":"{q}"}}' for i, p, q in zip(range(n), price, qty)],
+        "_raw_payload": [
+            f'{{"id":{i},"price":"{p}","qty":"{q}"}}' for i, p, q in zip(range(n), price, qty, strict=True)
+        ],
         "_run_id": ["test-run"] * n,
     }
     schema = table.schema().as_arrow()
     arrays = [
-        pa.array(columns[f.name], pa.int64()).cast(f.type) if pa.types.is_timestamp(f.type)
+        pa.array(columns[f.name], pa.int64()).cast(f.type)
+        if pa.types.is_timestamp(f.type)
         else pa.array(columns[f.name], f.type)
         for f in schema
     ]
