@@ -262,10 +262,11 @@ def test_trades_unified_layout_after_a_run(spark: Any, lake: Lake) -> None:
 def test_a_landed_batch_file_is_read_in_several_tasks(spark: Any, lake: Lake) -> None:
     """One landing flush (one Parquet file) of ~400k trades, ~13 MB: the raw table's row-group
     limit cuts it into row groups and read_raw's split size makes them separate tasks, so the
-    read uses more than one core. Written with the table's own properties, as landing writes."""
+    read uses more than one core. Written by landing's own writer, with the table's properties."""
     import numpy as np
     import pyarrow as pa
 
+    from schemahub_lib.landing.writer import commit_files, write_data_files
     from schemahub_lib.unify.reads import SourceRead, read_raw
 
     n = 400_000
@@ -297,7 +298,7 @@ def test_a_landed_batch_file_is_read_in_several_tasks(spark: Any, lake: Lake) ->
         else pa.array(columns[f.name], f.type)
         for f in schema
     ]
-    table.append(pa.Table.from_arrays(arrays, schema=schema))
+    commit_files(table, write_data_files(table, pa.Table.from_arrays(arrays, schema=schema)), {})
     (data_file,) = [task.file for task in table.refresh().scan().plan_files()]
     assert len(data_file.split_offsets or []) == 4  # 400k rows in row groups of 131,072
 
