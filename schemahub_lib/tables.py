@@ -34,7 +34,7 @@ T = TypeVar("T")
 RETIRED_PROPERTIES = {"read.parquet.vectorization.enabled": "false"}
 # Properties `init_tables` sets on existing tables to their DDL's value (tables whose DDL sets it):
 # raw tables' row groups of 131,072 rows (PyIceberg landing; unify reads them in parallel), and
-# trades_unified's 64 KB Parquet dictionaries (faster, smaller writes). See the ddl/ comments.
+# 64 KB Parquet dictionaries on raw tables and trades_unified (faster, smaller writes). See ddl/.
 UPGRADED_PROPERTIES = ("write.parquet.row-group-limit", "write.parquet.dict-size-bytes")
 
 
