@@ -20,6 +20,12 @@ TBLPROPERTIES (
   'write.format.default' = 'parquet',
   'write.parquet.compression-codec' = 'zstd',
   'write.target-file-size-bytes' = '134217728',
+  -- PyIceberg (landing) writes row groups of at most this many rows (its default 1,048,576 made a
+  -- landing batch one row group, one unread-in-parallel Spark task); Java Iceberg ignores it.
+  'write.parquet.row-group-limit' = '131072',
+  -- Dictionaries past 64 KB fall back to plain encoding: ids, times and amounts are near unique
+  -- (a 1M-trade landing batch: Binance 33.8 -> 28.5 bytes/trade, Coinbase 35.1 -> 29.2).
+  'write.parquet.dict-size-bytes' = '65536',
   'write.metadata.delete-after-commit.enabled' = 'true',
   'write.metadata.previous-versions-max' = '100',
   'commit.manifest.min-count-to-merge' = '50',

@@ -1,10 +1,14 @@
 """Create the namespace and tables from `ddl/`, idempotently, through either catalog.
 
-Existing tables are left as they are, except for table properties that ddl/ once set and that
-are now wrong (`RETIRED_PROPERTIES`): those are removed, one metadata commit per table, no
-snapshot. Tables created under Glue 5.0 carried `read.parquet.vectorization.enabled=false`
-(Iceberg 1.7.1's vectorized reader crashed Spark 3.5.4's JVM); on Glue 5.1 (Iceberg 1.10.0)
-`schemahub init` turns vectorized reads back on for them.
+Existing tables are left as they are, except for two explicit lists of table properties, applied
+in one metadata commit per table (no snapshot):
+
+* `RETIRED_PROPERTIES`, that ddl/ once set and that are now wrong, are removed. Tables created
+  under Glue 5.0 carried `read.parquet.vectorization.enabled=false` (Iceberg 1.7.1's vectorized
+  reader crashed Spark 3.5.4's JVM); on Glue 5.1 (Iceberg 1.10.0) `schemahub init` turns
+  vectorized reads back on for them.
+* `UPGRADED_PROPERTIES`, that ddl/ sets now, are set to the DDL's value where a table lacks it
+  or carries another (tables created before ddl/ set them).
 """
 
 from __future__ import annotations
@@ -28,12 +32,16 @@ T = TypeVar("T")
 
 # property -> the retired value: removed from existing tables by `init_tables`.
 RETIRED_PROPERTIES = {"read.parquet.vectorization.enabled": "false"}
+# Properties `init_tables` sets on existing tables to their DDL's value (tables whose DDL sets it):
+# raw tables' row groups of 131,072 rows (PyIceberg landing; unify reads them in parallel), and
+# 64 KB Parquet dictionaries on raw tables and trades_unified (faster, smaller writes). See ddl/.
+UPGRADED_PROPERTIES = ("write.parquet.row-group-limit", "write.parquet.dict-size-bytes")
 
 
 @dataclass(frozen=True)
 class InitResult:
     table: str
-    status: str  # "created" | "exists" | "exists, removed ..." | "exists, differs from DDL: ..."
+    status: str  # "created" | "exists" | "exists, removed ..., set ..." | "exists, differs from DDL: ..."
     schema: str
 
 
@@ -51,8 +59,8 @@ def _holding_opening_lock(func: Callable[[Catalog, Settings], T]) -> Callable[[C
 
 @_holding_opening_lock
 def init_tables(catalog: Catalog, settings: Settings) -> list[InitResult]:
-    """Create what is missing; leave existing tables untouched but for RETIRED_PROPERTIES (a
-    second run writes nothing).
+    """Create what is missing; leave existing tables untouched but for RETIRED_PROPERTIES and
+    UPGRADED_PROPERTIES (a second run writes nothing).
 
     Raw tables, mappings and connectors are checked against one another first, so a raw table
     without a mapping or a mapping without a connector fails before anything is created."""
@@ -65,11 +73,11 @@ def init_tables(catalog: Catalog, settings: Settings) -> list[InitResult]:
         identifier = settings.table_id(name)
         if catalog.table_exists(identifier):
             table = catalog.load_table(identifier)
-            removed = remove_retired_properties(table)
+            changes = describe_property_changes(*update_properties(table, table_def))
             drift = describe_drift(table, table_def)
             status = "exists"
-            if removed:
-                status += f", removed {', '.join(f'{k}={v}' for k, v in removed.items())}"
+            if changes:
+                status += f", {changes}"
             if drift:
                 status += f", differs from DDL: {drift}"
         else:
@@ -89,13 +97,37 @@ def init_tables(catalog: Catalog, settings: Settings) -> list[InitResult]:
     return results
 
 
-def remove_retired_properties(table: Table) -> dict[str, str]:
-    """Remove the RETIRED_PROPERTIES `table` carries with their retired value; what was removed."""
+def property_changes(table: Table, table_def: TableDef) -> tuple[dict[str, str], dict[str, str]]:
+    """What `init_tables` changes in `table`'s properties: the RETIRED_PROPERTIES it carries with
+    their retired value (to remove), and the UPGRADED_PROPERTIES its DDL sets to another value
+    (to set, with the DDL's value)."""
     retired = {k: v for k, v in RETIRED_PROPERTIES.items() if table.properties.get(k) == v}
-    if retired:
+    wanted = {k: table_def.properties[k] for k in UPGRADED_PROPERTIES if k in table_def.properties}
+    upgraded = {k: v for k, v in wanted.items() if table.properties.get(k) != v}
+    return retired, upgraded
+
+
+def update_properties(table: Table, table_def: TableDef) -> tuple[dict[str, str], dict[str, str]]:
+    """Apply `property_changes` in one metadata commit (no snapshot; none if nothing changes);
+    what was removed and what was set."""
+    retired, upgraded = property_changes(table, table_def)
+    if retired or upgraded:
         with table.transaction() as tx:
-            tx.remove_properties(*retired)
-    return retired
+            if retired:
+                tx.remove_properties(*retired)
+            if upgraded:
+                tx.set_properties(upgraded)
+    return retired, upgraded
+
+
+def describe_property_changes(retired: dict[str, str], upgraded: dict[str, str]) -> str:
+    """'removed k=v, set k=v' for `property_changes`' result; '' if nothing changes."""
+    parts = []
+    if retired:
+        parts.append(f"removed {', '.join(f'{k}={v}' for k, v in retired.items())}")
+    if upgraded:
+        parts.append(f"set {', '.join(f'{k}={v}' for k, v in upgraded.items())}")
+    return ", ".join(parts)
 
 
 def describe_drift(table: Table, table_def: TableDef) -> str:

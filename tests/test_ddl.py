@@ -109,3 +109,13 @@ def test_no_table_turns_the_vectorized_reader_off(defs):
     the Glue 5.0 workaround, row-by-row reads, is gone from ddl/ (tests/test_vectorized_reads.py)."""
     for d in defs.values():
         assert "read.parquet.vectorization.enabled" not in d.properties, d.name
+
+
+def test_raw_files_have_several_row_groups_and_small_dictionaries(defs):
+    """A landing batch (PyIceberg) is cut into row groups unify reads in parallel; ids, times and
+    amounts are near unique, so dictionaries stop at 64 KB (tables.UPGRADED_PROPERTIES)."""
+    for d in defs.values():
+        if d.name.startswith("raw_"):
+            assert d.properties["write.parquet.row-group-limit"] == "131072", d.name
+        if d.name.startswith("raw_") or d.name == "trades_unified":
+            assert d.properties["write.parquet.dict-size-bytes"] == "65536", d.name

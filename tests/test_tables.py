@@ -6,6 +6,7 @@ import pytest
 
 from schemahub_lib.catalog import load_catalog
 from schemahub_lib.connectors import CONNECTORS
+from schemahub_lib.ddl import load_table_defs
 from schemahub_lib.errors import ConfigError
 from schemahub_lib.tables import init_tables
 from tests.conftest import REPO
@@ -134,3 +135,61 @@ def test_init_refuses_a_mapping_without_a_connector(settings, tmp_path):
     ):
         init_tables(load_catalog(bad), bad)
     assert load_catalog(bad).list_namespaces() == []
+
+
+def test_init_sets_the_properties_ddl_added_since_a_table_was_created(settings, tmp_path):
+    """Tables created by the ddl/ of before (no row-group limit on raw tables, no dictionary size)
+    get them from the next init: one metadata commit each, no snapshot."""
+    added = ("write.parquet.row-group-limit", "write.parquet.dict-size-bytes")
+    old_ddl = tmp_path / "old_ddl"
+    old_ddl.mkdir()
+    for f in (REPO / "ddl").glob("*.sql"):
+        lines = f.read_text().splitlines(keepends=True)
+        (old_ddl / f.name).write_text("".join(line for line in lines if not any(k in line for k in added)))
+    catalog = load_catalog(settings)
+    table_defs = load_table_defs(REPO / "ddl")
+    init_tables(catalog, dataclasses.replace(settings, ddl_dir=str(old_ddl)))
+    for name in EXPECTED_TABLES:
+        assert not set(added) & set(catalog.load_table(settings.table_id(name)).properties), name
+    kraken = catalog.load_table(settings.table_id("raw_kraken_trades"))
+    with kraken.transaction() as tx:  # a value set by hand is corrected too
+        tx.set_properties({"write.parquet.row-group-limit": "1048576"})
+    state = _metadata_state(catalog, settings)
+
+    results = {r.table: r.status for r in init_tables(catalog, settings)}
+    raw = {n for n in EXPECTED_TABLES if n.startswith("raw_")}
+    for name in raw:
+        assert results[name] == (
+            "exists, set write.parquet.row-group-limit=131072, write.parquet.dict-size-bytes=65536"
+        ), name
+    assert results["trades_unified"] == "exists, set write.parquet.dict-size-bytes=65536"
+    changed = raw | {"trades_unified"}
+    assert {n for n, status in results.items() if status == "exists"} == EXPECTED_TABLES - changed
+    after = _metadata_state(catalog, settings)
+    for name in EXPECTED_TABLES:
+        table = catalog.load_table(settings.table_id(name))
+        assert table.current_snapshot() is None, name  # a metadata change, no snapshot
+        assert (after[name] != state[name]) == (name in changed), name
+        by_hand = 1 if name == "raw_kraken_trades" else 0
+        assert len(table.metadata.metadata_log) == by_hand + (name in changed), name  # one commit
+        wanted = {k: v for k, v in table_defs[name].properties.items() if k in added}
+        assert {k: table.properties.get(k) for k in wanted} == wanted, name
+    assert {r.status for r in init_tables(catalog, settings)} == {"exists"}  # idempotent
+    assert _metadata_state(catalog, settings) == after
+
+
+def test_init_removes_retired_and_sets_upgraded_properties_in_one_commit(settings):
+    catalog = load_catalog(settings)
+    init_tables(catalog, settings)
+    table = catalog.load_table(settings.table_id("raw_okx_trades"))
+    with table.transaction() as tx:
+        tx.set_properties({"read.parquet.vectorization.enabled": "false"})
+        tx.remove_properties("write.parquet.row-group-limit")
+    logged = len(catalog.load_table(settings.table_id("raw_okx_trades")).metadata.metadata_log)
+    results = {r.table: r.status for r in init_tables(catalog, settings)}
+    assert results["raw_okx_trades"] == (
+        "exists, removed read.parquet.vectorization.enabled=false, set write.parquet.row-group-limit=131072"
+    )
+    table = catalog.load_table(settings.table_id("raw_okx_trades"))
+    assert len(table.metadata.metadata_log) == logged + 1
+    assert "read.parquet.vectorization.enabled" not in table.properties

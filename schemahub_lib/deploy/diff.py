@@ -32,7 +32,7 @@ from schemahub_lib.deploy.resources import (
     normalize_trigger,
 )
 from schemahub_lib.settings import Settings
-from schemahub_lib.tables import RETIRED_PROPERTIES, describe_drift
+from schemahub_lib.tables import describe_drift, property_changes
 
 
 def build_plan(
@@ -135,10 +135,12 @@ def _catalog_changes(
         table = catalog.load_table(identifier)
         drift = describe_drift(table, table_def)
         details = (f"differs from DDL, not migrated by deploy: {drift}",) if drift else ()
-        retired = {k: v for k, v in RETIRED_PROPERTIES.items() if table.properties.get(k) == v}
-        if retired:  # apply's init_tables removes them
-            removed = ", ".join(f"{k}={v}" for k, v in retired.items())
-            changes.append(Change("update", "iceberg table", identifier, (f"remove {removed}", *details)))
+        retired, upgraded = property_changes(table, table_def)
+        if retired or upgraded:  # apply's init_tables removes and sets them
+            edits = [f"remove {k}={v}" for k, v in retired.items()] + [
+                f"set {k}={v}" for k, v in upgraded.items()
+            ]
+            changes.append(Change("update", "iceberg table", identifier, (*edits, *details)))
             continue
         changes.append(Change("unchanged", "iceberg table", identifier, details))
     return changes

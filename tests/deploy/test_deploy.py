@@ -328,7 +328,8 @@ def test_two_job_layout_moves_to_the_pipeline_job(endpoint, deploy_settings, bui
 
 
 def test_deploy_turns_vectorized_reads_back_on(endpoint, deploy_settings, deployment, built):
-    """Tables created under Glue 5.0 carry read.parquet.vectorization.enabled=false; deploy removes it."""
+    """Tables created under Glue 5.0 carry read.parquet.vectorization.enabled=false; deploy removes it,
+    and sets the row-group limit ddl/ added since."""
     from schemahub_lib.catalog import load_catalog
     from schemahub_lib.deploy.resources import glue_settings
 
@@ -344,6 +345,7 @@ def test_deploy_turns_vectorized_reads_back_on(endpoint, deploy_settings, deploy
     table = catalog.load_table("schemahub.raw_kraken_trades")
     with table.transaction() as tx:
         tx.set_properties({"read.parquet.vectorization.enabled": "false"})
+        tx.remove_properties("write.parquet.row-group-limit")  # as ddl/ made it before the limit
     plan = run_deploy(deploy_settings, deployment, dry_run=True, artifacts=built).plan
     tables = [
         (c.action, c.name, c.details)
@@ -351,12 +353,20 @@ def test_deploy_turns_vectorized_reads_back_on(endpoint, deploy_settings, deploy
         if c.kind == "iceberg table" and c.action != "unchanged"
     ]
     assert tables == [
-        ("update", "schemahub.raw_kraken_trades", ("remove read.parquet.vectorization.enabled=false",))
+        (
+            "update",
+            "schemahub.raw_kraken_trades",
+            ("remove read.parquet.vectorization.enabled=false", "set write.parquet.row-group-limit=131072"),
+        )
     ]
     run_deploy(deploy_settings, deployment, artifacts=built)
     assert (
         "read.parquet.vectorization.enabled"
         not in catalog.load_table("schemahub.raw_kraken_trades").properties
+    )
+    assert (
+        catalog.load_table("schemahub.raw_kraken_trades").properties["write.parquet.row-group-limit"]
+        == "131072"
     )
     assert not run_deploy(deploy_settings, deployment, artifacts=built).plan.writes
 

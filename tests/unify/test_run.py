@@ -24,6 +24,7 @@ from tests.unify.conftest import (
     head_summary,
     kraken_rows,
     main_history,
+    micros,
     unified_keys,
 )
 
@@ -256,3 +257,54 @@ def test_trades_unified_layout_after_a_run(spark: Any, lake: Lake) -> None:
     now = datetime.now(UTC).replace(tzinfo=None)
     ingest = {r.ingest_ts for r in spark.table(t).collect()}
     assert len(ingest) == 1 and abs(now - ingest.pop()) < timedelta(minutes=5)
+
+
+def test_a_landed_batch_file_is_read_in_several_tasks(spark: Any, lake: Lake) -> None:
+    """One landing flush (one Parquet file) of ~400k trades, ~13 MB: the raw table's row-group
+    limit cuts it into row groups and read_raw's split size makes them separate tasks, so the
+    read uses more than one core. Written by landing's own writer, with the table's properties."""
+    import numpy as np
+    import pyarrow as pa
+
+    from schemahub_lib.landing.writer import commit_files, write_data_files
+    from schemahub_lib.unify.reads import SourceRead, read_raw
+
+    n = 400_000
+    rng = np.random.default_rng(7)
+    table = lake.catalog.load_table(lake.settings.table_id("raw_binance_trades"))
+    time_us = micros(datetime(2024, 5, 1, tzinfo=UTC)) + np.arange(n, dtype=np.int64) * 1000
+    price = rng.uniform(60_000, 70_000, n).round(2)
+    qty = rng.uniform(0.0001, 2, n).round(5)
+    columns = {
+        "id": np.arange(n, dtype=np.int64),
+        "symbol": ["BTCUSDT"] * n,
+        "price": price,
+        "qty": qty,
+        "quote_qty": price * qty,
+        "time": time_us,
+        "is_buyer_maker": rng.random(n) < 0.5,
+        "is_best_match": np.ones(n, dtype=bool),
+        "_source": ["binance"] * n,
+        "_source_ingest_ts": np.full(n, micros(LANDED)),
+        "_raw_payload": [
+            f'{{"id":{i},"price":"{p}","qty":"{q}"}}' for i, p, q in zip(range(n), price, qty, strict=True)
+        ],
+        "_run_id": ["test-run"] * n,
+    }
+    schema = table.schema().as_arrow()
+    arrays = [
+        pa.array(columns[f.name], pa.int64()).cast(f.type)
+        if pa.types.is_timestamp(f.type)
+        else pa.array(columns[f.name], f.type)
+        for f in schema
+    ]
+    commit_files(table, write_data_files(table, pa.Table.from_arrays(arrays, schema=schema)), {})
+    (data_file,) = [task.file for task in table.refresh().scan().plan_files()]
+    assert len(data_file.split_offsets or []) == 4  # 400k rows in row groups of 131,072
+
+    snapshot = table.current_snapshot()
+    assert snapshot is not None
+    read = SourceRead("raw_binance_trades", "full", None, snapshot.snapshot_id)
+    frame = read_raw(spark, lake.spark_table("raw_binance_trades"), read)
+    assert frame.rdd.getNumPartitions() > 1
+    assert frame.count() == n
