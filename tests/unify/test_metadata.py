@@ -127,7 +127,7 @@ def test_run_counts_by_metadata_and_still_stops_on_a_time_in_the_wrong_unit(spar
     wrong = [{**r, "time": r["time"] // 1_000_000} for r in COINBASE[50:60]]
     lake.append("raw_coinbase_trades", wrong, ingest=LANDED + timedelta(seconds=1))
     before = unified_keys(spark, lake)
-    with pytest.raises(MappingDataError, match="outside 2000-01-01..2100-01-01"):
+    with pytest.raises(MappingDataError, match=r"outside 2000-01-01\.\.2100-01-01"):
         run_unify(lake.settings, spark)
     assert unified_keys(spark, lake) == before
     state = target_state(lake.catalog.load_table(lake.settings.table_id("trades_unified")))
