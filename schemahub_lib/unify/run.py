@@ -194,13 +194,13 @@ def _attempt(
         raw_table = load_table(catalog, settings, spec.source)
         read = plan_read(raw_table, spec.source, state)
         name = settings.spark_table(spec.source)
-        refresh(spark, name)
         report.sources.append(
             SourceReport(spec.exchange, spec.source, read.mode, read.start, read.end, 0, read.reason)
         )
         if read.mode == "fallback":
             log_event("unify.fallback", level="warning", run_id=run_id, table=spec.source, reason=read.reason)
         if read.mode != "none":
+            refresh(spark, name)  # only tables this run reads: each refresh reloads metadata
             active.append((spec, read_raw(spark, name, read)))
             # A dry run promises the checks of every value; the stats job makes them.
             known.append(None if dry_run else stats_from_metadata(raw_table, read, spec))
