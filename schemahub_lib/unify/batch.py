@@ -18,7 +18,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from schemahub_lib.mapping.spec import KEY_COLUMNS, ORDER_COLUMN, MappingSpec
-from schemahub_lib.unify.compile import compile_rule, day_of
+from schemahub_lib.unify.compile import RAW, compile_rule, day_of
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Ties on the ingest time are the same trade landed twice in one flush; the rest of the row
@@ -48,11 +48,11 @@ def batch_stats(raws: Sequence[tuple[MappingSpec, DataFrame]]) -> list[SourceSta
     """
     parts = []
     for i, (spec, raw) in enumerate(raws):
-        symbol = raw[spec.symbol_source] if spec.symbol_source else F.lit(None)
-        ts = compile_rule(spec, spec.rule("trade_ts"), {}, raw)
-        # `ts` names raw columns bare (compile_rule): first in the list, so no alias before it
-        # (a lateral column alias) can shadow a raw column called `src` or `sym`.
-        parts.append(raw.select(ts.alias("ts"), symbol.cast("string").alias("sym"), F.lit(i).alias("src")))
+        aliased = raw.alias(RAW)  # raw columns qualified, as map_source names them
+        symbol = aliased[spec.symbol_source] if spec.symbol_source else F.lit(None)
+        ts = compile_rule(spec, spec.rule("trade_ts"), {}, RAW)
+        columns = (F.lit(i).alias("src"), symbol.cast("string").alias("sym"), ts.alias("ts"))
+        parts.append(aliased.select(*columns))
     union = reduce(DataFrame.unionByName, parts)
     grouped = union.groupBy("src", "sym", day_of(F.col("ts")).alias("day")).agg(
         F.count(F.lit(1)).alias("n"),

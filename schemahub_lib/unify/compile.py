@@ -127,13 +127,6 @@ def _row_sql(spec: MappingSpec, qualifier: str | None) -> str:
     return f"concat({_lit(f'{text}, trade {source.name}=')}, substring({shown}, 1, {ID_CHARS}))"
 
 
-def row_of(spec: MappingSpec, raw: DataFrame | None = None) -> Column:
-    """`exchange <name>, table <raw table>, trade <id column>=<id>`: which raw row a check stopped at.
-
-    The id column is named bare: select it before an alias of the same name (`raw` is unused)."""
-    return F.expr(_row_sql(spec, None))
-
-
 def _message_head(spec: MappingSpec, rule: ColumnRule, problem: str) -> str:
     return f"{MARK}[{spec.file}|{rule.key_path}|{problem}"
 
@@ -143,20 +136,6 @@ def _fail_sql(spec: MappingSpec, rule: ColumnRule, problem: str, value: str, row
     message = [_lit(_message_head(spec, rule, problem)), f"substring({shown}, 1, {VALUE_CHARS})"]
     message += [f"concat(' (', {row}, ')')", _lit(f"]{MARK}")]
     return f"raise_error(concat({', '.join(message)}))"
-
-
-def fail(
-    spec: MappingSpec, rule: ColumnRule, problem: str, value: Column | None = None, row: Column | None = None
-) -> Column:
-    """An expression that stops the job with a marked message naming file, key path, value and,
-    given `row` (`row_of`), the exchange, raw table and trade id of the offending row.
-    The Column form of the checks `compile_rule` writes as text."""
-    shown = (
-        F.lit("") if value is None else F.concat(F.lit(": "), F.coalesce(value.cast("string"), F.lit("null")))
-    )
-    where = F.lit("") if row is None else F.concat(F.lit(" ("), row, F.lit(")"))
-    head = _message_head(spec, rule, problem)
-    return F.raise_error(F.concat(F.lit(head), F.substring(shown, 1, VALUE_CHARS), where, F.lit(f"]{MARK}")))
 
 
 def data_error(exc: BaseException) -> MappingDataError | None:
@@ -192,16 +171,10 @@ def _epoch(spec: MappingSpec, rule: ColumnRule, x: str, row: str) -> str:
     )
 
 
-def floor_div(x: Column, d: int) -> Column:
-    """floor(x / d) for a long `x` within MAX_TRADE_EPOCH_S in ns, exactly, without decimals:
-    the double quotient is within one of it, and the long remainder says which way to step."""
-    q = F.floor(x / F.lit(d))
-    r = x - q * F.lit(d)
-    return F.when(r < 0, q - 1).when(r >= d, q + 1).otherwise(q)
-
-
 def floor_div_sql(x: str, d: int) -> str:
-    """`floor_div` as SQL text, for the SQL expression `x`."""
+    """floor(x / d) for the long SQL expression `x` within MAX_TRADE_EPOCH_S in ns, exactly,
+    without decimals: the double quotient is within one of it, and the long remainder says which
+    way to step."""
     q = f"FLOOR(({x} / {_lit(d)}))"
     r = f"({x} - ({q} * {_lit(d)}))"
     return f"CASE WHEN ({r} < 0) THEN ({q} - 1) WHEN ({r} >= {_lit(d)}) THEN ({q} + 1) ELSE {q} END"
@@ -265,19 +238,11 @@ def rule_sql(
 
 
 def compile_rule(
-    spec: MappingSpec,
-    rule: ColumnRule,
-    symbols: Mapping[str, Resolved],
-    raw: DataFrame | None = None,
-    row: Column | None = None,
+    spec: MappingSpec, rule: ColumnRule, symbols: Mapping[str, Resolved], qualifier: str | None = None
 ) -> Column:
-    """The Spark expression for one unified column, with its checks (`rule_sql` as a Column).
-
-    Raw columns are named bare, so select it from the raw DataFrame before any alias that
-    shares a raw column's name (see the module docstring). `raw` and `row` are accepted for
-    callers of the earlier Column-built form and unused: the text names the trade id itself.
-    """
-    return F.expr(rule_sql(spec, rule, symbols))
+    """`rule_sql` as a Column. Select it from the raw DataFrame aliased `qualifier` (see the
+    module docstring: a bare raw name may resolve to an earlier alias of the same select)."""
+    return F.expr(rule_sql(spec, rule, symbols, qualifier))
 
 
 def map_source(

@@ -25,7 +25,7 @@ Trade-time bounds out of the plausible window are clamped to it: such a row stop
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 from pyiceberg.conversions import from_bytes
 from pyiceberg.manifest import DataFile, ManifestContent, ManifestEntryStatus
@@ -92,16 +92,16 @@ def _trade_micros(spec: MappingSpec) -> tuple[str, Callable[[int], int]] | None:
     return None
 
 
-def _files(table: Table, read: SourceRead) -> Iterator[DataFile] | None:
+def _files(table: Table, read: SourceRead) -> list[DataFile] | None:
     if read.mode == "incremental":
         return _appended(table, read)
     tasks = list(table.scan(snapshot_id=read.end).plan_files())
     if any(t.delete_files for t in tasks):
         return None
-    return iter([t.file for t in tasks])
+    return [t.file for t in tasks]
 
 
-def _appended(table: Table, read: SourceRead) -> Iterator[DataFile] | None:
+def _appended(table: Table, read: SourceRead) -> list[DataFile] | None:
     """The data files the append snapshots in (start, end] added, as Iceberg's incremental
     append scan reads them; None if another kind of change is in the range."""
     snapshots = []
@@ -126,7 +126,7 @@ def _appended(table: Table, read: SourceRead) -> Iterator[DataFile] | None:
             for entry in manifest.fetch_manifest_entry(table.io, discard_deleted=True):
                 if entry.status == ManifestEntryStatus.ADDED and entry.snapshot_id == snapshot.snapshot_id:
                     files.append(entry.data_file)
-    return iter(files)
+    return files
 
 
 def _bounds(f: DataFile, field_id: int, kind: IcebergType) -> tuple[int, int] | None:

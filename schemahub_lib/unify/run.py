@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from functools import reduce
 
 from pyiceberg.catalog import Catalog
+from pyiceberg.table import Table
 from pyspark.sql import DataFrame, SparkSession
 
 from schemahub_lib.catalog import load_catalog
@@ -40,6 +41,7 @@ from schemahub_lib.unify.metadata import stats_from_metadata
 from schemahub_lib.unify.reads import (
     CONSUMED_PREFIX,
     PROPERTY_PREFIX,
+    SourceRead,
     TargetState,
     load_table,
     plan_read,
@@ -189,33 +191,28 @@ def _attempt(
     refresh(spark, target)  # after PyIceberg's look: Spark then knows every snapshot it names
     report = UnifyReport(run_id, dry_run=dry_run)
     active: list[tuple[MappingSpec, DataFrame]] = []
-    known: list[SourceStats | None] = []
+    reads: list[tuple[Table, SourceRead, SourceReport]] = []
     for spec in specs:
         raw_table = load_table(catalog, settings, spec.source)
         read = plan_read(raw_table, spec.source, state)
         name = settings.spark_table(spec.source)
-        report.sources.append(
-            SourceReport(spec.exchange, spec.source, read.mode, read.start, read.end, 0, read.reason)
-        )
+        source = SourceReport(spec.exchange, spec.source, read.mode, read.start, read.end, 0, read.reason)
+        report.sources.append(source)
         if read.mode == "fallback":
             log_event("unify.fallback", level="warning", run_id=run_id, table=spec.source, reason=read.reason)
         if read.mode != "none":
             refresh(spark, name)  # only tables this run reads: each refresh reloads metadata
             active.append((spec, read_raw(spark, name, read)))
-            # A dry run promises the checks of every value; the stats job makes them.
-            known.append(None if dry_run else stats_from_metadata(raw_table, read, spec))
+            reads.append((raw_table, read, source))
     if not active:
         return report  # nothing new: no commit, no snapshot
     clock = _phase(report, "plan", clock)
-    stats = _stats(active, known)
-    for (spec, _), found in zip(active, known, strict=True):
-        source = next(s for s in report.sources if s.table == spec.source)
-        source.counted_by = "spark" if found is None else "metadata"
+    stats = _stats(active, reads, dry_run)
     clock = _phase(report, "stats", clock)
     ingest_us = time.time_ns() // 1000
     mapped = []
-    for (spec, raw), st in zip(active, stats, strict=True):
-        next(s for s in report.sources if s.table == spec.source).rows_read = st.rows
+    for (spec, raw), (_, _, source), st in zip(active, reads, stats, strict=True):
+        source.rows_read = st.rows
         report.rows_read += st.rows
         if st.rows:
             mapped.append(map_source(raw, spec, _symbols(spec, st.symbols, seed, settings), ingest_us))
@@ -232,9 +229,18 @@ def _attempt(
 
 
 def _stats(
-    active: Sequence[tuple[MappingSpec, DataFrame]], known: Sequence[SourceStats | None]
+    active: Sequence[tuple[MappingSpec, DataFrame]],
+    reads: Sequence[tuple[Table, SourceRead, SourceReport]],
+    dry_run: bool,
 ) -> list[SourceStats]:
-    """`known` (from metadata), with the gaps filled by one Spark job over those sources."""
+    """What each active source holds: from its files' metadata (metadata.py), else from one
+    Spark job over the sources metadata cannot answer. A dry run promises the checks of every
+    value, which only the Spark job makes. Sets each source's `counted_by`."""
+    known = []
+    for (spec, _), (table, read, source) in zip(active, reads, strict=True):
+        found = None if dry_run else stats_from_metadata(table, read, spec)
+        source.counted_by = "spark" if found is None else "metadata"
+        known.append(found)
     unknown = [i for i, found in enumerate(known) if found is None]
     try:
         counted = iter(batch_stats([active[i] for i in unknown]) if unknown else [])
