@@ -32,6 +32,8 @@ TBLPROPERTIES (
 
 -- Rows sorted within files so queries by symbol and time read few row groups. Distributed by
 -- partition (hash), not a global range sort: a micro-batch mostly lands in one day, and hash
--- writes it as one sorted file where range would split it into many small ones.
+-- writes it as one sorted file where range would split it into many small ones. Unify follows
+-- this order for batches over more than a week; a shorter batch it writes in its dedup order
+-- (exchange, symbol, trade_id), skipping a second sort (schemahub_lib/unify/commit.py).
 ALTER TABLE schemahub.schemahub.trades_unified
   WRITE DISTRIBUTED BY PARTITION LOCALLY ORDERED BY exchange, symbol, trade_ts;

@@ -26,6 +26,10 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 TIE_BREAK = ("trade_ts", "price", "quantity", "side")
 EXISTING = "_in_target"  # marks the target's keys among the batch's rows in `new_rows`
 ROWS_PER_TASK = 100_000  # below this a second task (and file) costs more than it saves
+# A batch over at most this many days is written in dedup's order, one open file per day and
+# task (commit.append_to_branch); a longer one (a backfill) is sorted by the table's order,
+# which keeps one file open per task.
+FANOUT_MAX_DAYS = 7
 
 
 # A key's trade time is the same in every copy the mapping produces; the margin only absorbs
@@ -74,6 +78,11 @@ def write_partitions(rows: int, cores: int, rows_per_task: int = ROWS_PER_TASK) 
     return max(1, min(cores, rows // rows_per_task))
 
 
+def batch_days(stats: Iterable[SourceStats]) -> int:
+    """How many days the batch's trades fall on."""
+    return len({day for s in stats for day in s.days})
+
+
 def time_ranges(stats: Iterable[SourceStats], margin_us: int = RANGE_MARGIN_US) -> list[tuple[int, int]]:
     """The batch's trade times as [lo, hi] µs ranges: one per run of consecutive days, from the
     earliest to the latest trade in it (plus a margin). Narrower than whole days, so Iceberg
@@ -118,8 +127,9 @@ def new_rows(
     this equals dedup followed by a left-anti join, with one shuffle and one sort instead of
     two of each (or a broadcast of the target's keys).
 
-    `partitions` sets the shuffle by key explicitly (the write keeps it: one file per partition
-    and day): as many as there are cores, so no core idles, while AQE's coalescing could leave
+    Each partition's rows come out in the window's order: by exchange, symbol and trade id (as
+    text). `partitions` sets the shuffle by key explicitly (the write keeps it: one file per
+    partition and day): as many as there are cores, so no core idles, while AQE's coalescing could leave
     e.g. 3 tasks for 2 cores. `row_number() == 1` instead of `lag` would trigger Spark 3.5's
     window group limit, which sorts the whole batch once more before the shuffle.
     """

@@ -35,7 +35,15 @@ from schemahub_lib.mapping import (
 from schemahub_lib.metrics import Metric, load_metrics_sink, metric, run_metrics
 from schemahub_lib.settings import Settings
 from schemahub_lib.unify import commit
-from schemahub_lib.unify.batch import SourceStats, batch_stats, new_rows, time_ranges, write_partitions
+from schemahub_lib.unify.batch import (
+    FANOUT_MAX_DAYS,
+    SourceStats,
+    batch_days,
+    batch_stats,
+    new_rows,
+    time_ranges,
+    write_partitions,
+)
 from schemahub_lib.unify.compile import data_error, map_source
 from schemahub_lib.unify.metadata import stats_from_metadata
 from schemahub_lib.unify.reads import (
@@ -225,7 +233,8 @@ def _attempt(
         existing = spark.read.format("iceberg").option("snapshot-id", str(state.snapshot_id)).load(target)
     rows = new_rows(batch, existing, time_ranges(stats), partitions)
     properties = _record(report, state.consumed, run_id)
-    return _publish(spark, catalog, settings, report, rows, state, properties, before_publish)
+    in_order = batch_days(stats) <= FANOUT_MAX_DAYS
+    return _publish(spark, catalog, settings, report, rows, state, properties, in_order, before_publish)
 
 
 def _stats(
@@ -302,6 +311,7 @@ def _publish(
     rows: DataFrame,
     state: TargetState,
     properties: dict[str, str],
+    in_order: bool,
     before_publish: Callable[[], None] | None,
 ) -> UnifyReport:
     """Append `rows` on a run branch at main's head, then fast-forward main to it (commit.py)."""
@@ -313,7 +323,7 @@ def _publish(
     try:
         clock = time.perf_counter()
         try:
-            commit.append_to_branch(rows, target, branch, properties)
+            commit.append_to_branch(rows, target, branch, properties, in_order=in_order)
         except Exception as exc:
             _reraise_data_error(exc)
             raise

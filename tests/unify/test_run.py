@@ -14,6 +14,7 @@ from schemahub_lib.connectors import CONNECTORS, bitfinex, okx
 from schemahub_lib.errors import ConfigError
 from schemahub_lib.mapping import MappingDataError
 from schemahub_lib.unify import run_unify
+from schemahub_lib.unify.batch import FANOUT_MAX_DAYS
 from tests.conftest import REPO
 from tests.unify.conftest import (
     FIXTURES,
@@ -232,31 +233,60 @@ def test_dry_run_counts_and_checks_but_writes_nothing(spark: Any, lake: Lake) ->
     assert main_history(spark, lake) == []
 
 
+def _reversed_ids(rows: list[dict[str, Any]], first_id: int) -> list[dict[str, Any]]:
+    """`rows` with trade ids counting down as time goes on: id order is not time order."""
+    by_time = sorted(rows, key=lambda r: r["time"])
+    return [{**r, "trade_id": first_id + len(rows) - i} for i, r in enumerate(by_time)]
+
+
+def _file_rows(spark: Any, lake: Lake) -> list[tuple[str, int, list[Any]]]:
+    t = lake.spark_table()
+    files = spark.sql(f"SELECT file_path, partition.trade_ts_day AS day, record_count FROM {t}.files")
+    columns = ("exchange", "symbol", "trade_id", "trade_ts")
+    read = spark.read.parquet
+    return [
+        (str(f.day), f.record_count, read(f.file_path).select(*columns).collect()) for f in files.collect()
+    ]
+
+
 def test_trades_unified_layout_after_a_run(spark: Any, lake: Lake) -> None:
-    """Partitioned by day, rows sorted (exchange, symbol, trade_ts) within each file, v2."""
-    day1 = COINBASE[11:]
+    """Partitioned by day, v2. A batch over a few days is written in dedup's order, with no
+    second sort: each file's rows grouped by (exchange, symbol), then by trade id."""
+    day1 = _reversed_ids(COINBASE[11:], 1000)
     day2 = [{**r, "trade_id": r["trade_id"] + 1000, "time": r["time"] + 86_400_000_000} for r in day1]
     lake.append("raw_coinbase_trades", day1 + day2)
     lake.append("raw_kraken_trades", KRAKEN)
     run_unify(lake.settings, spark)
+    files = _file_rows(spark, lake)
+    want = [("2020-02-17", 89), ("2020-02-18", 89), ("2023-07-06", 3)]
+    assert sorted((day, n) for day, n, _ in files) == want
+    for _, _, rows in files:
+        assert rows == sorted(rows, key=lambda r: (r.exchange, r.symbol, r.trade_id))
+    assert any(
+        rows != sorted(rows, key=lambda r: r.trade_ts) for _, _, rows in files
+    )  # the data tells them apart
     t = lake.spark_table()
-    files = spark.sql(
-        f"SELECT file_path, partition.trade_ts_day AS day, record_count FROM {t}.files"
-    ).collect()
-    assert sorted((str(f.day), f.record_count) for f in files) == [
-        ("2020-02-17", 89),
-        ("2020-02-18", 89),
-        ("2023-07-06", 3),
-    ]
-    for f in files:
-        rows = spark.read.parquet(f.file_path).select("exchange", "symbol", "trade_ts").collect()
-        assert rows == sorted(rows, key=lambda r: (r.exchange, r.symbol, r.trade_ts))
     props = dict(spark.sql(f"SHOW TBLPROPERTIES {t}").collect())
     assert props["format-version"] == "2"
     assert props["write.distribution-mode"] == "hash"
     now = datetime.now(UTC).replace(tzinfo=None)
     ingest = {r.ingest_ts for r in spark.table(t).collect()}
     assert len(ingest) == 1 and abs(now - ingest.pop()) < timedelta(minutes=5)
+
+
+def test_a_batch_over_many_days_is_sorted_by_the_tables_order(spark: Any, lake: Lake) -> None:
+    """Past FANOUT_MAX_DAYS the write keeps one file open per task (the table's local sort by
+    day, exchange, symbol, trade_ts) instead of one per day."""
+    days = FANOUT_MAX_DAYS + 1
+    rows = _reversed_ids(COINBASE[: days * 10], 1000)
+    spread = [{**r, "time": r["time"] + (i % days) * 86_400_000_000} for i, r in enumerate(rows)]
+    lake.append("raw_coinbase_trades", spread)
+    run_unify(lake.settings, spark)
+    files = _file_rows(spark, lake)
+    assert len({day for day, _, _ in files}) == days
+    for _, _, rows_in_file in files:
+        assert rows_in_file == sorted(rows_in_file, key=lambda r: (r.exchange, r.symbol, r.trade_ts))
+    assert any(r != sorted(r, key=lambda r: r.trade_id) for _, _, r in files)
 
 
 def test_a_landed_batch_file_is_read_in_several_tasks(spark: Any, lake: Lake) -> None:
