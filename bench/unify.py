@@ -348,7 +348,7 @@ def _write_split(spark: Any, settings: Any) -> dict[str, float]:
     mapped = reduce(
         DataFrame.unionByName,
         [
-            map_source(raw, spec, _symbols(spec, st.symbols, seed, settings), 0)
+            map_source(raw, spec, _symbols(spec, st.symbols, seed, settings))
             for (spec, raw), st in zip(active, stats, strict=True)
         ],
     )

@@ -44,7 +44,7 @@ from schemahub_lib.unify.batch import (
     time_ranges,
     write_partitions,
 )
-from schemahub_lib.unify.compile import data_error, map_source
+from schemahub_lib.unify.compile import data_error, map_source, with_engine_columns
 from schemahub_lib.unify.metadata import stats_from_metadata
 from schemahub_lib.unify.reads import (
     CONSUMED_PREFIX,
@@ -217,13 +217,12 @@ def _attempt(
     clock = _phase(report, "plan", clock)
     stats = _stats(active, reads, dry_run)
     clock = _phase(report, "stats", clock)
-    ingest_us = time.time_ns() // 1000
     mapped = []
     for (spec, raw), (_, _, source), st in zip(active, reads, stats, strict=True):
         source.rows_read = st.rows
         report.rows_read += st.rows
         if st.rows:
-            mapped.append(map_source(raw, spec, _symbols(spec, st.symbols, seed, settings), ingest_us))
+            mapped.append(map_source(raw, spec, _symbols(spec, st.symbols, seed, settings)))
     if dry_run or not report.rows_read:
         return report  # no rows: the raw tables only gained compactions; nothing to commit
     partitions = write_partitions(report.rows_read, spark.sparkContext.defaultParallelism)
@@ -231,7 +230,8 @@ def _attempt(
     existing = None
     if state.snapshot_id is not None:
         existing = spark.read.format("iceberg").option("snapshot-id", str(state.snapshot_id)).load(target)
-    rows = new_rows(batch, existing, time_ranges(stats), partitions)
+    deduped = new_rows(batch, existing, time_ranges(stats), partitions)
+    rows = with_engine_columns(deduped, active[0][0].target_columns, time.time_ns() // 1000)
     properties = _record(report, state.consumed, run_id)
     in_order = batch_days(stats) <= FANOUT_MAX_DAYS
     return _publish(spark, catalog, settings, report, rows, state, properties, in_order, before_publish)

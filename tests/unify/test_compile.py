@@ -17,7 +17,13 @@ from schemahub_lib.ddl import load_table_defs
 from schemahub_lib.mapping import MappingDataError, MappingSpec, load_mappings, parse_mapping
 from schemahub_lib.mapping.symbols import Resolved, resolve_symbols, seed_index
 from schemahub_lib.seed import load_seed
-from schemahub_lib.unify.compile import SPARK_TYPES, data_error, floor_div_sql, map_source
+from schemahub_lib.unify.compile import (
+    SPARK_TYPES,
+    data_error,
+    floor_div_sql,
+    map_source,
+    with_engine_columns,
+)
 from tests.conftest import REPO
 from tests.unify.conftest import FIXTURES, LANDED, binance_rows, coinbase_rows, kraken_rows, write_ddl
 
@@ -71,7 +77,7 @@ def symbols_for(spec: MappingSpec, rows: list[dict[str, Any]]) -> dict[str, Reso
 
 
 def unify_rows(spark: Any, spec: MappingSpec, rows: list[dict[str, Any]]) -> DataFrame:
-    frame = map_source(raw_frame(spark, spec, rows), spec, symbols_for(spec, rows), 0)
+    frame = map_source(raw_frame(spark, spec, rows), spec, symbols_for(spec, rows))
     return frame.select(*UNIFIED)
 
 
@@ -86,7 +92,9 @@ def expected(spark: Any, rows: list[tuple[Any, ...]]) -> DataFrame:
 def test_the_select_is_the_unified_contract(spark: Any) -> None:
     spec = SPECS["coinbase"]
     rows = coinbase_rows(ONE_TRADE, "BTC-USDT")
-    frame = map_source(raw_frame(spark, spec, rows), spec, symbols_for(spec, rows), 1_714_564_800_000_000)
+    mapped = map_source(raw_frame(spark, spec, rows), spec, symbols_for(spec, rows))
+    assert "ingest_ts" not in mapped.columns and mapped.columns[-1] == "_source_ingest_ts"
+    frame = with_engine_columns(mapped, spec.target_columns, 1_714_564_800_000_000)
     table = [(f.name, f.dataType.simpleString()) for f in frame.schema.fields]
     assert table == [
         ("exchange", "string"),
@@ -99,7 +107,6 @@ def test_the_select_is_the_unified_contract(spark: Any) -> None:
         ("ingest_ts", "timestamp"),
         ("base_asset", "string"),
         ("quote_asset", "string"),
-        ("_source_ingest_ts", "timestamp"),
     ]
     assert frame.collect()[0].ingest_ts == datetime(2024, 5, 1, 12, 0)  # the run's time, UTC
 
@@ -487,7 +494,7 @@ def test_iso8601_without_a_zone_and_bad_numbers_and_values_stop_the_run(spark: A
 
 def test_a_symbol_missing_from_the_lookup_stops_the_run(spark: Any, tmp_path: Path) -> None:
     spec = units_spec(tmp_path, "t_ms", "from_ms")
-    frame = map_source(raw_frame(spark, spec, [units_row(t_ms=1634943219887)]), spec, {}, 0)
+    frame = map_source(raw_frame(spark, spec, [units_row(t_ms=1634943219887)]), spec, {})
     with pytest.raises(Exception) as info:
         frame.collect()
     err = data_error(info.value)

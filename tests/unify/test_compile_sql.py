@@ -80,7 +80,7 @@ def test_quotes_backslashes_and_backticks_in_mapping_values_come_out_exactly(
 ) -> None:
     spec = quoted_spec(tmp_path)
     rows = [quoted_row(), quoted_row(id=f"2{TRICKY}"), quoted_row(id="3")]
-    got = map_source(raw_frame(spark, spec, rows), spec, SYMBOLS, 0).collect()
+    got = map_source(raw_frame(spark, spec, rows), spec, SYMBOLS).collect()
     assert [r.trade_id for r in got] == [f"one{TRICKY}", f"two{TRICKY}", "`"]
     assert {(r.exchange, r.symbol, r.base_asset, r.quote_asset) for r in got} == {
         (TRICKY, f"B{TRICKY}-Q{TRICKY}", f"B{TRICKY}", f"Q{TRICKY}")
@@ -89,7 +89,7 @@ def test_quotes_backslashes_and_backticks_in_mapping_values_come_out_exactly(
 
 def test_a_failure_message_keeps_quotes_and_backslashes_of_file_and_value(spark: Any, tmp_path: Path) -> None:
     spec = quoted_spec(tmp_path)
-    frame = map_source(raw_frame(spark, spec, [quoted_row(id=f"9{TRICKY}")]), spec, SYMBOLS, 0)
+    frame = map_source(raw_frame(spark, spec, [quoted_row(id=f"9{TRICKY}")]), spec, SYMBOLS)
     with pytest.raises(Exception) as info:  # a Spark job failure, arriving through py4j
         frame.collect()
     err = data_error(info.value)
@@ -112,7 +112,7 @@ def test_a_raw_column_name_with_a_backtick_is_quoted(spark: Any, tmp_path: Path)
     )
     row = quoted_row()
     row["mar`ket"] = row.pop(market)
-    got = map_source(raw_frame(spark, spec, [row]), spec, SYMBOLS, 0).collect()
+    got = map_source(raw_frame(spark, spec, [row]), spec, SYMBOLS).collect()
     assert [(r.symbol, r.base_asset) for r in got] == [(f"B{TRICKY}-Q{TRICKY}", f"B{TRICKY}")]
 
 
