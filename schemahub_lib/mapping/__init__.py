@@ -1,7 +1,7 @@
 """Mapping files (YAML) -> validated specs. Pure Python: no Spark, no JVM.
 
 `load_mappings(mappings_dir, table_defs)` is the entry point; `schemahub_lib.unify` compiles
-the specs to Spark Column expressions.
+the specs to Spark SQL expressions.
 """
 
 from schemahub_lib.mapping.loader import load_mapping, load_mappings, mapping_files, parse_mapping

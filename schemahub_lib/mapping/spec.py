@@ -1,7 +1,7 @@
 """A validated mapping: what unify needs to turn one raw table into `trades_unified` rows.
 
 Pure data, no Spark. `schemahub_lib.mapping.loader` builds it from YAML and the DDL;
-`schemahub_lib.unify.compile` turns it into Spark Column expressions.
+`schemahub_lib.unify.compile` turns it into Spark SQL expression text.
 """
 
 from __future__ import annotations
