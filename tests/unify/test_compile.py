@@ -111,6 +111,25 @@ def test_the_select_is_the_unified_contract(spark: Any) -> None:
     assert frame.collect()[0].ingest_ts == datetime(2024, 5, 1, 12, 0)  # the run's time, UTC
 
 
+def test_the_runs_time_is_data_not_generated_code(spark: Any) -> None:
+    """Spark inlines a timestamp literal into the generated Java: a run's time as a literal in
+    the write's projection made that code new (compiled, then JIT-warmed again) every run."""
+    spec = SPECS["coinbase"]
+    rows = coinbase_rows(ONE_TRADE, "BTC-USDT")
+    mapped = map_source(raw_frame(spark, spec, rows), spec, symbols_for(spec, rows))
+    frames = [
+        with_engine_columns(mapped, spec.target_columns, us)
+        for us in (1_714_564_800_000_000, 1_714_568_400_000_000)
+    ]
+    plans = [f._jdf.queryExecution().executedPlan().toString() for f in frames]
+    assert [f.collect()[0].ingest_ts for f in frames] == [
+        datetime(2024, 5, 1, 12, 0),
+        datetime(2024, 5, 1, 13, 0),
+    ]
+    for plan, when in zip(plans, ("2024-05-01 12:00:00", "2024-05-01 13:00:00"), strict=True):
+        assert "BroadcastNestedLoopJoin" in plan and when not in plan and "1714564800000000" not in plan
+
+
 def test_coinbase_recorded_trades_become_taker_side_rows(spark: Any) -> None:
     page = coinbase_rows("coinbase/trades_BTC-EUR_2020-02-17_limit100_bennycode.json", "BTC-EUR")
     one = coinbase_rows(ONE_TRADE, "BTC-USDT")
