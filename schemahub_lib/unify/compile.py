@@ -279,10 +279,13 @@ def with_engine_columns(
     the target-read filter, whose time ranges stay literals so Iceberg can prune with them.
     """
     engine = [c for c in target_columns if c.name in ENGINE_COLUMNS]
+    ordered = [F.col(_ident(c.name)) for c in target_columns]
+    if not engine:  # `VALUES ()` is not SQL
+        return rows.select(*ordered)
     values = ", ".join(_cast(f"timestamp_micros({_lit(ingest_ts_us)})", SQL_TYPES[c.type]) for c in engine)
     names = ", ".join(_ident(c.name) for c in engine)
     run = rows.sparkSession.sql(f"SELECT * FROM VALUES ({values}) AS run({names})")
-    return rows.crossJoin(F.broadcast(run)).select(*[F.col(_ident(c.name)) for c in target_columns])
+    return rows.crossJoin(F.broadcast(run)).select(*ordered)
 
 
 def day_of(ts: Column) -> Column:
