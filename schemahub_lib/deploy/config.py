@@ -9,6 +9,7 @@ talks to AWS. Names of AWS resources are derived here, in one place:
                    and unify jobs <name>-unify-after-ingest
     dashboard      <name>-ops                    (CloudWatch; dashboards are global, not regional)
     alarms         <name>-lag-<exchange>         (CloudWatch, one per exchange the jobs ingest)
+                   <name>-lag-unified            (CloudWatch, on unify's RunFailed)
     S3             s3://<bucket>/<prefix>/{warehouse,artifacts,tmp}/
 """
 
@@ -46,6 +47,11 @@ _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(?P<account>\d{12}):role/[\w+=,.@/
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 _CRON = re.compile(r"^cron\((?P<fields>[^()]+)\)$")
 _EXCHANGE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+# The unify alarm's name after the alarm prefix, where the lag alarms have an exchange's name.
+UNIFIED = "unified"
+# A CloudWatch alarm evaluates at most 7 days: the unify alarm's ALARM_INTERVALS periods of one
+# unify interval each must fit (resources.unify_alarm).
+MAX_UNIFY_EVERY_MINUTES = 3 * 24 * 60
 _TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z]{2}(-[a-z]+)+-\d:\d{12}:[\w-]{1,256}$")
 
 
@@ -140,6 +146,10 @@ class Deployment:
 
     def lag_alarm(self, exchange: str) -> str:
         return f"{self.alarm_prefix}{exchange}"
+
+    @property
+    def unify_alarm(self) -> str:
+        return f"{self.alarm_prefix}{UNIFIED}"
 
     @property
     def exchanges(self) -> tuple[str, ...]:
@@ -252,20 +262,22 @@ def _check_layout(deployment: Deployment) -> None:
                 f"the pipeline stage, not {job.stage}"
             )
         every = job.arguments.get("--unify-every-minutes")
-        if every is not None and not _positive(every):
+        if every is not None and not (_positive(every) and float(every) <= MAX_UNIFY_EVERY_MINUTES):
             raise ConfigError(
                 f"{source}: jobs.{job.key}.arguments.--unify-every-minutes: expected a positive number "
-                f"of minutes, got {every!r}"
+                f"of minutes, at most {MAX_UNIFY_EVERY_MINUTES} (3 days: the unify alarm's two periods "
+                f"must fit CloudWatch's 7-day limit), got {every!r}"
             )
         if job.stage in ("pipeline", "ingest"):
             # The lag alarms are per exchange: the deployer must know which ones a job ingests.
             named = [e.strip() for e in job.arguments.get("--exchanges", "").split(",") if e.strip()]
-            bad = [e for e in named if not _EXCHANGE.match(e)]
+            bad = [e for e in named if not _EXCHANGE.match(e) or e == UNIFIED]
             if not named or bad:
                 got = f"got {bad[0]!r}" if bad else "got none"
                 raise ConfigError(
                     f"{source}: jobs.{job.key}.arguments.--exchanges: expected a comma-separated list of "
-                    f"exchanges such as coinbase,kraken (the lag alarms are per exchange), {got}"
+                    f"exchanges such as coinbase,kraken (the lag alarms are per exchange; `{UNIFIED}` "
+                    f"names the unify alarm), {got}"
                 )
 
 

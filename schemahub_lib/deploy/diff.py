@@ -311,7 +311,7 @@ def _dashboard_diffs(live: dict[str, Any], want: dict[str, Any]) -> tuple[str, .
 def _alarm_changes(
     deployment: Deployment, clients: AwsClients, desired: dict[str, dict[str, Any]]
 ) -> list[Change]:
-    """The lag alarms: every live alarm named `<name>-lag-*` is read; those tagged as this
+    """The alarms (lag and unify): every live alarm named `<name>-lag-*` is read; those tagged as this
     deployment's and no longer wanted are deleted, an untagged one that is wanted stops the plan."""
     live = {
         a["AlarmName"]: a

@@ -1,5 +1,5 @@
 """The desired AWS state for a deployment: Glue jobs, workflows and triggers as API requests,
-the CloudWatch dashboard's body and the CloudWatch lag alarms (PutMetricAlarm requests).
+the CloudWatch dashboard's body and the CloudWatch alarms (PutMetricAlarm requests).
 
 Pure functions of the deployment and the uploaded artifacts; nothing here calls AWS. The Spark
 settings the jobs need (`--conf`) are rendered by `schemahub_lib.spark.catalog_conf`, the same
@@ -185,7 +185,7 @@ def desired_state(deployment: Deployment, wheel_key: str) -> DesiredState:
         workflows=workflows,
         triggers={t["Name"]: t for t in triggers},
         dashboards={deployment.ops_dashboard: ops_dashboard_body(deployment)},
-        alarms=lag_alarms(deployment),
+        alarms=alarms(deployment),
     )
 
 
@@ -196,6 +196,18 @@ def ingest_interval_seconds(deployment: Deployment) -> int:
 
     minutes = 24 * 60 / runs_per_day(deployment.ingest_schedule)
     return max(1, round(minutes)) * 60
+
+
+def unify_interval_seconds(deployment: Deployment) -> int:
+    """How often trades_unified is meant to be updated: the ingest interval, or a pipeline job's
+    longer `--unify-every-minutes`, in whole minutes as seconds."""
+    cadences = [j.unify_every_minutes for j in deployment.stage_jobs("pipeline") if j.unify_every_minutes]
+    return max([ingest_interval_seconds(deployment), *(max(1, round(m)) * 60 for m in cadences)])
+
+
+def alarms(deployment: Deployment) -> dict[str, dict[str, Any]]:
+    """Every alarm the deployer owns: the lag alarms and the unify alarm."""
+    return {**lag_alarms(deployment), **unify_alarm(deployment)}
 
 
 def lag_alarms(deployment: Deployment) -> dict[str, dict[str, Any]]:
@@ -211,33 +223,74 @@ def lag_alarms(deployment: Deployment) -> dict[str, dict[str, Any]]:
         threshold, basis = deployment.alarm_lag_minutes * 60, "alarms.lag_minutes in the deployment file"
     else:
         threshold, basis = float(LAG_INTERVALS * period), f"{LAG_INTERVALS} x the ingest interval"
-    alarms = {}
+    found = {}
     for exchange in deployment.exchanges:
         name = deployment.lag_alarm(exchange)
-        alarms[name] = {
-            "AlarmName": name,
-            "AlarmDescription": (
-                f"SchemaHub deployment {deployment.name}: the newest landed trade of a {exchange} stream "
-                f"is older than the threshold ({basis}), or no LagSeconds came for {ALARM_INTERVALS} "
-                "schedule intervals (the pipeline stopped or fails early). Which stream: the run's "
-                "ingest.summary log line (worst_stream) or `schemahub status`. Managed by `schemahub deploy`."
-            ),
-            "ActionsEnabled": True,
-            "AlarmActions": list(deployment.alarm_actions),
-            "OKActions": list(deployment.alarm_actions),
-            "InsufficientDataActions": [],
-            "MetricName": "LagSeconds",
-            "Namespace": METRICS_NAMESPACE,
-            "Statistic": "Maximum",
-            "Dimensions": [{"Name": "Exchange", "Value": exchange}],
-            "Period": period,
-            "EvaluationPeriods": ALARM_INTERVALS,
-            "DatapointsToAlarm": ALARM_INTERVALS,
-            "Threshold": threshold,
-            "ComparisonOperator": "GreaterThanThreshold",
-            "TreatMissingData": "breaching",
-        }
-    return alarms
+        description = (
+            f"SchemaHub deployment {deployment.name}: the newest landed trade of a {exchange} stream "
+            f"is older than the threshold ({basis}), or no LagSeconds came for {ALARM_INTERVALS} "
+            "schedule intervals (the pipeline stopped or fails early). Which stream: the run's "
+            "ingest.summary log line (worst_stream) or `schemahub status`. Managed by `schemahub deploy`."
+        )
+        found[name] = _alarm(
+            deployment, name, description, ("LagSeconds", "Maximum", "Exchange", exchange), period, threshold
+        )
+    return found
+
+
+def unify_alarm(deployment: Deployment) -> dict[str, dict[str, Any]]:
+    """One alarm on unify's `RunFailed` (0 ok, 1 failed; metrics.run_metrics).
+
+    The lag alarms watch what lands in the raw tables, not what reaches trades_unified: a unify
+    that fails every run (say a new listing whose symbol is neither in the seed nor matched by a
+    pattern stops it with a MappingDataError) would leave the table people query stale with no
+    alarm. Period: the unify cadence; statistic Minimum, so one successful run in a period
+    clears it. Fires when ALARM_INTERVALS periods in a row had only failed unify runs or none
+    at all (TreatMissingData=breaching).
+    """
+    period = unify_interval_seconds(deployment)
+    name = deployment.unify_alarm
+    description = (
+        f"SchemaHub deployment {deployment.name}: no unify run succeeded in {ALARM_INTERVALS} unify "
+        f"intervals in a row ({period // 60} min each): trades_unified is not being updated. Why: "
+        "the job run's error and its unify log line, or `schemahub unify --dry-run`. Managed by "
+        "`schemahub deploy`."
+    )
+    return {
+        name: _alarm(deployment, name, description, ("RunFailed", "Minimum", "Job", "unify"), period, 0.0)
+    }
+
+
+def _alarm(
+    deployment: Deployment,
+    name: str,
+    description: str,
+    watched: tuple[str, str, str, str],
+    period: int,
+    threshold: float,
+) -> dict[str, Any]:
+    """A PutMetricAlarm request on `watched` (metric, statistic, dimension name, its value) that
+    fires after ALARM_INTERVALS periods over the threshold or without a datum, and tells the
+    deployment's topics when it fires and when it clears."""
+    metric, statistic, dimension, value = watched
+    return {
+        "AlarmName": name,
+        "AlarmDescription": description,
+        "ActionsEnabled": True,
+        "AlarmActions": list(deployment.alarm_actions),
+        "OKActions": list(deployment.alarm_actions),
+        "InsufficientDataActions": [],
+        "MetricName": metric,
+        "Namespace": METRICS_NAMESPACE,
+        "Statistic": statistic,
+        "Dimensions": [{"Name": dimension, "Value": value}],
+        "Period": period,
+        "EvaluationPeriods": ALARM_INTERVALS,
+        "DatapointsToAlarm": ALARM_INTERVALS,
+        "Threshold": threshold,
+        "ComparisonOperator": "GreaterThanThreshold",
+        "TreatMissingData": "breaching",
+    }
 
 
 def normalize_alarm(alarm: dict[str, Any]) -> dict[str, Any]:

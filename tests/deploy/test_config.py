@@ -98,7 +98,12 @@ def _broken(edit) -> str:
         ),
         (
             lambda d: d["jobs"]["pipeline"]["arguments"].update({"--unify-every-minutes": "soon"}),
-            "arguments.--unify-every-minutes: expected a positive number of minutes, got 'soon'",
+            "arguments.--unify-every-minutes: expected a positive number of minutes, at most 4320 (3 days: "
+            "the unify alarm's two periods must fit CloudWatch's 7-day limit), got 'soon'",
+        ),
+        (
+            lambda d: d["jobs"]["pipeline"]["arguments"].update({"--unify-every-minutes": "4321"}),
+            "arguments.--unify-every-minutes: expected a positive number of minutes, at most 4320",
         ),
         (
             lambda d: d["jobs"]["maintenance"].update(expected_unify_minutes=1),
@@ -123,11 +128,15 @@ def _broken(edit) -> str:
         (
             lambda d: d["jobs"]["pipeline"]["arguments"].pop("--exchanges"),
             "jobs.pipeline.arguments.--exchanges: expected a comma-separated list of exchanges such as "
-            "coinbase,kraken (the lag alarms are per exchange), got none",
+            "coinbase,kraken (the lag alarms are per exchange; `unified` names the unify alarm), got none",
         ),
         (
             lambda d: d["jobs"]["pipeline"]["arguments"].update({"--exchanges": "coinbase,Kraken!"}),
-            "(the lag alarms are per exchange), got 'Kraken!'",
+            "`unified` names the unify alarm), got 'Kraken!'",
+        ),
+        (
+            lambda d: d["jobs"]["pipeline"]["arguments"].update({"--exchanges": "coinbase,unified"}),
+            "`unified` names the unify alarm), got 'unified'",
         ),
         (lambda d: d.update(alarms={"email": "x@y"}), "deploy.yaml: alarms.email: unknown key"),
         (

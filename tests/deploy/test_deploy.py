@@ -37,10 +37,12 @@ TABLES = sorted(load_table_defs(REPO_ROOT / "ddl"))
 JOBS = ["schemahub-backfill", "schemahub-maintenance", "schemahub-pipeline"]
 TRIGGERS = ["schemahub-ingest-schedule", "schemahub-maintenance-daily"]
 EXCHANGES = ["binance", "bitfinex", "coinbase", "kraken", "okx"]  # the pipeline job's --exchanges
-ALARMS = [f"schemahub-lag-{e}" for e in EXCHANGES]
+LAG_ALARMS = [f"schemahub-lag-{e}" for e in EXCHANGES]
+UNIFY_ALARM = "schemahub-lag-unified"
+ALARMS = sorted([*LAG_ALARMS, UNIFY_ALARM])
 # 4 objects (wheel, 3 job scripts), the database, 7 Glue resources (3 jobs, 2 workflows, 2
-# triggers), the dashboard, 5 alarms
-RESOURCES = 18
+# triggers), the dashboard, 6 alarms (5 lag, 1 unify)
+RESOURCES = 19
 WORKFLOWS = ["schemahub-maintenance", "schemahub-pipeline"]
 DASHBOARD = "schemahub-ops"
 ALARM_SETTINGS = (
@@ -257,13 +259,17 @@ def test_changed_description_changes_only_what_differs(endpoint, deploy_settings
         ("replace", "glue trigger", "schemahub-ingest-schedule"): (
             "Schedule: cron(0/30 * * * ? *) -> cron(0/15 * * * ? *)",
         ),
-        # The lag alarms follow the cadence: a 15-minute period, 3 x 15 minutes of lag.
-        **{("update", "cloudwatch alarm", name): ALARM_CADENCE_DIFFS for name in ALARMS},
+        # The lag alarms follow the cadence: a 15-minute period, 3 x 15 minutes of lag. The
+        # unify alarm follows the unify cadence, still 180 minutes.
+        **{("update", "cloudwatch alarm", name): ALARM_CADENCE_DIFFS for name in LAG_ALARMS},
     }
     result = run_deploy(deploy_settings, changed, artifacts=built)
-    assert len(result.applied) == 2 + len(ALARMS)
-    for alarm in inventory(endpoint)["alarms"].values():
+    assert len(result.applied) == 2 + len(LAG_ALARMS)
+    alarms = inventory(endpoint)["alarms"]
+    for name in LAG_ALARMS:
+        alarm = alarms[name]
         assert (alarm["Period"], alarm["Threshold"], alarm["EvaluationPeriods"]) == (900, 2700.0, 2)
+    assert (alarms[UNIFY_ALARM]["Period"], alarms[UNIFY_ALARM]["Threshold"]) == (10800, 0.0)
     glue = client("glue", endpoint)
     job = glue.get_job(JobName="schemahub-pipeline")["Job"]
     assert (job["NumberOfWorkers"], job["ExecutionClass"]) == (4, "STANDARD")
@@ -319,6 +325,8 @@ def test_two_job_layout_moves_to_the_pipeline_job(endpoint, deploy_settings, bui
         ("replace", "glue trigger", "schemahub-ingest-schedule"),
         ("delete", "glue trigger", "schemahub-unify-after-ingest"),
     }
+    # trades_unified is now updated every 180 minutes, not after every ingest: so is its alarm
+    assert inventory(endpoint)["alarms"][UNIFY_ALARM]["Period"] == 10800
     glue = client("glue", endpoint)
     assert sorted(glue.list_jobs()["JobNames"]) == JOBS
     assert sorted(glue.list_triggers()["TriggerNames"]) == TRIGGERS
@@ -574,7 +582,6 @@ def test_lag_alarms_watch_each_exchanges_worst_stream(endpoint, deploy_settings,
     CloudWatchSink(cw).put(landing_metrics(figures))
     sent = cw.list_metrics(Namespace="SchemaHub", MetricName="LagSeconds")["Metrics"]
     assert len(sent) == 2  # per exchange, not per stream
-    now = datetime.now(UTC)
     for metric in sent:
         (dimension,) = metric["Dimensions"]
         alarm = alarms[f"schemahub-lag-{dimension['Value']}"]
@@ -583,17 +590,55 @@ def test_lag_alarms_watch_each_exchanges_worst_stream(endpoint, deploy_settings,
             alarm["MetricName"],
             alarm["Dimensions"],
         )
-        (point,) = cw.get_metric_statistics(
-            Namespace=alarm["Namespace"],
-            MetricName=alarm["MetricName"],
-            Dimensions=alarm["Dimensions"],
-            StartTime=now - timedelta(hours=1),
-            EndTime=now + timedelta(hours=1),
-            Period=alarm["Period"],
-            Statistics=[alarm["Statistic"]],
-        )["Datapoints"]
-        breached = point["Maximum"] > alarm["Threshold"]
-        assert breached == (dimension["Value"] == "coinbase"), (dimension, point)
+        breached = _statistic(cw, alarm) > alarm["Threshold"]
+        assert breached == (dimension["Value"] == "coinbase"), dimension
+
+
+def test_the_unify_alarm_breaches_on_the_runfailed_a_failed_unify_sends(
+    endpoint, deploy_settings, deployment, built
+):
+    """The unify alarm watches the RunFailed datum unify sends as it ends (run.unify_metrics): a
+    failed run's 1 breaches it, a successful run's 0 in the same period clears it."""
+    from schemahub_lib.unify.run import UnifyReport, unify_metrics
+
+    run_deploy(deploy_settings, deployment, artifacts=built)
+    cw = client("cloudwatch", endpoint)
+    alarm = inventory(endpoint)["alarms"][UNIFY_ALARM]
+    assert {k: alarm.get(k) for k in ALARM_SETTINGS} == {
+        "Namespace": "SchemaHub",
+        "MetricName": "RunFailed",
+        "Dimensions": [{"Name": "Job", "Value": "unify"}],
+        "Statistic": "Minimum",
+        "Period": 10800,  # the pipeline job's --unify-every-minutes 180
+        "EvaluationPeriods": 2,
+        "DatapointsToAlarm": 2,
+        "Threshold": 0.0,
+        "ComparisonOperator": "GreaterThanThreshold",
+        "TreatMissingData": "breaching",  # no unify run at all alarms as well
+        "ActionsEnabled": True,
+        "AlarmActions": [],
+        "OKActions": [],
+    }
+
+    CloudWatchSink(cw).put(unify_metrics(12.0, None))  # the run raised
+    assert _statistic(cw, alarm) > alarm["Threshold"]
+    CloudWatchSink(cw).put(unify_metrics(30.0, UnifyReport("r", rows_inserted=10)))
+    assert not _statistic(cw, alarm) > alarm["Threshold"]
+
+
+def _statistic(cw: Any, alarm: dict[str, Any]) -> float:
+    """The alarm's statistic over the one period around now that holds what a test just sent."""
+    now, period = datetime.now(UTC), timedelta(seconds=alarm["Period"])
+    (point,) = cw.get_metric_statistics(
+        Namespace=alarm["Namespace"],
+        MetricName=alarm["MetricName"],
+        Dimensions=alarm["Dimensions"],
+        StartTime=now - period,
+        EndTime=now + period,
+        Period=alarm["Period"],
+        Statistics=[alarm["Statistic"]],
+    )["Datapoints"]
+    return float(point[alarm["Statistic"]])
 
 
 def test_lag_alarms_follow_the_deployment_file(endpoint, deploy_settings, built):
@@ -608,18 +653,19 @@ def test_lag_alarms_follow_the_deployment_file(endpoint, deploy_settings, built)
     alarms = {(c.action, c.name): c.details for c in plan.changes if c.kind == "cloudwatch alarm"}
     assert alarms.pop(("delete", "schemahub-lag-okx")) == ()
     assert sorted(alarms) == [("update", a) for a in ALARMS if a != "schemahub-lag-okx"]
+    told = (f'AlarmActions: [] -> ["{topic}"]', f'OKActions: [] -> ["{topic}"]')
+    # the unify alarm tells the same topics; lag_minutes is not its threshold
+    assert alarms.pop(("update", UNIFY_ALARM)) == told
     for details in alarms.values():
-        assert details[1:] == (
-            f'AlarmActions: [] -> ["{topic}"]',
-            f'OKActions: [] -> ["{topic}"]',
-            "Threshold: 5400.0 -> 7200.0",
-        )
+        assert details[1:] == (*told, "Threshold: 5400.0 -> 7200.0")
         assert details[0].startswith("AlarmDescription: ")
     assert "  - delete    cloudwatch alarm      schemahub-lag-okx" in plan.render()
 
     run_deploy(deploy_settings, changed, artifacts=built)
     live = inventory(endpoint)["alarms"]
     assert sorted(live) == [a for a in ALARMS if a != "schemahub-lag-okx"]
+    unify = live.pop(UNIFY_ALARM)
+    assert (unify["Threshold"], unify["AlarmActions"], unify["OKActions"]) == (0.0, [topic], [topic])
     for alarm in live.values():
         assert (alarm["Threshold"], alarm["AlarmActions"], alarm["OKActions"]) == (7200.0, [topic], [topic])
         assert "alarms.lag_minutes in the deployment file" in alarm["AlarmDescription"]

@@ -12,8 +12,10 @@ from schemahub_lib.deploy.resources import (
     dashboard_owner,
     desired_state,
     glue_settings,
+    ingest_interval_seconds,
     ops_dashboard_body,
     spark_conf_argument,
+    unify_alarm,
 )
 from schemahub_lib.errors import ConfigError
 from schemahub_lib.ops.dashboard import dashboard_body
@@ -188,3 +190,26 @@ def test_dashboard_without_a_text_widget_is_refused(deployment, tmp_path):
     path.write_text(json.dumps({"widgets": [{"type": "metric", "properties": {"metrics": []}}]}))
     with pytest.raises(ConfigError, match="needs a text widget to carry the deployer's ownership marker"):
         ops_dashboard_body(deployment, path)
+
+
+def test_the_unify_alarm_watches_unify_runs_at_the_unify_cadence(deployment):
+    """trades_unified can go stale while every stream lands (a symbol unify cannot map stops each
+    run): one alarm on unify's RunFailed fires after two unify intervals in a row with only failed
+    runs or none. Its period is the pipeline's unify cadence (180 min), or the ingest interval when
+    a unify job follows every ingest."""
+    alarm = unify_alarm(deployment)[deployment.unify_alarm]
+    assert deployment.unify_alarm == "schemahub-lag-unified"
+    assert (alarm["MetricName"], alarm["Statistic"], alarm["Dimensions"]) == (
+        "RunFailed",
+        "Minimum",  # one successful run in a period clears it
+        [{"Name": "Job", "Value": "unify"}],  # as metrics.run_metrics sends it
+    )
+    assert (alarm["Period"], alarm["EvaluationPeriods"], alarm["DatapointsToAlarm"]) == (180 * 60, 2, 2)
+    assert (alarm["Threshold"], alarm["ComparisonOperator"], alarm["TreatMissingData"]) == (
+        0.0,
+        "GreaterThanThreshold",
+        "breaching",  # no unify run at all alarms as well
+    )
+    assert "no unify run succeeded in 2 unify intervals in a row (180 min each)" in alarm["AlarmDescription"]
+    split = parse_deployment(split_layout(deployment_data()), "deploy.yaml")
+    assert unify_alarm(split)[split.unify_alarm]["Period"] == ingest_interval_seconds(split) == 30 * 60
