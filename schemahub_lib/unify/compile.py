@@ -12,8 +12,9 @@ file, key path, problem and value, and the exchange, raw table and trade id of t
 Because the check runs inside the job that writes, a bad value stops the write before commit.
 
 The text follows three rules. Every literal goes through `_lit`, which gives it the Spark type
-`F.lit` would and escapes strings for Spark's default parser (a backslash escapes the next
-character: `spark.sql.parser.escapedStringLiterals=false`). Every column name goes through
+`F.lit` would; a string with a quote or a backslash goes as its UTF-8 bytes in hex, which Spark
+reads the same whether a backslash escapes the next character or not
+(`spark.sql.parser.escapedStringLiterals`). Every column name goes through
 `_ident` (backticks). `map_source` qualifies raw columns with an alias of the raw DataFrame:
 by bare name, Spark 3.5 resolves a raw `symbol` to an output alias `symbol` defined earlier in
 the same select (lateral column alias), so `base_asset` would look up the unified symbol.
@@ -96,7 +97,11 @@ def _lit(value: Any) -> str:
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"
     if isinstance(value, str):
-        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+        if "\\" in value or "'" in value:
+            # Its UTF-8 bytes as hex: read the same whether a backslash escapes or not
+            # (spark.sql.parser.escapedStringLiterals); the coalesce keeps F.lit's NOT NULL.
+            return f"coalesce(decode(unhex('{value.encode().hex()}'), 'UTF-8'), '')"
+        return f"'{value}'"
     if isinstance(value, int):
         text = str(value) if -(2**31) <= value < 2**31 else f"{value}L"
     elif isinstance(value, float):

@@ -150,3 +150,21 @@ def test_a_sql_literal_has_the_value_and_type_of_f_lit(spark: Any, value: Any) -
     assert got.collect()[0].v == want.collect()[0].v
     if not isinstance(value, (bool, str)):  # `x-(-5)`, never `x--5`: `--` starts a comment
         assert len(one.selectExpr(f"array({_lit(value)}-{_lit(value)}, 7) AS v").first().v) == 2
+
+
+@pytest.mark.spark
+@pytest.mark.parametrize("escaped", ["true", "false"])
+def test_a_string_literal_reads_the_same_under_either_string_parser(spark: Any, escaped: str) -> None:
+    """`spark.sql.parser.escapedStringLiterals` changes what a backslash in a SQL string means
+    (true: nothing, Spark 1.6's way). A session set either way (a notebook's, a job's `--conf`)
+    must read the same values from the mapping's text: quotes, backslashes, a regex."""
+    key = "spark.sql.parser.escapedStringLiterals"
+    values = [TRICKY, r"^X(\w+)\.(\d{2})$", "it's", "\\", "plain BTC-USD", ""]
+    spark.conf.set(key, escaped)
+    try:
+        got = spark.range(1).selectExpr(*(f"{_lit(v)} AS v{i}" for i, v in enumerate(values))).first()
+        schema = spark.range(1).selectExpr(*(f"{_lit(v)} AS v{i}" for i, v in enumerate(values))).schema
+    finally:
+        spark.conf.unset(key)
+    assert list(got) == values
+    assert all(not f.nullable for f in schema.fields)  # as F.lit(value)
