@@ -190,19 +190,23 @@ def desired_state(deployment: Deployment, wheel_key: str) -> DesiredState:
 
 
 def ingest_interval_seconds(deployment: Deployment) -> int:
-    """The pipeline schedule's interval in whole minutes, as seconds (an alarm period is a
-    multiple of 60 s); the mean interval for an irregular schedule."""
+    """The pipeline schedule's interval, as an alarm period; the mean interval for an irregular
+    schedule."""
     from schemahub_lib.deploy.cost import runs_per_day
 
-    minutes = 24 * 60 / runs_per_day(deployment.ingest_schedule)
-    return max(1, round(minutes)) * 60
+    return _alarm_period(24 * 60 / runs_per_day(deployment.ingest_schedule))
 
 
 def unify_interval_seconds(deployment: Deployment) -> int:
-    """How often trades_unified is meant to be updated: the ingest interval, or a pipeline job's
-    longer `--unify-every-minutes`, in whole minutes as seconds."""
+    """How often trades_unified is meant to be updated, as an alarm period: the ingest interval,
+    or a pipeline job's longer `--unify-every-minutes`."""
     cadences = [j.unify_every_minutes for j in deployment.stage_jobs("pipeline") if j.unify_every_minutes]
-    return max([ingest_interval_seconds(deployment), *(max(1, round(m)) * 60 for m in cadences)])
+    return max([ingest_interval_seconds(deployment), *(_alarm_period(m) for m in cadences)])
+
+
+def _alarm_period(minutes: float) -> int:
+    """`minutes` in whole minutes, as seconds: an alarm period is a multiple of 60 s."""
+    return max(1, round(minutes)) * 60
 
 
 def alarms(deployment: Deployment) -> dict[str, dict[str, Any]]:
