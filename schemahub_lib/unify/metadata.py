@@ -28,9 +28,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from pyiceberg.conversions import from_bytes
-from pyiceberg.manifest import DataFile, ManifestContent, ManifestEntryStatus
+from pyiceberg.manifest import DataFile, ManifestContent, ManifestEntryStatus, ManifestFile
 from pyiceberg.table import Table
-from pyiceberg.table.snapshots import Operation
+from pyiceberg.table.snapshots import Operation, Snapshot
 from pyiceberg.types import IcebergType, IntegerType, LongType, StringType, TimestampType, TimestamptzType
 
 from schemahub_lib.mapping.spec import MAX_TRADE_EPOCH_S, MIN_TRADE_EPOCH_S, MappingSpec
@@ -103,7 +103,13 @@ def _files(table: Table, read: SourceRead) -> list[DataFile] | None:
 
 def _appended(table: Table, read: SourceRead) -> list[DataFile] | None:
     """The data files the append snapshots in (start, end] added, as Iceberg's incremental
-    append scan reads them; None if another kind of change is in the range."""
+    append scan reads them; None if another kind of change is in the range.
+
+    Every manifest list holds all the table's live manifests, so each append's own list would
+    cost a range of k appends k lists of up to every manifest. The manifests an append wrote
+    are read from `end`'s list instead: they are there, unchanged, unless a later commit (a
+    compaction in the range) rewrote them. An append whose added-file count (its summary's)
+    is not found there is read from its own list."""
     snapshots = []
     current = read.end
     while current is not None and current != read.start:
@@ -116,17 +122,38 @@ def _appended(table: Table, read: SourceRead) -> list[DataFile] | None:
         elif operation not in SKIPPED:
             return None
         current = snapshot.parent_snapshot_id
+    end = table.snapshot_by_id(read.end) if snapshots and read.end is not None else None
+    live = end.manifests(table.io) if end is not None else []
     files = []
     for snapshot in snapshots:
-        for manifest in snapshot.manifests(table.io):
-            if manifest.added_snapshot_id != snapshot.snapshot_id:
-                continue
-            if manifest.content != ManifestContent.DATA:
-                return None
-            for entry in manifest.fetch_manifest_entry(table.io, discard_deleted=True):
-                if entry.status == ManifestEntryStatus.ADDED and entry.snapshot_id == snapshot.snapshot_id:
-                    files.append(entry.data_file)
+        written = [m for m in live if m.added_snapshot_id == snapshot.snapshot_id]
+        added = _added_files(table, snapshot.snapshot_id, written)
+        if added is None or len(added) != _added_count(snapshot):
+            own = [m for m in snapshot.manifests(table.io) if m.added_snapshot_id == snapshot.snapshot_id]
+            added = _added_files(table, snapshot.snapshot_id, own)
+        if added is None:
+            return None
+        files.extend(added)
     return files
+
+
+def _added_files(table: Table, snapshot_id: int, manifests: list[ManifestFile]) -> list[DataFile] | None:
+    """The data files `manifests` (written by `snapshot_id`) list as that snapshot's additions;
+    None if one is a delete manifest."""
+    files = []
+    for manifest in manifests:
+        if manifest.content != ManifestContent.DATA:
+            return None
+        for entry in manifest.fetch_manifest_entry(table.io, discard_deleted=True):
+            if entry.status == ManifestEntryStatus.ADDED and entry.snapshot_id == snapshot_id:
+                files.append(entry.data_file)
+    return files
+
+
+def _added_count(snapshot: Snapshot) -> int | None:
+    """The data files `snapshot`'s summary says it added (None if it does not say)."""
+    count = snapshot.summary.get("added-data-files") if snapshot.summary is not None else None
+    return int(count) if count is not None else None
 
 
 def _bounds(f: DataFile, field_id: int, kind: IcebergType) -> tuple[int, int] | None:

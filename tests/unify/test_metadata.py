@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import pyiceberg.manifest
 import pytest
 from pyiceberg.expressions import EqualTo
 
@@ -94,6 +95,51 @@ def test_metadata_skips_compactions_as_the_incremental_append_scan_does(spark: A
     assert from_metadata is not None
     assert from_metadata == from_spark
     assert from_metadata.rows == 80  # 40 appended before the compaction, 40 after; none rewritten
+
+
+def manifest_lists_read(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The paths of the manifest lists PyIceberg reads from now on, in order."""
+    paths: list[str] = []
+    reader = pyiceberg.manifest.read_manifest_list
+
+    def counting(input_file: Any) -> Any:
+        paths.append(input_file.location)
+        return reader(input_file)
+
+    monkeypatch.setattr(pyiceberg.manifest, "read_manifest_list", counting)
+    return paths
+
+
+def test_an_incremental_range_reads_one_manifest_list_unless_a_compaction_rewrote_its_manifests(
+    spark: Any, lake: Lake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every manifest list holds all the table's live manifests, so reading each append's own
+    list costs a range of k appends k lists of up to every manifest (on S3 a request each, per
+    raw table and run). The head's list holds the appends' manifests too, unless a compaction in
+    the range rewrote them: then those appends' own lists are read, and the answer is the same."""
+    table = "raw_coinbase_trades"
+    start = lake.append(table, COINBASE[:10])
+    for i in range(10, 60, 10):
+        lake.append(table, COINBASE[i : i + 10])
+    read = SourceRead(table, "incremental", start, head(lake, table))
+    lists = manifest_lists_read(monkeypatch)
+    from_metadata, from_spark = both_ways(spark, lake, table, read)
+    assert from_metadata is not None and from_metadata.rows == 50
+    assert from_metadata == from_spark
+    assert len(lists) == 1  # the head's, not the five appends' own
+
+    name = lake.spark_table(table)
+    spark.sql(
+        f"CALL {lake.settings.catalog_name}.system.rewrite_data_files(table => '{name}', "
+        "options => map('min-input-files', '2'))"
+    ).collect()
+    lake.append(table, COINBASE[60:])
+    lists.clear()
+    read = SourceRead(table, "incremental", start, head(lake, table))
+    from_metadata, from_spark = both_ways(spark, lake, table, read)
+    assert from_metadata is not None and from_metadata.rows == 50 + len(COINBASE[60:])
+    assert from_metadata == from_spark
+    assert len(lists) == 1 + 5  # the head's, then the five compacted appends' own
 
 
 def test_metadata_declines_what_it_cannot_know_exactly(spark: Any, lake: Lake) -> None:
