@@ -126,11 +126,9 @@ def _appended(table: Table, read: SourceRead) -> list[DataFile] | None:
     live = end.manifests(table.io) if end is not None else []
     files = []
     for snapshot in snapshots:
-        written = [m for m in live if m.added_snapshot_id == snapshot.snapshot_id]
-        added = _added_files(table, snapshot.snapshot_id, written)
+        added = _added_files(table, snapshot.snapshot_id, live)
         if added is None or len(added) != _added_count(snapshot):
-            own = [m for m in snapshot.manifests(table.io) if m.added_snapshot_id == snapshot.snapshot_id]
-            added = _added_files(table, snapshot.snapshot_id, own)
+            added = _added_files(table, snapshot.snapshot_id, snapshot.manifests(table.io))
         if added is None:
             return None
         files.extend(added)
@@ -138,10 +136,12 @@ def _appended(table: Table, read: SourceRead) -> list[DataFile] | None:
 
 
 def _added_files(table: Table, snapshot_id: int, manifests: list[ManifestFile]) -> list[DataFile] | None:
-    """The data files `manifests` (written by `snapshot_id`) list as that snapshot's additions;
-    None if one is a delete manifest."""
+    """The data files that the manifests among `manifests` written by `snapshot_id` list as its
+    additions; None if one of those is a delete manifest."""
     files = []
     for manifest in manifests:
+        if manifest.added_snapshot_id != snapshot_id:
+            continue
         if manifest.content != ManifestContent.DATA:
             return None
         for entry in manifest.fetch_manifest_entry(table.io, discard_deleted=True):
