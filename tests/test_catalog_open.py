@@ -7,7 +7,7 @@ import sqlite3
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
 
-from schemahub_lib.catalog import load_catalog
+from schemahub_lib.catalog import load_catalog, opening_lock
 from schemahub_lib.settings import Settings
 
 OPENERS = 8
@@ -16,7 +16,11 @@ OPENERS = 8
 def _open(settings: Settings, barrier: Barrier, errors: multiprocessing.Queue[str]) -> None:
     barrier.wait()
     try:
-        load_catalog(settings).create_namespace_if_not_exists("ns")
+        catalog = load_catalog(settings)
+        # As init and recovery create namespaces: under the opening lock. PyIceberg's SqlCatalog
+        # checks, then inserts, so two unlocked creates can both pass the check (IntegrityError).
+        with opening_lock(settings):
+            catalog.create_namespace_if_not_exists("ns")
     except Exception as exc:  # reported to the parent, which asserts there were none
         errors.put(f"{type(exc).__name__}: {exc}")
 
