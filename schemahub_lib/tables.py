@@ -33,9 +33,14 @@ T = TypeVar("T")
 # property -> the retired value: removed from existing tables by `init_tables`.
 RETIRED_PROPERTIES = {"read.parquet.vectorization.enabled": "false"}
 # Properties `init_tables` sets on existing tables to their DDL's value (tables whose DDL sets it):
-# raw tables' row groups of 131,072 rows (PyIceberg landing; unify reads them in parallel), and
-# 64 KB Parquet dictionaries on raw tables and trades_unified (faster, smaller writes). See ddl/.
-UPGRADED_PROPERTIES = ("write.parquet.row-group-limit", "write.parquet.dict-size-bytes")
+# raw tables' row groups of 131,072 rows (PyIceberg landing; unify reads them in parallel),
+# 64 KB Parquet dictionaries on raw tables and trades_unified (faster, smaller writes), and
+# trades_unified's appends merging its manifests into one (min-count-to-merge 2). See ddl/.
+UPGRADED_PROPERTIES = (
+    "write.parquet.row-group-limit",
+    "write.parquet.dict-size-bytes",
+    "commit.manifest.min-count-to-merge",
+)
 
 
 @dataclass(frozen=True)

@@ -193,3 +193,30 @@ def test_init_removes_retired_and_sets_upgraded_properties_in_one_commit(setting
     table = catalog.load_table(settings.table_id("raw_okx_trades"))
     assert len(table.metadata.metadata_log) == logged + 1
     assert "read.parquet.vectorization.enabled" not in table.properties
+
+
+def test_init_makes_an_existing_trades_unified_merge_its_manifests(settings, tmp_path):
+    """trades_unified created when ddl/ said min-count-to-merge 50 gets 2 from the next init (its
+    appends then keep one manifest); the raw tables keep 50 (landing reads them by append)."""
+    old_ddl = tmp_path / "old_ddl"
+    old_ddl.mkdir()
+    for f in (REPO / "ddl").glob("*.sql"):
+        text = f.read_text()
+        if f.name == "trades_unified.sql":
+            text = text.replace(
+                "'commit.manifest.min-count-to-merge' = '2'", "'commit.manifest.min-count-to-merge' = '50'"
+            )
+        (old_ddl / f.name).write_text(text)
+    catalog = load_catalog(settings)
+    init_tables(catalog, dataclasses.replace(settings, ddl_dir=str(old_ddl)))
+    unified = settings.table_id("trades_unified")
+    assert catalog.load_table(unified).properties["commit.manifest.min-count-to-merge"] == "50"
+
+    results = {r.table: r.status for r in init_tables(catalog, settings)}
+    assert results["trades_unified"] == "exists, set commit.manifest.min-count-to-merge=2"
+    assert {status for name, status in results.items() if name != "trades_unified"} == {"exists"}
+    table = catalog.load_table(unified)
+    assert table.properties["commit.manifest.min-count-to-merge"] == "2"
+    assert len(table.metadata.metadata_log) == 1 and table.current_snapshot() is None
+    raw = catalog.load_table(settings.table_id("raw_coinbase_trades"))
+    assert raw.properties["commit.manifest.min-count-to-merge"] == "50"

@@ -81,6 +81,9 @@ def test_first_run_then_incremental_then_nothing_new(spark: Any, lake: Lake) -> 
     assert len(history) == 2 and history[-1].parent_id == first.snapshot_id
     assert head_summary(spark, lake)["schemahub.unify.consumed.raw_coinbase_trades"] == str(cb2)
     assert head_summary(spark, lake)["schemahub.unify.consumed.raw_binance_trades"] == str(bn1)
+    # Each append merges the table's manifests into one (ddl/trades_unified.sql), so planning
+    # the next run's read of the target opens one manifest, not one per run so far.
+    assert spark.sql(f"SELECT count(*) FROM {lake.spark_table()}.manifests").first()[0] == 1
 
     third = run_unify(lake.settings, spark)
     assert (third.snapshot_id, third.rows_read, [s.mode for s in third.sources]) == (
