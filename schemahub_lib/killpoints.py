@@ -18,7 +18,7 @@ from schemahub_lib.logs import log_event
 KILL_POINTS: dict[str, str] = {
     "unify.branch_created": "the run's branch exists at main's head; nothing written to it yet",
     "unify.branch_written": "the run's rows are one snapshot on its branch; main not moved yet",
-    "unify.published": "main fast-forwarded to the run's snapshot; the branch not dropped yet",
+    "unify.published": "main fast-forwarded to the run's snapshot and the branch dropped, in one commit",
 }
 
 

@@ -6,11 +6,12 @@ executed by Spark as an unconditional append (no conflict check), so each run in
 1. reads main's head M and the consumed record in its history (reads.target_state);
 2. creates its own branch at M and appends its rows to that branch, with the consumed
    record as snapshot properties (`snapshot-property.*` write options);
-3. fast-forwards main to the branch (`CALL <catalog>.system.fast_forward`). Iceberg commits
-   that only if main is still an ancestor of the branch, i.e. nobody committed to main since
-   M: a compare-and-set on main, checked again on every commit retry against the catalog's
-   current metadata (JDBC `UPDATE ... WHERE metadata_location = ...`, Glue `VersionId`);
-4. drops the branch. Main gains exactly one snapshot: the branch's append, parent M.
+3. fast-forwards main to the branch and drops the branch, in one metadata commit (Iceberg's
+   ManageSnapshots, as the `fast_forward` procedure uses it). Iceberg commits that only if
+   main is still an ancestor of the branch, i.e. nobody committed to main since M: a
+   compare-and-set on main, checked again on every commit retry against the catalog's current
+   metadata (JDBC `UPDATE ... WHERE metadata_location = ...`, Glue `VersionId`). Main gains
+   exactly one snapshot: the branch's append, parent M.
 
 If main moved, the run drops its branch and starts over from the new head (run.py): the
 winner's record then says what was consumed, so the loser reads only what is left.
@@ -23,7 +24,7 @@ from __future__ import annotations
 import random
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from pyiceberg.table import Table
 from pyspark.sql import DataFrame, SparkSession
@@ -56,11 +57,18 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _metadata_sql(spark: SparkSession, statement: str) -> None:
-    """A snapshot-ref change (create/drop branch, fast-forward), retried when another commit
-    raced it; CommitConflictError if it keeps losing or main moved."""
+    """A snapshot-ref change in SQL (create/drop branch), retried as `_metadata_change` says."""
+    _metadata_change(lambda: spark.sql(statement))
+
+
+def _metadata_change(change: Callable[[], object], before_retry: Callable[[], object] | None = None) -> None:
+    """A snapshot-ref change, retried when another commit raced it (after `before_retry`);
+    CommitConflictError if it keeps losing or main moved."""
     for attempt in range(1, RETRIES + 1):
         try:
-            spark.sql(statement)
+            if attempt > 1 and before_retry is not None:
+                before_retry()
+            change()
             return
         except Exception as exc:  # arrives through py4j
             if any(marker in str(exc) for marker in MAIN_MOVED):
@@ -123,16 +131,25 @@ def append_to_branch(
         raise
 
 
-def fast_forward_main(spark: SparkSession, catalog: str, table_id: str, branch: str) -> None:
-    """Move main to `branch`'s head iff main is still its ancestor; else CommitConflictError.
+def publish_branch(spark: SparkSession, table_id: str, branch: str) -> None:
+    """Move main to `branch`'s head and drop `branch`, in ONE metadata commit, iff main is still
+    the branch's ancestor; else CommitConflictError.
 
-    `table_id` is catalog-qualified: with the namespace named like the catalog (`schemahub`),
-    `schemahub.trades_unified` would be read as catalog `schemahub`, no namespace.
+    Through Iceberg's Java API on the session's own table object, which is what the
+    `fast_forward` procedure does, but with the branch's removal in the same commit: the
+    procedure and then DROP BRANCH were two metadata.json writes and two catalog updates
+    (on Glue two UpdateTable calls). The session's cached table is the one committed, so
+    Spark reads the published main without a refresh. `table_id` is catalog-qualified: with
+    the namespace named like the catalog (`schemahub`), `schemahub.trades_unified` would be
+    read as catalog `schemahub`, no namespace.
     """
-    _metadata_sql(
-        spark,
-        f"CALL {catalog}.system.fast_forward(table => '{table_id}', branch => 'main', to => '{branch}')",
-    )
+    iceberg = spark._jvm.org.apache.iceberg  # type: ignore[union-attr]
+    table = iceberg.spark.Spark3Util.loadIcebergTable(spark._jsparkSession, table_id)
+
+    def change() -> None:
+        table.manageSnapshots().fastForwardBranch("main", branch).removeBranch(branch).commit()
+
+    _metadata_change(change, before_retry=table.refresh)
 
 
 def stale_branches(branches: Iterable[str], now_ms: int | None = None) -> list[str]:

@@ -314,12 +314,14 @@ def _publish(
     in_order: bool,
     before_publish: Callable[[], None] | None,
 ) -> UnifyReport:
-    """Append `rows` on a run branch at main's head, then fast-forward main to it (commit.py)."""
+    """Append `rows` on a run branch at main's head, then fast-forward main to it and drop the
+    branch in one commit (commit.py); a run that fails before that drops its branch."""
     target = settings.spark_table(TARGET_TABLE)
     commit.drop_stale_branches(spark, target, state.branches)
     branch = commit.new_branch_name()
     commit.create_branch(spark, target, branch, state.snapshot_id)
     reached(settings.kill_at, "unify.branch_created")
+    on_main = False
     try:
         clock = time.perf_counter()
         try:
@@ -332,14 +334,16 @@ def _publish(
         reached(settings.kill_at, "unify.branch_written")
         if before_publish is not None:
             before_publish()
-        commit.fast_forward_main(spark, settings.catalog_name, target, branch)
+        commit.publish_branch(spark, target, branch)
+        on_main = True
         reached(settings.kill_at, "unify.published")
         _phase(report, "publish", clock)
     finally:
-        try:
-            commit.drop_branch(spark, target, branch)
-        except Exception as exc:  # a left-over branch only pins files; drop_stale_branches clears it
-            log_event("unify.branch_not_dropped", level="warning", branch=branch, error=str(exc)[:300])
+        if not on_main:
+            try:
+                commit.drop_branch(spark, target, branch)
+            except Exception as exc:  # a left-over branch only pins files; drop_stale_branches clears it
+                log_event("unify.branch_not_dropped", level="warning", branch=branch, error=str(exc)[:300])
     report.snapshot_id, report.rows_inserted = snapshot_id, inserted
     report.duplicates_dropped = report.rows_read - inserted
     return report

@@ -66,7 +66,13 @@ def test_first_run_then_incremental_then_nothing_new(spark: Any, lake: Lake) -> 
 
     # Landing adds 40 Coinbase trades, re-lands 5 it had (overlapping fetch window).
     cb2 = lake.append("raw_coinbase_trades", COINBASE[55:], ingest=LANDED + timedelta(minutes=30))
+    versions = len(lake.catalog.load_table(lake.settings.table_id("trades_unified")).metadata.metadata_log)
     second = run_unify(lake.settings, spark)
+    # Three metadata commits (each a metadata.json and a catalog update): create the run's
+    # branch, append to it, fast-forward main to it and drop it (commit.py).
+    unified = lake.catalog.load_table(lake.settings.table_id("trades_unified"))
+    assert len(unified.metadata.metadata_log) == versions + 3
+    assert set(unified.metadata.refs) == {"main"}
     assert [
         (s.table, s.mode, s.start_snapshot, s.end_snapshot, s.rows_read)
         for s in second.sources
