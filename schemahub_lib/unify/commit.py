@@ -61,13 +61,11 @@ def _metadata_sql(spark: SparkSession, statement: str) -> None:
     _metadata_change(lambda: spark.sql(statement))
 
 
-def _metadata_change(change: Callable[[], object], before_retry: Callable[[], object] | None = None) -> None:
-    """A snapshot-ref change, retried when another commit raced it (after `before_retry`);
-    CommitConflictError if it keeps losing or main moved."""
+def _metadata_change(change: Callable[[], object]) -> None:
+    """A snapshot-ref change, retried when another commit raced it; CommitConflictError if it
+    keeps losing or main moved. (Iceberg's own commit retries refresh the table first.)"""
     for attempt in range(1, RETRIES + 1):
         try:
-            if attempt > 1 and before_retry is not None:
-                before_retry()
             change()
             return
         except Exception as exc:  # arrives through py4j
@@ -149,7 +147,7 @@ def publish_branch(spark: SparkSession, table_id: str, branch: str) -> None:
     def change() -> None:
         table.manageSnapshots().fastForwardBranch("main", branch).removeBranch(branch).commit()
 
-    _metadata_change(change, before_retry=table.refresh)
+    _metadata_change(change)
 
 
 def stale_branches(branches: Iterable[str], now_ms: int | None = None) -> list[str]:

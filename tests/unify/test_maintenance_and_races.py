@@ -100,6 +100,27 @@ def test_expired_consumed_snapshot_falls_back_to_a_full_read_without_duplicates(
     assert (again.snapshot_id, [s.mode for s in again.sources]) == (None, ["none"] * len(CONNECTORS))
 
 
+def test_a_commit_elsewhere_that_leaves_main_alone_does_not_stop_the_publish(spark: Any, lake: Lake) -> None:
+    """Another catalog client commits to trades_unified (a property, main untouched) between the
+    run's branch write and its publish: the session's table is stale, the publish's commit loses
+    the catalog's compare-and-set, and its retry (after a refresh) goes through in the same
+    attempt: main still is the branch's ancestor."""
+    lake.append("raw_binance_trades", BINANCE)
+    unified = lake.settings.table_id("trades_unified")
+
+    def commit_elsewhere() -> None:
+        with lake.catalog.load_table(unified).transaction() as tx:
+            tx.set_properties({"schemahub.test.touched": "yes"})
+
+    report = run_unify(lake.settings, spark, before_publish=commit_elsewhere)
+    assert (report.attempts, report.rows_inserted) == (1, len(BINANCE))
+    table = lake.catalog.load_table(unified)
+    assert table.properties["schemahub.test.touched"] == "yes"  # the other commit is kept
+    assert (
+        set(table.metadata.refs) == {"main"} and table.metadata.refs["main"].snapshot_id == report.snapshot_id
+    )
+
+
 def test_two_runs_at_once_insert_each_trade_once(spark: Any, lake: Lake) -> None:
     """Both runs read the same state and write their branch before either publishes; the
     fast-forward lets one through, the other starts over and finds nothing left to do."""
