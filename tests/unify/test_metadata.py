@@ -179,3 +179,16 @@ def test_run_counts_by_metadata_and_still_stops_on_a_time_in_the_wrong_unit(spar
     state = target_state(lake.catalog.load_table(lake.settings.table_id("trades_unified")))
     iceberg = lake.catalog.load_table(lake.settings.table_id("raw_coinbase_trades"))
     assert plan_read(iceberg, "raw_coinbase_trades", state).mode == "incremental"  # retried next run
+
+
+def test_refresh_lets_spark_read_a_snapshot_committed_after_it_cached_it(spark: Any, lake: Lake) -> None:
+    table = "raw_coinbase_trades"
+    first = lake.append(table, COINBASE[:10])
+    assert spark.table(lake.spark_table(table)).count() == 10  # Spark now caches the table
+    second = lake.append(table, COINBASE[10:25])  # committed by PyIceberg, as landing does
+    read = SourceRead(table, "incremental", first, second)
+    with pytest.raises(Exception, match=str(second)):  # the cached table does not know it yet
+        read_raw(spark, lake.spark_table(table), read).count()
+    refresh(spark, lake.spark_table(table))
+    assert read_raw(spark, lake.spark_table(table), read).count() == 15
+    assert spark.table(lake.spark_table(table)).count() == 25  # plain reads see the new head too
