@@ -32,7 +32,8 @@ def _answer(payload: dict[str, Any]) -> None:
 # tree has) timed where run.py calls it.
 TIMED: dict[str, str | tuple[str, ...]] = {
     "stats": "batch_stats",  # the Spark job over symbols and times
-    "map": "map_source",  # building the mapped DataFrames (driver side)
+    # building the mapped DataFrames (driver side); this tree builds the whole batch as one statement
+    "map": ("map_source", "unified_rows"),
     "branch": "create_branch",
     "write": "append_to_branch",  # read, map, dedup, anti-join, sort, Parquet, branch commit
     # the baseline fast-forwards, then drops the branch; this tree does both in one commit

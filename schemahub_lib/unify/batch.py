@@ -9,18 +9,27 @@ snapshot can carry properties (see commit.py and the README).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from functools import reduce
 
-from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from schemahub_lib.mapping.spec import KEY_COLUMNS, ORDER_COLUMN, MappingSpec
-from schemahub_lib.unify.compile import RAW, compile_rule, day_of
+from schemahub_lib.mapping.spec import ENGINE_COLUMNS, KEY_COLUMNS, ORDER_COLUMN, MappingSpec
+from schemahub_lib.mapping.symbols import Resolved
+from schemahub_lib.unify.compile import (
+    RAW,
+    compile_rule,
+    day_of,
+    engine_sql,
+    mapped_sql,
+    sql_ident,
+    sql_literal,
+    statement,
+    temp_views,
+)
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Ties on the ingest time are the same trade landed twice in one flush; the rest of the row
 # only makes the choice deterministic.
 TIE_BREAK = ("trade_ts", "price", "quantity", "side")
@@ -102,23 +111,27 @@ def time_ranges(stats: Iterable[SourceStats], margin_us: int = RANGE_MARGIN_US) 
     return [(lo - margin_us, hi + margin_us) for _, lo, hi in ranges]
 
 
-def in_ranges(ranges: Sequence[tuple[int, int]], column: str = "trade_ts") -> Column:
+def in_ranges_sql(ranges: Sequence[tuple[int, int]], column: str = "trade_ts") -> str:
     """`column` within the [lo, hi] µs ranges, as literal comparisons Iceberg uses to prune
     partitions (days(trade_ts)), files and row groups (min/max stats)."""
-    ts = F.col(column)
-    terms = [(ts >= F.lit(_instant(lo))) & (ts <= F.lit(_instant(hi))) for lo, hi in ranges]
-    return reduce(lambda a, b: a | b, terms) if terms else F.lit(False)
+    ts = sql_ident(column)
+    terms = [
+        f"({ts} >= timestamp_micros({sql_literal(lo)}) AND {ts} <= timestamp_micros({sql_literal(hi)}))"
+        for lo, hi in ranges
+    ]
+    return " OR ".join(terms) if terms else "FALSE"
 
 
-def _instant(micros: int) -> datetime:
-    return EPOCH + timedelta(microseconds=micros)
-
-
-def new_rows(
-    batch: DataFrame, target: DataFrame | None, ranges: Sequence[tuple[int, int]], partitions: int
-) -> DataFrame:
-    """One row per (exchange, symbol, trade_id) of `batch`, the one that landed first, for the
-    keys not in `target` (None: an empty table). Drops ORDER_COLUMN.
+def new_rows_sql(
+    batch: str,
+    columns: Sequence[str],
+    target: str | None,
+    ranges: Sequence[tuple[int, int]],
+    partitions: int,
+) -> str:
+    """One row per (exchange, symbol, trade_id) of the query `batch`, the one that landed
+    first, for the keys not in the relation `target` (None: an empty table). `columns` are the
+    batch's, ORDER_COLUMN among them; the result has them all but that one.
 
     `target` is read only within the batch's time ranges (`time_ranges`: a key's trade time is
     the same in every copy), and only its key columns. Its keys are unioned into the batch and
@@ -133,13 +146,58 @@ def new_rows(
     e.g. 3 tasks for 2 cores. `row_number() == 1` instead of `lag` would trigger Spark 3.5's
     window group limit, which sorts the whole batch once more before the shuffle.
     """
-    rows = batch.withColumn(EXISTING, F.lit(False))
+    rows = f"SELECT *, FALSE AS {sql_ident(EXISTING)} FROM ({batch})"
     if target is not None:
-        existing = target.where(in_ranges(ranges)).select(*KEY_COLUMNS, F.lit(True).alias(EXISTING))
-        rows = rows.unionByName(existing, allowMissingColumns=True)
-    order = [F.col(EXISTING).desc(), F.col(ORDER_COLUMN).asc(), *(F.col(c).asc() for c in TIE_BREAK)]
-    w = Window.partitionBy(*KEY_COLUMNS).orderBy(*order)
-    first = F.lag(F.lit(1)).over(w).isNull()
-    shuffled = rows.repartition(partitions, *KEY_COLUMNS)
-    kept = shuffled.withColumn("_first", first).where(F.col("_first") & ~F.col(EXISTING))
-    return kept.drop("_first", EXISTING, ORDER_COLUMN)
+        keys_or_null = [sql_ident(c) if c in KEY_COLUMNS else f"NULL AS {sql_ident(c)}" for c in columns]
+        existing = f"SELECT {', '.join(keys_or_null)}, TRUE FROM {target} WHERE {in_ranges_sql(ranges)}"
+        rows = f"{rows} UNION ALL {existing}"
+    keys = ", ".join(sql_ident(c) for c in KEY_COLUMNS)
+    order = ", ".join(
+        [f"{sql_ident(EXISTING)} DESC", *(f"{sql_ident(c)} ASC" for c in (ORDER_COLUMN, *TIE_BREAK))]
+    )
+    kept = ", ".join(sql_ident(c) for c in columns if c != ORDER_COLUMN)
+    shuffled = f"SELECT /*+ REPARTITION({int(partitions)}, {keys}) */ * FROM ({rows})"
+    first = f"lag(1) OVER (PARTITION BY {keys} ORDER BY {order}) IS NULL AS _first"
+    return (
+        f"SELECT {kept} FROM (SELECT *, {first} FROM ({shuffled})) WHERE _first AND NOT {sql_ident(EXISTING)}"
+    )
+
+
+def new_rows(
+    batch: DataFrame, target: DataFrame | None, ranges: Sequence[tuple[int, int]], partitions: int
+) -> DataFrame:
+    """`new_rows_sql` over DataFrames: `batch` has the mapped columns and ORDER_COLUMN,
+    `target` (None: an empty table) at least the key columns and trade_ts."""
+    with temp_views(batch.sparkSession, batch=batch, target=target) as views:
+        query = new_rows_sql(
+            f"SELECT * FROM {views['batch']}", batch.columns, views.get("target"), ranges, partitions
+        )
+        return statement(batch.sparkSession, query)
+
+
+def unified_rows(
+    spark: SparkSession,
+    sources: Sequence[tuple[MappingSpec, DataFrame, Mapping[str, Resolved]]],
+    target: DataFrame | None,
+    ranges: Sequence[tuple[int, int]],
+    partitions: int,
+    ingest_ts_us: int,
+) -> DataFrame:
+    """What a run appends, in ONE SQL statement: each raw read (spec, DataFrame, its symbols)
+    mapped (`mapped_sql`), the batch deduplicated and anti-joined against `target` (None: an
+    empty table) within `ranges` (`new_rows_sql`), with the engine's columns (`engine_sql`).
+
+    The DataFrames go in as temp views. One statement is parsed and analyzed once; built from
+    DataFrame operations (a select per source, a union, the window, the repartition, the join)
+    Spark analyzed the whole growing plan again at every step: a warm 1M-row run spent ~210 ms
+    of driver time building its plan that way, against ~115 ms for the statement, while
+    the executors waited.
+    """
+    target_columns = sources[0][0].target_columns  # trades_unified's, the same in every mapping
+    columns = [*(c.name for c in target_columns if c.name not in ENGINE_COLUMNS), ORDER_COLUMN]
+    raws = {f"raw{i}": raw for i, (_, raw, _) in enumerate(sources)}
+    with temp_views(spark, target=target, **raws) as views:
+        mapped = [mapped_sql(spec, symbols, views[f"raw{i}"]) for i, (spec, _, symbols) in enumerate(sources)]
+        batch = " UNION ALL ".join(f"({query})" for query in mapped)
+        deduped = new_rows_sql(batch, columns, views.get("target"), ranges, partitions)
+        return statement(spark, engine_sql(deduped, target_columns, ingest_ts_us))

@@ -11,11 +11,11 @@ file, key path, problem and value, and the exchange, raw table and trade id of t
 `data_error` turns that back into a `MappingDataError`.
 Because the check runs inside the job that writes, a bad value stops the write before commit.
 
-The text follows three rules. Every literal goes through `_lit`, which gives it the Spark type
+The text follows three rules. Every literal goes through `sql_literal`, which gives it the Spark type
 `F.lit` would; a string with a quote or a backslash goes as its UTF-8 bytes in hex, which Spark
 reads the same whether a backslash escapes the next character or not
 (`spark.sql.parser.escapedStringLiterals`). Every column name goes through
-`_ident` (backticks). `map_source` qualifies raw columns with an alias of the raw DataFrame:
+`sql_ident` (backticks). `map_source` qualifies raw columns with an alias of the raw DataFrame:
 by bare name, Spark 3.5 resolves a raw `symbol` to an output alias `symbol` defined earlier in
 the same select (lateral column alias), so `base_asset` would look up the unified symbol.
 """
@@ -24,11 +24,13 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Mapping, Sequence
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import (
     BooleanType,
@@ -83,13 +85,13 @@ MICROS_DIGITS = r"(\.\d{6})\d+"  # iso8601: timestamps hold µs, later digits ar
 ZONE = r"(Z|z|[+-]\d\d(:?\d\d)?)$"  # iso8601: the text must end with a zone
 
 
-def _ident(name: str, qualifier: str | None = None) -> str:
+def sql_ident(name: str, qualifier: str | None = None) -> str:
     """A column reference: backticks around each part, backticks inside doubled."""
     quoted = "`" + name.replace("`", "``") + "`"
-    return quoted if qualifier is None else f"{_ident(qualifier)}.{quoted}"
+    return quoted if qualifier is None else f"{sql_ident(qualifier)}.{quoted}"
 
 
-def _lit(value: Any) -> str:
+def sql_literal(value: Any) -> str:
     """`value` as a SQL literal of the type `F.lit(value)` gives it: bool -> BOOLEAN, int ->
     INT or BIGINT by size, float -> DOUBLE, Decimal -> DECIMAL of its digits, str -> STRING."""
     if value is None:
@@ -121,16 +123,16 @@ def _cast(expr: str, sql_type: str) -> str:
 
 
 def _map(table: Mapping[Any, str]) -> str:
-    return "map(" + ", ".join(_lit(x) for kv in table.items() for x in kv) + ")"
+    return "map(" + ", ".join(sql_literal(x) for kv in table.items() for x in kv) + ")"
 
 
 def _row_sql(spec: MappingSpec, qualifier: str | None) -> str:
     text = f"exchange {spec.exchange}, table {spec.source}"
     source = spec.rule("trade_id").source
     if source is None:  # a constant trade id: nothing identifies the row
-        return _lit(text)
-    shown = f"coalesce({_cast(_ident(source.name, qualifier), 'string')}, 'null')"
-    return f"concat({_lit(f'{text}, trade {source.name}=')}, substring({shown}, 1, {ID_CHARS}))"
+        return sql_literal(text)
+    shown = f"coalesce({_cast(sql_ident(source.name, qualifier), 'string')}, 'null')"
+    return f"concat({sql_literal(f'{text}, trade {source.name}=')}, substring({shown}, 1, {ID_CHARS}))"
 
 
 def _message_head(spec: MappingSpec, rule: ColumnRule, problem: str) -> str:
@@ -139,8 +141,8 @@ def _message_head(spec: MappingSpec, rule: ColumnRule, problem: str) -> str:
 
 def _fail_sql(spec: MappingSpec, rule: ColumnRule, problem: str, value: str, row: str) -> str:
     shown = f"concat(': ', coalesce({_cast(value, 'string')}, 'null'))"
-    message = [_lit(_message_head(spec, rule, problem)), f"substring({shown}, 1, {VALUE_CHARS})"]
-    message += [f"concat(' (', {row}, ')')", _lit(f"]{MARK}")]
+    message = [sql_literal(_message_head(spec, rule, problem)), f"substring({shown}, 1, {VALUE_CHARS})"]
+    message += [f"concat(' (', {row}, ')')", sql_literal(f"]{MARK}")]
     return f"raise_error(concat({', '.join(message)}))"
 
 
@@ -161,16 +163,16 @@ def _epoch(spec: MappingSpec, rule: ColumnRule, x: str, row: str) -> str:
     v = x if integral else _cast(x, "decimal(38,9)")
     lo, hi = MIN_TRADE_EPOCH_S * unit, MAX_TRADE_EPOCH_S * unit
     if integral and unit <= 1_000_000:
-        micros = f"({x} * {_lit(1_000_000 // unit)})"
+        micros = f"({x} * {sql_literal(1_000_000 // unit)})"
     elif integral:
         micros = floor_div_sql(x, unit // 1_000_000)
     else:
-        micros = f"FLOOR(({v} * {_lit(Decimal(1_000_000) / unit)}))"
+        micros = f"FLOOR(({v} * {sql_literal(Decimal(1_000_000) / unit)}))"
     problem = (
         f"{rule.transform} value in {rule.source.name} is outside {WINDOW} in that unit "
         "(a value in another unit?)"
     )
-    in_range = f"(({v} >= {_lit(lo)}) AND ({v} < {_lit(hi)}))"
+    in_range = f"(({v} >= {sql_literal(lo)}) AND ({v} < {sql_literal(hi)}))"
     return (
         f"CASE WHEN {in_range} THEN timestamp_micros({_cast(micros, 'bigint')}) "
         f"WHEN ({v} IS NOT NULL) THEN {_fail_sql(spec, rule, problem, x, row)} END"
@@ -181,13 +183,13 @@ def floor_div_sql(x: str, d: int) -> str:
     """floor(x / d) for the long SQL expression `x` within MAX_TRADE_EPOCH_S in ns, exactly,
     without decimals: the double quotient is within one of it, and the long remainder says which
     way to step."""
-    q = f"FLOOR(({x} / {_lit(d)}))"
-    r = f"({x} - ({q} * {_lit(d)}))"
-    return f"CASE WHEN ({r} < 0) THEN ({q} - 1) WHEN ({r} >= {_lit(d)}) THEN ({q} + 1) ELSE {q} END"
+    q = f"FLOOR(({x} / {sql_literal(d)}))"
+    r = f"({x} - ({q} * {sql_literal(d)}))"
+    return f"CASE WHEN ({r} < 0) THEN ({q} - 1) WHEN ({r} >= {sql_literal(d)}) THEN ({q} + 1) ELSE {q} END"
 
 
 def _check_window(spec: MappingSpec, rule: ColumnRule, ts: str, row: str) -> str:
-    lo, hi = _cast(_lit(MIN_TRADE_TS), "TIMESTAMP"), _cast(_lit(MAX_TRADE_TS), "TIMESTAMP")
+    lo, hi = _cast(sql_literal(MIN_TRADE_TS), "TIMESTAMP"), _cast(sql_literal(MAX_TRADE_TS), "TIMESTAMP")
     ok = f"(({ts} IS NULL) OR (({ts} >= {lo}) AND ({ts} < {hi})))"
     problem = f"{rule.target.name} is outside {WINDOW} (a value in another unit?)"
     return f"CASE WHEN {ok} THEN {ts} ELSE {_fail_sql(spec, rule, problem, ts, row)} END"
@@ -200,8 +202,8 @@ def rule_sql(
     by `qualifier` (an alias of the raw DataFrame), or bare."""
     target_type = SQL_TYPES[rule.target.type]
     if rule.source is None:
-        return _cast(_lit(rule.constant), target_type)
-    x = _ident(rule.source.name, qualifier)
+        return _cast(sql_literal(rule.constant), target_type)
+    x = sql_ident(rule.source.name, qualifier)
     row = _row_sql(spec, qualifier)
     name = rule.transform
     problem = f"{rule.source.name} is null but {spec.target_table}.{rule.target.name} is required"
@@ -211,8 +213,8 @@ def rule_sql(
         value, problem = _epoch(spec, rule, x, row), f"{name}: {rule.source.name} is not a number (or null)"
     elif name == "iso8601":
         # Timestamps hold µs: digits past the sixth are dropped (floored), as for from_ns.
-        micros_text = f"regexp_replace({x}, {_lit(MICROS_DIGITS)}, '$1')"
-        value = f"CASE WHEN {x} RLIKE {_lit(ZONE)} THEN to_timestamp({micros_text}) END"
+        micros_text = f"regexp_replace({x}, {sql_literal(MICROS_DIGITS)}, '$1')"
+        value = f"CASE WHEN {x} RLIKE {sql_literal(ZONE)} THEN to_timestamp({micros_text}) END"
         problem = f"{rule.source.name} is not ISO 8601 text with a zone (or null)"
     elif name == "to_double":
         value, problem = _cast(x, target_type), f"{name}: {rule.source.name} is not a number (or null)"
@@ -221,7 +223,7 @@ def rule_sql(
     elif name == "map":
         value, problem = f"{_map(rule.arg)}[{x}]", f"{rule.source.name} value not in the map table (or null)"
     elif name == "sign":
-        negative, positive = _lit(rule.arg["negative"]), _lit(rule.arg["positive"])
+        negative, positive = sql_literal(rule.arg["negative"]), sql_literal(rule.arg["positive"])
         value = f"CASE WHEN ({x} < 0) THEN {negative} WHEN ({x} > 0) THEN {positive} END"
         problem = f"sign: {rule.source.name} is zero or not a number (or null)"
     elif name == "abs":
@@ -251,29 +253,38 @@ def compile_rule(
     return F.expr(rule_sql(spec, rule, symbols, qualifier))
 
 
+def mapped_columns(spec: MappingSpec, symbols: Mapping[str, Resolved]) -> list[str]:
+    """The select list that maps a raw row (the raw relation aliased RAW) to a unified one:
+    every column of trades_unified a mapping sets (all but ENGINE_COLUMNS), in table order,
+    with its exact type, then `_source_ingest_ts`, which dedup consumes and drops.
+    `symbols` must resolve every exchange symbol in the raw rows."""
+    columns = []
+    for column in spec.target_columns:
+        if column.name not in ENGINE_COLUMNS:
+            expr = rule_sql(spec, spec.rule(column.name), symbols, RAW)
+            columns.append(f"{_cast(expr, SQL_TYPES[column.type])} AS {sql_ident(column.name)}")
+    return [*columns, sql_ident(ORDER_COLUMN, RAW)]
+
+
+def mapped_sql(spec: MappingSpec, symbols: Mapping[str, Resolved], relation: str) -> str:
+    """`mapped_columns` as a query over the raw `relation` (a view name)."""
+    return f"SELECT {', '.join(mapped_columns(spec, symbols))} FROM {relation} AS {sql_ident(RAW)}"
+
+
 def map_source(raw: DataFrame, spec: MappingSpec, symbols: Mapping[str, Resolved]) -> DataFrame:
-    """Raw rows -> unified rows: every column of trades_unified a mapping sets (all but
-    ENGINE_COLUMNS), in table order, with its exact type, plus `_source_ingest_ts`, which dedup
-    consumes and drops. `with_engine_columns` completes the unified schema contract.
-    `symbols` must resolve every exchange symbol in `raw`.
+    """Raw rows -> unified rows (`mapped_columns`) as a DataFrame; `with_engine_columns`
+    completes the unified schema contract. A run maps inside its one statement (`mapped_sql`).
 
     One `selectExpr` of SQL text: the driver builds no Column objects (see the module docstring).
     Nothing in it changes from run to run, so Spark generates the same code for it every run
     and finds it compiled, and JIT-warmed, from the last run in a warm session.
     """
-    columns = []
-    for column in spec.target_columns:
-        if column.name not in ENGINE_COLUMNS:
-            expr = rule_sql(spec, spec.rule(column.name), symbols, RAW)
-            columns.append(f"{_cast(expr, SQL_TYPES[column.type])} AS {_ident(column.name)}")
-    return raw.alias(RAW).selectExpr(*columns, _ident(ORDER_COLUMN, RAW))
+    return raw.alias(RAW).selectExpr(*mapped_columns(spec, symbols))
 
 
-def with_engine_columns(
-    rows: DataFrame, target_columns: Sequence[TableColumn], ingest_ts_us: int
-) -> DataFrame:
-    """`rows` as trades_unified's columns, in table order: the mapped ones, and the engine's
-    (`ingest_ts`: this run's time).
+def engine_sql(rows: str, target_columns: Sequence[TableColumn], ingest_ts_us: int) -> str:
+    """The query `rows` (mapped columns) as trades_unified's columns, in table order: the mapped
+    ones, and the engine's (`ingest_ts`: this run's time).
 
     The run's time arrives as data, not code: a one-row relation (`VALUES`) broadcast and
     joined to every row. Spark inlines a timestamp literal into the generated Java, so a
@@ -284,13 +295,54 @@ def with_engine_columns(
     the target-read filter, whose time ranges stay literals so Iceberg can prune with them.
     """
     engine = [c for c in target_columns if c.name in ENGINE_COLUMNS]
-    ordered = [F.col(_ident(c.name)) for c in target_columns]
+    ordered = ", ".join(sql_ident(c.name) for c in target_columns)
     if not engine:  # `VALUES ()` is not SQL
-        return rows.select(*ordered)
-    values = ", ".join(_cast(f"timestamp_micros({_lit(ingest_ts_us)})", SQL_TYPES[c.type]) for c in engine)
-    names = ", ".join(_ident(c.name) for c in engine)
-    run = rows.sparkSession.sql(f"SELECT * FROM VALUES ({values}) AS run({names})")
-    return rows.crossJoin(F.broadcast(run)).select(*ordered)
+        return f"SELECT {ordered} FROM ({rows})"
+    values = ", ".join(
+        _cast(f"timestamp_micros({sql_literal(ingest_ts_us)})", SQL_TYPES[c.type]) for c in engine
+    )
+    names = ", ".join(sql_ident(c.name) for c in engine)
+    run = f"(SELECT * FROM VALUES ({values}) AS run({names})) AS run"
+    return f"SELECT /*+ BROADCAST(run) */ {ordered} FROM ({rows}) CROSS JOIN {run}"
+
+
+def with_engine_columns(
+    rows: DataFrame, target_columns: Sequence[TableColumn], ingest_ts_us: int
+) -> DataFrame:
+    """`engine_sql` over a DataFrame of mapped rows."""
+    with temp_views(rows.sparkSession, rows=rows) as views:
+        return rows.sparkSession.sql(
+            engine_sql(f"SELECT * FROM {views['rows']}", target_columns, ingest_ts_us)
+        )
+
+
+def statement(spark: SparkSession, query: str) -> DataFrame:
+    """`spark.sql(query)` as a DataFrame over the statement's analyzed plan.
+
+    A write (`writeTo(...).append()`) analyzes the plan it is given again from the DataFrame's
+    `queryExecution.logical`; for `spark.sql`'s own DataFrame that is the parsed statement,
+    which would be analyzed a second time (~100 ms for a run's) and need its temp views still
+    registered. Any DataFrame operation builds on the analyzed plan instead: here an alias,
+    which the optimizer removes."""
+    return spark.sql(query).alias("_schemahub_statement")
+
+
+@contextmanager
+def temp_views(spark: SparkSession, **frames: DataFrame | None) -> Iterator[dict[str, str]]:
+    """Each DataFrame as a temp view with a name of its own (concurrent runs share the
+    session), for one SQL statement; dropped after. A statement's DataFrame keeps its analyzed
+    plan, so dropping the views after `spark.sql` returns does not affect it."""
+    prefix = f"_schemahub_{uuid.uuid4().hex[:12]}_"
+    names = {key: prefix + key for key, frame in frames.items() if frame is not None}
+    try:
+        for key, name in names.items():
+            frame = frames[key]
+            assert frame is not None
+            frame.createOrReplaceTempView(name)
+        yield names
+    finally:
+        for name in names.values():
+            spark.catalog.dropTempView(name)
 
 
 def day_of(ts: Column) -> Column:

@@ -2,8 +2,9 @@
 
 One attempt: read the target's head and consumed record -> plan each raw read -> what each
 read holds (rows, symbols, days: from the raw files' metadata, metadata.py, or else one stats
-job over those sources) -> resolve symbols -> map, union, dedup, anti-join -> append to a run
-branch -> fast-forward main (commit.py). A lost race restarts the attempt.
+job over those sources) -> resolve symbols -> map, union, dedup, anti-join (one SQL statement,
+batch.unified_rows) -> append to a run branch -> fast-forward main (commit.py). A lost race
+restarts the attempt.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from functools import reduce
 
 from pyiceberg.catalog import Catalog
 from pyiceberg.table import Table
@@ -40,11 +40,11 @@ from schemahub_lib.unify.batch import (
     SourceStats,
     batch_days,
     batch_stats,
-    new_rows,
     time_ranges,
+    unified_rows,
     write_partitions,
 )
-from schemahub_lib.unify.compile import data_error, map_source, with_engine_columns
+from schemahub_lib.unify.compile import data_error
 from schemahub_lib.unify.metadata import stats_from_metadata
 from schemahub_lib.unify.reads import (
     CONSUMED_PREFIX,
@@ -217,21 +217,20 @@ def _attempt(
     clock = _phase(report, "plan", clock)
     stats = _stats(active, reads, dry_run)
     clock = _phase(report, "stats", clock)
-    mapped = []
+    sources = []
     for (spec, raw), (_, _, source), st in zip(active, reads, stats, strict=True):
         source.rows_read = st.rows
         report.rows_read += st.rows
         if st.rows:
-            mapped.append(map_source(raw, spec, _symbols(spec, st.symbols, seed, settings)))
+            sources.append((spec, raw, _symbols(spec, st.symbols, seed, settings)))
     if dry_run or not report.rows_read:
         return report  # no rows: the raw tables only gained compactions; nothing to commit
     partitions = write_partitions(report.rows_read, spark.sparkContext.defaultParallelism)
-    batch = reduce(DataFrame.unionByName, mapped)
     existing = None
     if state.snapshot_id is not None:
         existing = spark.read.format("iceberg").option("snapshot-id", str(state.snapshot_id)).load(target)
-    deduped = new_rows(batch, existing, time_ranges(stats), partitions)
-    rows = with_engine_columns(deduped, active[0][0].target_columns, time.time_ns() // 1000)
+    ranges = time_ranges(stats)
+    rows = unified_rows(spark, sources, existing, ranges, partitions, time.time_ns() // 1000)
     properties = _record(report, state.consumed, run_id)
     in_order = batch_days(stats) <= FANOUT_MAX_DAYS
     return _publish(spark, catalog, settings, report, rows, state, properties, in_order, before_publish)

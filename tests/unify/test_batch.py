@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from schemahub_lib.unify.batch import SourceStats, new_rows, time_ranges, write_partitions
+from tests.unify.conftest import Lake
 
 DAY = 86_400_000_000
 
@@ -90,3 +91,41 @@ def test_new_rows_keep_the_first_landed_copy_of_each_key_the_target_lacks(spark:
         ("KRAKEN", "4", 1.0),
         ("KRAKEN", "5", 1.0),
     ]
+
+
+@pytest.mark.spark
+def test_the_target_is_read_through_iceberg_only_within_the_time_ranges(spark: Any, lake: Lake) -> None:
+    """The anti-join's target read carries the ranges to Iceberg as pushed filters (it prunes
+    days, files and row groups with them), and the statement's temp views are gone after."""
+    table = lake.spark_table()
+    values = ", ".join(
+        f"('KRAKEN', 'BTC-USD', '{trade_id}', 'BUY', 1.0, 1.0, timestamp_micros({micros}L), "
+        f"timestamp_micros({micros}L), 'BTC', 'USD')"
+        for trade_id, micros in (("3", _us(_at(0))), ("5", _us(_at(3 * 86_400))))
+    )
+    spark.sql(f"INSERT INTO {table} VALUES {values}")
+    columns = "exchange string, symbol string, trade_id string, side string, price double, "
+    columns += "quantity double, trade_ts timestamp, base_asset string, quote_asset string, "
+    columns += "_source_ingest_ts timestamp"
+    batch = spark.createDataFrame(
+        [
+            ("KRAKEN", "BTC-USD", trade_id, "BUY", 1.0, 1.0, _at(0), "BTC", "USD", _at(10))
+            for trade_id in ("3", "4", "5")
+        ],
+        columns,
+    )
+    lo = _us(_at(-60))
+    kept = new_rows(batch, spark.table(table), [(lo, lo + 120_000_000)], partitions=2)
+
+    # 5 is in the target, but on another day: outside the ranges, so not read and kept
+    assert sorted(r.trade_id for r in kept.collect()) == ["4", "5"]
+    plan = kept._jdf.queryExecution().executedPlan().toString()
+    scans = [line for line in plan.splitlines() if "BatchScan" in line and "trades_unified" in line]
+    assert scans and all(f"filters=trade_ts >= {lo}, trade_ts <= {lo + 120_000_000}," in s for s in scans), (
+        plan
+    )
+    assert [t.name for t in spark.catalog.listTables() if t.name.startswith("_schemahub_")] == []
+
+
+def _us(at: datetime) -> int:
+    return int(at.timestamp()) * 1_000_000

@@ -16,7 +16,7 @@ from schemahub_lib.ddl import load_table_defs
 from schemahub_lib.mapping import MappingSpec, parse_mapping
 from schemahub_lib.mapping.spec import Column
 from schemahub_lib.mapping.symbols import Resolved
-from schemahub_lib.unify.compile import _lit, data_error, map_source
+from schemahub_lib.unify.compile import data_error, map_source, sql_literal
 from tests.conftest import REPO
 from tests.unify.conftest import write_ddl
 from tests.unify.test_compile import raw_frame
@@ -145,11 +145,11 @@ def test_a_raw_column_name_with_a_backtick_is_quoted(spark: Any, tmp_path: Path)
 def test_a_sql_literal_has_the_value_and_type_of_f_lit(spark: Any, value: Any) -> None:
     one = spark.range(1)
     want = one.select(F.lit(value).alias("v"))
-    got = one.selectExpr(f"{_lit(value)} AS v")
+    got = one.selectExpr(f"{sql_literal(value)} AS v")
     assert got.schema["v"].dataType == want.schema["v"].dataType
     assert got.collect()[0].v == want.collect()[0].v
     if not isinstance(value, (bool, str)):  # `x-(-5)`, never `x--5`: `--` starts a comment
-        assert len(one.selectExpr(f"array({_lit(value)}-{_lit(value)}, 7) AS v").first().v) == 2
+        assert len(one.selectExpr(f"array({sql_literal(value)}-{sql_literal(value)}, 7) AS v").first().v) == 2
 
 
 @pytest.mark.spark
@@ -162,8 +162,10 @@ def test_a_string_literal_reads_the_same_under_either_string_parser(spark: Any, 
     values = [TRICKY, r"^X(\w+)\.(\d{2})$", "it's", "\\", "plain BTC-USD", ""]
     spark.conf.set(key, escaped)
     try:
-        got = spark.range(1).selectExpr(*(f"{_lit(v)} AS v{i}" for i, v in enumerate(values))).first()
-        schema = spark.range(1).selectExpr(*(f"{_lit(v)} AS v{i}" for i, v in enumerate(values))).schema
+        got = spark.range(1).selectExpr(*(f"{sql_literal(v)} AS v{i}" for i, v in enumerate(values))).first()
+        schema = (
+            spark.range(1).selectExpr(*(f"{sql_literal(v)} AS v{i}" for i, v in enumerate(values))).schema
+        )
     finally:
         spark.conf.unset(key)
     assert list(got) == values
