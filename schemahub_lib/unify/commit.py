@@ -25,8 +25,8 @@ import random
 import time
 import uuid
 from collections.abc import Callable, Iterable
+from typing import Any
 
-from pyiceberg.table import Table
 from pyspark.sql import DataFrame, SparkSession
 
 from schemahub_lib.errors import CommitConflictError
@@ -141,13 +141,18 @@ def publish_branch(spark: SparkSession, table_id: str, branch: str) -> None:
     the namespace named like the catalog (`schemahub`), `schemahub.trades_unified` would be
     read as catalog `schemahub`, no namespace.
     """
-    iceberg = spark._jvm.org.apache.iceberg  # type: ignore[union-attr]
-    table = iceberg.spark.Spark3Util.loadIcebergTable(spark._jsparkSession, table_id)
+    table = _session_table(spark, table_id)
 
     def change() -> None:
         table.manageSnapshots().fastForwardBranch("main", branch).removeBranch(branch).commit()
 
     _metadata_change(change)
+
+
+def _session_table(spark: SparkSession, table_id: str) -> Any:
+    """The Iceberg table object (Java) the session's catalog holds for `table_id`."""
+    iceberg: Any = spark._jvm.org.apache.iceberg  # type: ignore[union-attr]
+    return iceberg.spark.Spark3Util.loadIcebergTable(spark._jsparkSession, table_id)
 
 
 def stale_branches(branches: Iterable[str], now_ms: int | None = None) -> list[str]:
@@ -173,11 +178,16 @@ def drop_stale_branches(
     return stale
 
 
-def published(table: Table, branch: str) -> tuple[int, int]:
-    """(snapshot id, rows added) of the snapshot a run just wrote on `branch`."""
-    ref = table.metadata.refs.get(branch)
-    snapshot = table.snapshot_by_id(ref.snapshot_id) if ref is not None else None
+def published(spark: SparkSession, table_id: str, branch: str) -> tuple[int, int]:
+    """(snapshot id, rows added) of the snapshot a run just wrote on `branch`.
+
+    Read from the session's own table object, the one the write committed (as
+    `publish_branch` uses it): no catalog read, where a fresh load was a query and a
+    metadata.json read (on Glue a GetTable and an S3 GET) per run."""
+    table = _session_table(spark, table_id)
+    ref = table.refs().get(branch)
+    snapshot = table.snapshot(ref.snapshotId()) if ref is not None else None
     if snapshot is None:
-        raise CommitConflictError(f"{table.name()}: branch {branch} vanished before it was read back")
-    added = snapshot.summary.get("added-records") if snapshot.summary is not None else None
-    return snapshot.snapshot_id, int(added or 0)
+        raise CommitConflictError(f"{table_id}: branch {branch} vanished before it was read back")
+    added = snapshot.summary().get("added-records")
+    return int(snapshot.snapshotId()), int(added or 0)

@@ -15,7 +15,6 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
-from pyiceberg.catalog import Catalog
 from pyiceberg.table import Table
 from pyspark.sql import DataFrame, SparkSession
 
@@ -233,7 +232,7 @@ def _attempt(
     rows = unified_rows(spark, sources, existing, ranges, partitions, time.time_ns() // 1000)
     properties = _record(report, state.consumed, run_id)
     in_order = batch_days(stats) <= FANOUT_MAX_DAYS
-    return _publish(spark, catalog, settings, report, rows, state, properties, in_order, before_publish)
+    return _publish(spark, settings, report, rows, state, properties, in_order, before_publish)
 
 
 def _stats(
@@ -304,7 +303,6 @@ def _record(report: UnifyReport, consumed: Mapping[str, int], run_id: str) -> di
 
 def _publish(
     spark: SparkSession,
-    catalog: Catalog,
     settings: Settings,
     report: UnifyReport,
     rows: DataFrame,
@@ -329,7 +327,7 @@ def _publish(
             _reraise_data_error(exc)
             raise
         clock = _phase(report, "write", clock)
-        snapshot_id, inserted = commit.published(load_table(catalog, settings, TARGET_TABLE), branch)
+        snapshot_id, inserted = commit.published(spark, target, branch)
         reached(settings.kill_at, "unify.branch_written")
         if before_publish is not None:
             before_publish()
