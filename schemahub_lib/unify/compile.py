@@ -311,8 +311,8 @@ def with_engine_columns(
 ) -> DataFrame:
     """`engine_sql` over a DataFrame of mapped rows."""
     with temp_views(rows.sparkSession, rows=rows) as views:
-        return rows.sparkSession.sql(
-            engine_sql(f"SELECT * FROM {views['rows']}", target_columns, ingest_ts_us)
+        return statement(
+            rows.sparkSession, engine_sql(f"SELECT * FROM {views['rows']}", target_columns, ingest_ts_us)
         )
 
 
@@ -333,12 +333,11 @@ def temp_views(spark: SparkSession, **frames: DataFrame | None) -> Iterator[dict
     session), for one SQL statement; dropped after. A statement's DataFrame keeps its analyzed
     plan, so dropping the views after `spark.sql` returns does not affect it."""
     prefix = f"_schemahub_{uuid.uuid4().hex[:12]}_"
-    names = {key: prefix + key for key, frame in frames.items() if frame is not None}
+    present = {key: frame for key, frame in frames.items() if frame is not None}
+    names = {key: prefix + key for key in present}
     try:
-        for key, name in names.items():
-            frame = frames[key]
-            assert frame is not None
-            frame.createOrReplaceTempView(name)
+        for key, frame in present.items():
+            frame.createOrReplaceTempView(names[key])
         yield names
     finally:
         for name in names.values():
