@@ -32,7 +32,16 @@ REQUIRED_JARS = (
     "sqlite-jdbc-*.jar",
 )
 EXTENSIONS = "org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions"
-DRIVER_JAVA_OPTIONS = ("-Duser.timezone=UTC",)
+# The JIT compiles a method once it has run CompileThresholdScaling times the usual count. A
+# unify run executes thousands of planning methods (Catalyst rules, Iceberg scan planning,
+# Janino, task serialization) a few hundred times each: "lukewarm" code that kept crossing C2's
+# thresholds run after run, ~130 new C2 compilations and ~1.3 s of compiler CPU per warm
+# 1M-row run still at the 12th run, taken from the executors on a 2-core machine. At 5 the
+# lukewarm code stays in C1 while the row loops, millions of iterations a run, still reach C2
+# within the run: compiler CPU ~1.3 s -> ~0.65 s per warm run, warm runs 2.76-3.17 s -> 2.64-2.73 s
+# (bench notes; cold runs unchanged). 10 delayed the first warm runs' hot loops.
+COMPILE_THRESHOLD_SCALING = 5
+DRIVER_JAVA_OPTIONS = ("-Duser.timezone=UTC", f"-XX:CompileThresholdScaling={COMPILE_THRESHOLD_SCALING}")
 
 
 def load_spark(settings: Settings, app_name: str = "schemahub", *, read_only: bool = False) -> SparkSession:
