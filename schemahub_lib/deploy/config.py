@@ -10,6 +10,7 @@ talks to AWS. Names of AWS resources are derived here, in one place:
     dashboard      <name>-ops                    (CloudWatch; dashboards are global, not regional)
     alarms         <name>-lag-<exchange>         (CloudWatch, one per exchange the jobs ingest)
                    <name>-lag-unified            (CloudWatch, on unify's RunFailed)
+                   <name>-lag-maintenance        (CloudWatch, on maintain's RunFailed)
     S3             s3://<bucket>/<prefix>/{warehouse,artifacts,tmp}/
 """
 
@@ -47,8 +48,10 @@ _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(?P<account>\d{12}):role/[\w+=,.@/
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 _CRON = re.compile(r"^cron\((?P<fields>[^()]+)\)$")
 _EXCHANGE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
-# The unify alarm's name after the alarm prefix, where the lag alarms have an exchange's name.
+# The unify and maintenance alarms' names after the alarm prefix, where the lag alarms have an
+# exchange's name: neither is a valid exchange in --exchanges.
 UNIFIED = "unified"
+MAINTAINED = "maintenance"
 # A CloudWatch alarm evaluates at most 7 days: the unify alarm's ALARM_INTERVALS periods of one
 # unify interval each must fit (resources.unify_alarm).
 MAX_UNIFY_EVERY_MINUTES = 3 * 24 * 60
@@ -150,6 +153,10 @@ class Deployment:
     @property
     def unify_alarm(self) -> str:
         return f"{self.alarm_prefix}{UNIFIED}"
+
+    @property
+    def maintenance_alarm(self) -> str:
+        return f"{self.alarm_prefix}{MAINTAINED}"
 
     @property
     def exchanges(self) -> tuple[str, ...]:
@@ -271,13 +278,13 @@ def _check_layout(deployment: Deployment) -> None:
         if job.stage in ("pipeline", "ingest"):
             # The lag alarms are per exchange: the deployer must know which ones a job ingests.
             named = [e.strip() for e in job.arguments.get("--exchanges", "").split(",") if e.strip()]
-            bad = [e for e in named if not _EXCHANGE.match(e) or e == UNIFIED]
+            bad = [e for e in named if not _EXCHANGE.match(e) or e in (UNIFIED, MAINTAINED)]
             if not named or bad:
                 got = f"got {bad[0]!r}" if bad else "got none"
                 raise ConfigError(
                     f"{source}: jobs.{job.key}.arguments.--exchanges: expected a comma-separated list of "
                     f"exchanges such as coinbase,kraken (the lag alarms are per exchange; `{UNIFIED}` "
-                    f"names the unify alarm), {got}"
+                    f"and `{MAINTAINED}` name the unify and maintenance alarms), {got}"
                 )
 
 

@@ -221,8 +221,9 @@ def _cloudwatch(
         + unify_metrics * unify_hours / HOURS_PER_MONTH
         + maintenance_metrics * maintenance_runs / HOURS_PER_MONTH
     )
-    # resources.alarms: one LagSeconds alarm per exchange, and one on unify's RunFailed; all month
-    alarms = a.exchanges + 1
+    # resources.alarms: one LagSeconds alarm per exchange, one each on unify's and maintain's
+    # RunFailed; all month
+    alarms = a.exchanges + 2
     all_runs = runs + (0 if deployment.stage_jobs("pipeline") else unify_runs) + maintenance_runs
     puts = (runs + unify_runs + maintenance_runs) * a.metric_puts_per_run
     log_gb = all_runs * a.log_mb_per_run / 1000
@@ -241,8 +242,8 @@ def _cloudwatch(
             "CloudWatch",
             "alarms",
             alarms * CW_USD_PER_ALARM_MONTH,
-            f"{alarms} ({a.exchanges} LagSeconds, one per exchange; 1 unify RunFailed; "
-            f"standard resolution) x ${CW_USD_PER_ALARM_MONTH}/alarm-month",
+            f"{alarms} ({a.exchanges} LagSeconds, one per exchange; 1 unify and 1 maintenance "
+            f"RunFailed; standard resolution) x ${CW_USD_PER_ALARM_MONTH}/alarm-month",
         ),
         CostLine(
             "CloudWatch",

@@ -204,14 +204,21 @@ def unify_interval_seconds(deployment: Deployment) -> int:
     return max([ingest_interval_seconds(deployment), *(_alarm_period(m) for m in cadences)])
 
 
+def maintenance_interval_seconds(deployment: Deployment) -> int:
+    """The maintenance schedule's interval (a day for the default daily cron), as an alarm period."""
+    from schemahub_lib.deploy.cost import runs_per_day
+
+    return _alarm_period(24 * 60 / runs_per_day(deployment.maintenance_schedule))
+
+
 def _alarm_period(minutes: float) -> int:
     """`minutes` in whole minutes, as seconds: an alarm period is a multiple of 60 s."""
     return max(1, round(minutes)) * 60
 
 
 def alarms(deployment: Deployment) -> dict[str, dict[str, Any]]:
-    """Every alarm the deployer owns: the lag alarms and the unify alarm."""
-    return {**lag_alarms(deployment), **unify_alarm(deployment)}
+    """Every alarm the deployer owns: the lag alarms, the unify alarm and the maintenance alarm."""
+    return {**lag_alarms(deployment), **unify_alarm(deployment), **maintenance_alarm(deployment)}
 
 
 def lag_alarms(deployment: Deployment) -> dict[str, dict[str, Any]]:
@@ -262,6 +269,29 @@ def unify_alarm(deployment: Deployment) -> dict[str, dict[str, Any]]:
     )
     return {
         name: _alarm(deployment, name, description, ("RunFailed", "Minimum", "Job", "unify"), period, 0.0)
+    }
+
+
+def maintenance_alarm(deployment: Deployment) -> dict[str, dict[str, Any]]:
+    """One alarm on maintain's `RunFailed` (ops.maintenance sends it as every run ends).
+
+    A maintenance job that fails every night, or no longer runs, loses no trade, but small files,
+    old snapshots and orphans pile up until unify, Athena and `schemahub query` slow down and
+    S3 grows, with nothing to say so. Period: the maintenance schedule's interval (a day);
+    Minimum, so one successful run clears it; fires after ALARM_INTERVALS periods in a row with
+    only failed runs or none (TreatMissingData=breaching).
+    """
+    period = maintenance_interval_seconds(deployment)
+    name = deployment.maintenance_alarm
+    description = (
+        f"SchemaHub deployment {deployment.name}: no maintenance run succeeded in {ALARM_INTERVALS} "
+        f"maintenance intervals in a row ({period // 60} min each): compaction, snapshot expiry and "
+        "orphan removal have stopped (nothing is lost; queries and unify slow down as files pile "
+        "up). Why: the job run's error and its maintain.summary log line, or `schemahub maintain "
+        "--dry-run`. Managed by `schemahub deploy`."
+    )
+    return {
+        name: _alarm(deployment, name, description, ("RunFailed", "Minimum", "Job", "maintain"), period, 0.0)
     }
 
 

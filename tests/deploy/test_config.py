@@ -128,15 +128,20 @@ def _broken(edit) -> str:
         (
             lambda d: d["jobs"]["pipeline"]["arguments"].pop("--exchanges"),
             "jobs.pipeline.arguments.--exchanges: expected a comma-separated list of exchanges such as "
-            "coinbase,kraken (the lag alarms are per exchange; `unified` names the unify alarm), got none",
+            "coinbase,kraken (the lag alarms are per exchange; `unified` and `maintenance` name the unify "
+            "and maintenance alarms), got none",
         ),
         (
             lambda d: d["jobs"]["pipeline"]["arguments"].update({"--exchanges": "coinbase,Kraken!"}),
-            "`unified` names the unify alarm), got 'Kraken!'",
+            "name the unify and maintenance alarms), got 'Kraken!'",
         ),
         (
             lambda d: d["jobs"]["pipeline"]["arguments"].update({"--exchanges": "coinbase,unified"}),
-            "`unified` names the unify alarm), got 'unified'",
+            "name the unify and maintenance alarms), got 'unified'",
+        ),
+        (
+            lambda d: d["jobs"]["pipeline"]["arguments"].update({"--exchanges": "maintenance,okx"}),
+            "name the unify and maintenance alarms), got 'maintenance'",
         ),
         (lambda d: d.update(alarms={"email": "x@y"}), "deploy.yaml: alarms.email: unknown key"),
         (

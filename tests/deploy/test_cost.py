@@ -109,21 +109,22 @@ def test_landing_metrics_add_one_per_exchange(deployment):
     assert six.usd - five.usd == pytest.approx(0.30)
 
 
-def test_alarms_are_priced_one_per_exchange_and_one_for_unify(deployment):
-    """deploy creates one LagSeconds alarm per exchange and one on unify's RunFailed
-    (resources.alarms); each costs $0.10 a month at standard resolution, and the 50-stream total
-    stays within $30 with them."""
+def test_alarms_are_priced_one_per_exchange_one_for_unify_one_for_maintenance(deployment):
+    """deploy creates one LagSeconds alarm per exchange and one each on unify's and maintain's
+    RunFailed (resources.alarms); each costs $0.10 a month at standard resolution, and the
+    50-stream total stays within $30 with them."""
     from schemahub_lib.deploy.resources import desired_state
 
     alarms = desired_state(deployment, "wheel.whl").alarms
     lag = [deployment.lag_alarm(e) for e in deployment.exchanges]
-    assert sorted(alarms) == sorted([*lag, deployment.unify_alarm])
-    assert len(alarms) == 6
+    assert sorted(alarms) == sorted([*lag, deployment.unify_alarm, deployment.maintenance_alarm])
+    assert len(alarms) == 7
     lines = monthly_cost(deployment, Assumptions(streams=50, exchanges=5))
     (line,) = [c for c in lines if (c.part, c.item) == ("CloudWatch", "alarms")]
-    assert line.usd == pytest.approx(0.60)
+    assert line.usd == pytest.approx(0.70)
     assert line.formula == (
-        "6 (5 LagSeconds, one per exchange; 1 unify RunFailed; standard resolution) x $0.1/alarm-month"
+        "7 (5 LagSeconds, one per exchange; 1 unify and 1 maintenance RunFailed; standard resolution) "
+        "x $0.1/alarm-month"
     )
     assert sum(c.usd for c in lines) <= 30.0
 

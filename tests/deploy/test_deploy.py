@@ -24,7 +24,7 @@ from schemahub_lib.deploy.aws import DeployError
 from schemahub_lib.deploy.packaging import wheel_artifact
 from schemahub_lib.deploy.policy import deployer_policy, job_role_policy
 from schemahub_lib.deploy.resources import ops_dashboard_body
-from schemahub_lib.metrics import CloudWatchSink, StreamFigures, landing_metrics
+from schemahub_lib.metrics import CloudWatchSink, StreamFigures, landing_metrics, run_metrics
 from schemahub_lib.ops.dashboard import dashboard_body
 from schemahub_lib.settings import REPO_ROOT
 from tests.aws.emulator import client
@@ -39,10 +39,11 @@ TRIGGERS = ["schemahub-ingest-schedule", "schemahub-maintenance-daily"]
 EXCHANGES = ["binance", "bitfinex", "coinbase", "kraken", "okx"]  # the pipeline job's --exchanges
 LAG_ALARMS = [f"schemahub-lag-{e}" for e in EXCHANGES]
 UNIFY_ALARM = "schemahub-lag-unified"
-ALARMS = sorted([*LAG_ALARMS, UNIFY_ALARM])
+MAINTENANCE_ALARM = "schemahub-lag-maintenance"
+ALARMS = sorted([*LAG_ALARMS, UNIFY_ALARM, MAINTENANCE_ALARM])
 # 4 objects (wheel, 3 job scripts), the database, 7 Glue resources (3 jobs, 2 workflows, 2
-# triggers), the dashboard, 6 alarms (5 lag, 1 unify)
-RESOURCES = 19
+# triggers), the dashboard, 7 alarms (5 lag, 1 unify, 1 maintenance)
+RESOURCES = 20
 WORKFLOWS = ["schemahub-maintenance", "schemahub-pipeline"]
 DASHBOARD = "schemahub-ops"
 ALARM_SETTINGS = (
@@ -626,6 +627,37 @@ def test_the_unify_alarm_breaches_on_the_runfailed_a_failed_unify_sends(
     assert not _statistic(cw, alarm) > alarm["Threshold"]
 
 
+def test_the_maintenance_alarm_breaches_on_the_runfailed_a_failed_maintain_sends(
+    endpoint, deploy_settings, deployment, built
+):
+    """The maintenance alarm watches the RunFailed datum maintain sends as it ends
+    (ops.maintenance, metrics.run_metrics("maintain", ...)): a failed run's 1 breaches it, a
+    successful run's 0 in the same period clears it."""
+    run_deploy(deploy_settings, deployment, artifacts=built)
+    cw = client("cloudwatch", endpoint)
+    alarm = inventory(endpoint)["alarms"][MAINTENANCE_ALARM]
+    assert {k: alarm.get(k) for k in ALARM_SETTINGS} == {
+        "Namespace": "SchemaHub",
+        "MetricName": "RunFailed",
+        "Dimensions": [{"Name": "Job", "Value": "maintain"}],
+        "Statistic": "Minimum",
+        "Period": 86400,  # cron(15 3 * * ? *): daily
+        "EvaluationPeriods": 2,
+        "DatapointsToAlarm": 2,
+        "Threshold": 0.0,
+        "ComparisonOperator": "GreaterThanThreshold",
+        "TreatMissingData": "breaching",  # no maintenance run at all alarms as well
+        "ActionsEnabled": True,
+        "AlarmActions": [],
+        "OKActions": [],
+    }
+
+    CloudWatchSink(cw).put(run_metrics("maintain", 40.0, ok=False))
+    assert _statistic(cw, alarm) > alarm["Threshold"]
+    CloudWatchSink(cw).put(run_metrics("maintain", 400.0, ok=True))
+    assert not _statistic(cw, alarm) > alarm["Threshold"]
+
+
 def _statistic(cw: Any, alarm: dict[str, Any]) -> float:
     """The alarm's statistic over the one period around now that holds what a test just sent."""
     now, period = datetime.now(UTC), timedelta(seconds=alarm["Period"])
@@ -654,8 +686,9 @@ def test_lag_alarms_follow_the_deployment_file(endpoint, deploy_settings, built)
     assert alarms.pop(("delete", "schemahub-lag-okx")) == ()
     assert sorted(alarms) == [("update", a) for a in ALARMS if a != "schemahub-lag-okx"]
     told = (f'AlarmActions: [] -> ["{topic}"]', f'OKActions: [] -> ["{topic}"]')
-    # the unify alarm tells the same topics; lag_minutes is not its threshold
+    # the unify and maintenance alarms tell the same topics; lag_minutes is not their threshold
     assert alarms.pop(("update", UNIFY_ALARM)) == told
+    assert alarms.pop(("update", MAINTENANCE_ALARM)) == told
     for details in alarms.values():
         assert details[1:] == (*told, "Threshold: 5400.0 -> 7200.0")
         assert details[0].startswith("AlarmDescription: ")
@@ -664,8 +697,9 @@ def test_lag_alarms_follow_the_deployment_file(endpoint, deploy_settings, built)
     run_deploy(deploy_settings, changed, artifacts=built)
     live = inventory(endpoint)["alarms"]
     assert sorted(live) == [a for a in ALARMS if a != "schemahub-lag-okx"]
-    unify = live.pop(UNIFY_ALARM)
-    assert (unify["Threshold"], unify["AlarmActions"], unify["OKActions"]) == (0.0, [topic], [topic])
+    for name in (UNIFY_ALARM, MAINTENANCE_ALARM):
+        runs = live.pop(name)
+        assert (runs["Threshold"], runs["AlarmActions"], runs["OKActions"]) == (0.0, [topic], [topic])
     for alarm in live.values():
         assert (alarm["Threshold"], alarm["AlarmActions"], alarm["OKActions"]) == (7200.0, [topic], [topic])
         assert "alarms.lag_minutes in the deployment file" in alarm["AlarmDescription"]

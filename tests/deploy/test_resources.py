@@ -13,6 +13,7 @@ from schemahub_lib.deploy.resources import (
     desired_state,
     glue_settings,
     ingest_interval_seconds,
+    maintenance_alarm,
     ops_dashboard_body,
     spark_conf_argument,
     unify_alarm,
@@ -213,3 +214,31 @@ def test_the_unify_alarm_watches_unify_runs_at_the_unify_cadence(deployment):
     assert "no unify run succeeded in 2 unify intervals in a row (180 min each)" in alarm["AlarmDescription"]
     split = parse_deployment(split_layout(deployment_data()), "deploy.yaml")
     assert unify_alarm(split)[split.unify_alarm]["Period"] == ingest_interval_seconds(split) == 30 * 60
+
+
+def test_the_maintenance_alarm_watches_maintain_runs_at_the_maintenance_schedule(deployment):
+    """A maintenance job that fails every night (or stops running) loses nothing but lets small
+    files and snapshots pile up until queries and unify slow down: one alarm on maintain's
+    RunFailed fires after two maintenance intervals in a row with only failed runs or none."""
+    alarm = maintenance_alarm(deployment)[deployment.maintenance_alarm]
+    assert deployment.maintenance_alarm == "schemahub-lag-maintenance"
+    assert (alarm["MetricName"], alarm["Statistic"], alarm["Dimensions"]) == (
+        "RunFailed",
+        "Minimum",
+        [{"Name": "Job", "Value": "maintain"}],  # as ops.maintenance sends it
+    )
+    # cron(15 3 * * ? *): once a day
+    assert (alarm["Period"], alarm["EvaluationPeriods"], alarm["DatapointsToAlarm"]) == (86400, 2, 2)
+    assert (alarm["Threshold"], alarm["TreatMissingData"]) == (0.0, "breaching")
+    assert (
+        "no maintenance run succeeded in 2 maintenance intervals in a row (1440 min each)"
+        in (alarm["AlarmDescription"])
+    )
+    twice = deployment_data()
+    twice["schedule"]["maintenance"] = "cron(15 3,15 * * ? *)"
+    twice_a_day = parse_deployment(twice, "deploy.yaml")
+    assert maintenance_alarm(twice_a_day)[twice_a_day.maintenance_alarm]["Period"] == 12 * 3600
+    assert set(desired_state(deployment, WHEEL_KEY).alarms) >= {
+        deployment.unify_alarm,
+        deployment.maintenance_alarm,
+    }
