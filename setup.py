@@ -59,5 +59,5 @@ setup(
     },
     install_requires=INSTALL_REQUIRES,
     extras_require={"test": TEST_REQUIRES, "bench": BENCH_REQUIRES},
-    entry_points={"console_scripts": ["schemahub=schemahub_lib.cli:main"]},
+    entry_points={"console_scripts": ["schemahub=schemahub_lib.cli:entry"]},
 )

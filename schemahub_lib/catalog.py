@@ -22,6 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from pyiceberg.catalog import Catalog
+from pyiceberg.catalog.noop import NoopCatalog
+from pyiceberg.table import Table
+from pyiceberg.typedef import Identifier
 
 from schemahub_lib.errors import SetupError
 from schemahub_lib.settings import Settings
@@ -162,19 +165,97 @@ def _add_spark_type_column(db: Path) -> None:
 def _load_sql_catalog_read_only(settings: Settings) -> Catalog:
     from pyiceberg.catalog.sql import SqlCatalog
 
-    with opening_lock(settings):
-        check_history_held(settings)
-    db = settings.catalog_db_path
-    if read_pointers(db, settings.catalog_name).state != "ok":
-        # No table to read and no table folder: open it as a writer does (creating an empty
-        # catalog), which also explains a file that is not a catalog.
+    if not _holds_tables(settings):
         return _load_sql_catalog(settings)
     return SqlCatalog(
         settings.catalog_name,
-        uri=f"sqlite:///{sqlite_read_only_uri(db)}&uri=true",
+        uri=f"sqlite:///{sqlite_read_only_uri(settings.catalog_db_path)}&uri=true",
         warehouse=settings.warehouse_path.as_uri(),
         init_catalog_tables="false",
     )
+
+
+def _holds_tables(settings: Settings) -> bool:
+    """The history check of every read-only open, then whether the embedded catalog holds any
+    table. With none (and no table folder) it is opened as a writer does, creating an empty
+    catalog, which also explains a file that is not a catalog."""
+    with opening_lock(settings):
+        check_history_held(settings)
+    return read_pointers(settings.catalog_db_path, settings.catalog_name).state == "ok"
+
+
+def load_table_reader(settings: Settings) -> Catalog:
+    """The catalog the read API (`schemahub query`, the explorer, notebooks) loads tables from:
+    `EmbeddedTables` on the embedded catalog, the Glue catalog on aws. Checks as
+    `load_catalog(read_only=True)` does."""
+    if not settings.is_local:
+        return _load_glue_catalog(settings)
+    if not _holds_tables(settings):
+        return _load_sql_catalog(settings)
+    return EmbeddedTables(settings)
+
+
+class EmbeddedTables(NoopCatalog):
+    """The embedded catalog, read-only, for the read API: tables loaded as PyIceberg's
+    SqlCatalog loads them (the same `iceberg_tables` row, metadata file and FileIO) but read
+    with `sqlite3`; every writing call fails.
+
+    SqlCatalog goes through SQLAlchemy, whose import alone was ~0.2 s of a `schemahub query` of
+    ~1.5 s. The row is read on every call, so a long-lived reader (the explorer, a notebook)
+    sees every commit. Writers keep SqlCatalog (`load_catalog`)."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings.catalog_name, warehouse=settings.warehouse_path.as_uri())
+        self.db = settings.catalog_db_path
+
+    def list_tables(self, namespace: str | Identifier) -> list[Identifier]:
+        rows = self._rows(
+            "SELECT table_name FROM iceberg_tables WHERE catalog_name = ? AND table_namespace = ?",
+            (self.name, Catalog.namespace_to_string(namespace)),
+        )
+        return [(*Catalog.identifier_to_tuple(namespace), name) for (name,) in rows]
+
+    def load_table(self, identifier: str | Identifier) -> Table:
+        from pyiceberg.exceptions import NoSuchTableError
+        from pyiceberg.serializers import FromInputFile
+
+        namespace = Catalog.namespace_to_string(Catalog.namespace_from(identifier))
+        name = Catalog.table_name_from(identifier)
+        rows = self._rows(
+            "SELECT metadata_location FROM iceberg_tables "
+            "WHERE catalog_name = ? AND table_namespace = ? AND table_name = ?",
+            (self.name, namespace, name),
+        )
+        if not rows or not rows[0][0]:
+            raise NoSuchTableError(f"Table does not exist: {namespace}.{name}")
+        location = rows[0][0]
+        metadata = FromInputFile.table_metadata(self._load_file_io(location=location).new_input(location))
+        return Table(
+            identifier=(*Catalog.identifier_to_tuple(namespace), name),
+            metadata=metadata,
+            metadata_location=location,
+            io=self._load_file_io(metadata.properties, location),
+            catalog=self,
+        )
+
+    def table_exists(self, identifier: str | Identifier) -> bool:
+        from pyiceberg.exceptions import NoSuchTableError
+
+        try:
+            self.load_table(identifier)
+        except NoSuchTableError:
+            return False
+        return True
+
+    def commit_table(self, table: Table, requirements: Any, updates: Any) -> Any:
+        raise SetupError(
+            f"{'.'.join(table.name())}: the read API opens the catalog {self.db} read-only; "
+            "commit through schemahub_lib.catalog.load_catalog instead"
+        )
+
+    def _rows(self, sql: str, args: tuple[str, ...]) -> list[tuple[Any, ...]]:
+        with closing(sqlite3.connect(sqlite_read_only_uri(self.db), uri=True, timeout=30)) as conn:
+            return conn.execute(sql, args).fetchall()
 
 
 def glue_properties(settings: Settings) -> dict[str, Any]:

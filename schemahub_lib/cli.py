@@ -12,8 +12,10 @@ Exit codes: 0 ok, 1 a finding or a failed stream (per command), 2 bad input or a
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -36,6 +38,9 @@ COMMAND_MODULES = (
     "explore",
     "deploy",
 )
+
+# Commands that only read and write their result: see `entry`.
+QUICK_EXIT_COMMANDS = frozenset({"query"})
 
 # The seeds' spelling: `schemahub run ingest binance coinbase`, `schemahub run unify trades_unified`.
 RUN_ALIASES = ("ingest", "backfill", "unify", "pipeline")
@@ -121,14 +126,40 @@ def _rewrite_run_alias(argv: list[str]) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    return _run(_parse(argv))
+
+
+def entry() -> None:
+    """The `schemahub` console script: `main` on the process's arguments, then exit.
+
+    A command in QUICK_EXIT_COMMANDS ends the process without the interpreter's teardown once
+    its output is flushed (os._exit): it holds no open writes, child processes or
+    background work by then, and freeing PyIceberg, PyArrow, pandas and DuckDB module by module
+    took ~0.3 s of a ~1.5 s `schemahub query`. Every other command exits normally (Spark's
+    JVM, landing's commits and the explorer's server stop in their own exit handlers).
+    """
+    args = _parse(None)
+    code = _run(args)
+    if args.command not in QUICK_EXIT_COMMANDS:
+        sys.exit(code)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(BrokenPipeError, ValueError):  # the reader left (`| head`)
+            stream.flush()
+    os._exit(code)
+
+
+def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     argv = _rewrite_run_alias(list(sys.argv[1:] if argv is None else argv))
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(message)s",
         stream=sys.stderr,
     )
+    return args
+
+
+def _run(args: argparse.Namespace) -> int:
     urls = {x: getattr(args, f"{x}_url") for x in CONNECTORS if getattr(args, f"{x}_url", None)}
     try:
         settings = load_settings(
@@ -147,4 +178,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

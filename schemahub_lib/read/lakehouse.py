@@ -293,7 +293,7 @@ def trades_filter(
 
 def load_lakehouse(settings: Settings | None = None) -> Lakehouse:
     """The lakehouse of `settings` (default: `load_settings()`, i.e. the environment)."""
-    from schemahub_lib.catalog import load_catalog
+    from schemahub_lib.catalog import load_table_reader
     from schemahub_lib.settings import load_settings
 
     settings = settings or load_settings()
@@ -302,4 +302,4 @@ def load_lakehouse(settings: Settings | None = None) -> Lakehouse:
             f"no catalog at {settings.catalog_db_path}: set SCHEMAHUB_WAREHOUSE (or --warehouse) to "
             "the warehouse folder, or run `schemahub init` to create one"
         )
-    return Lakehouse(settings, load_catalog(settings, read_only=True))
+    return Lakehouse(settings, load_table_reader(settings))

@@ -136,6 +136,27 @@ def test_the_console_script_end_to_end(shared_lakehouse: Lakehouse) -> None:
     assert bad.returncode == 2 and "unknown table 'nope'" in bad.stderr
 
 
+def test_the_console_script_writes_every_row_before_it_exits(
+    shared_lakehouse: Lakehouse, tmp_path: Path
+) -> None:
+    """`schemahub query` ends without the interpreter's teardown (cli.entry, os._exit): what it
+    wrote to stdout or --out is all there, to the last row."""
+    lakehouse = shared_lakehouse
+    schemahub = Path(sys.executable).parent / "schemahub"
+    every = "SELECT trade_id FROM trades_unified ORDER BY trade_id"
+    rows = DAYS * 24 * PER_HOUR
+    done = subprocess.run([str(schemahub), *_query(lakehouse, every, "--format", "csv")], capture_output=True)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.decode().splitlines()
+    assert lines[1:] == [f'"{t}"' for t in lakehouse.sql(every)["trade_id"].to_pylist()]
+    assert len(lines) == 1 + rows
+    out = tmp_path / "all.parquet"
+    args = [*_query(lakehouse, every, "--format", "parquet", "--out", str(out))]
+    done = subprocess.run([str(schemahub), *args], capture_output=True, text=True)
+    assert done.returncode == 0 and f"{rows:,} rows written to {out}" in done.stderr
+    assert pq.read_table(out).num_rows == rows
+
+
 def test_json_keeps_big_integers_as_numbers(
     shared_lakehouse: Lakehouse, capsys: pytest.CaptureFixture[str]
 ) -> None:
